@@ -1,0 +1,5 @@
+"""`python -m gitops_push` runs the command line."""
+
+from gitops_push.cli import main
+
+main()

@@ -1,0 +1,163 @@
+"""Value types shared by the stages: plain, frozen, typed.
+
+Stages pass these to each other and to the reporters; none of them knows Git, Kubernetes clients or
+output formats. `Change.diff` is already masked: no Secret value survives past `planning`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """An object's identity in the cluster: group, kind, namespace, name (the version is not part of it)."""
+
+    group: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @property
+    def group_kind(self) -> str:
+        return f"{self.kind}.{self.group}" if self.group else self.kind
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.group_kind} {where}{self.name}"
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a document comes from: the file relative to the repository root, its line, its index."""
+
+    path: str
+    line: int
+    document: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One object to apply, as Git has it, with the namespace already defaulted."""
+
+    ref: ObjectRef
+    api_version: str
+    body: Mapping[str, Any]
+    source: SourceLocation
+
+    @property
+    def is_secret(self) -> bool:
+        return self.ref.group == "" and self.ref.kind == "Secret"
+
+
+class Op(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    UNCHANGED = "unchanged"
+
+
+class Action(enum.Enum):
+    """What happened to an object, in the words of the JSON output."""
+
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+    PRUNED = "pruned"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the plan does to one object; `desired` is None for deletions, `previous` None for new ones."""
+
+    op: Op
+    ref: ObjectRef
+    desired: Manifest | None
+    previous: Manifest | None = None
+    diff: tuple[str, ...] = ()
+
+    @property
+    def source(self) -> SourceLocation | None:
+        manifest = self.desired or self.previous
+        return manifest.source if manifest else None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A YAML document or file that is not an object to apply, and why (a note, not an error)."""
+
+    source: SourceLocation
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A validation error: where, which field, and why."""
+
+    source: SourceLocation
+    message: str
+    ref: ObjectRef | None = None
+    field_path: str = ""
+
+    def __str__(self) -> str:
+        where = f" (field {self.field_path})" if self.field_path else ""
+        return f"{self.source}: {self.message}{where}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The commits a deploy covers: from the last deployed tag's commit (None: first deploy) to head."""
+
+    base: str | None
+    head: str
+    base_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """The objects that the commit range touches, on both sides, keyed by ObjectRef."""
+
+    range: Range
+    old: Mapping[ObjectRef, Manifest]
+    new: Mapping[ObjectRef, Manifest]
+    skipped: tuple[Skipped, ...] = ()
+    full: bool = False  # True when `new` is the whole desired state, not just what changed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An explicit, printable plan: apply waves in order, then prune waves (the reverse order)."""
+
+    range: Range
+    apply_waves: tuple[tuple[Change, ...], ...]
+    prune_waves: tuple[tuple[Change, ...], ...]
+    unchanged: tuple[Change, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    full: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for wave in (*self.apply_waves, *self.prune_waves) for c in wave)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def render(self) -> str:
+        """Stable text, one line per change, for golden tests and logs."""
+        lines = [f"range {self.range.base or '(none)'}..{self.range.head}"]
+        for number, wave in enumerate(self.apply_waves, 1):
+            lines += [f"apply wave {number}: {c.op.value} {c.ref}" for c in wave]
+        for number, wave in enumerate(self.prune_waves, 1):
+            lines += [f"prune wave {number}: {c.op.value} {c.ref}" for c in wave]
+        lines += [f"unchanged: {c.ref}" for c in self.unchanged]
+        return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""Developer and CI tasks. `nox` runs the default sessions: lint, typecheck, imports, tests.
+
+Every session installs what it needs into its own virtualenv; the e2e tests build and start the real
+control plane through tools/devcluster (Go from the machine, everything else from the registries).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "imports", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+TEST_DEPS = ["pytest>=8", "cryptography>=42"]
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "gitops_push", "tests", "noxfile.py", "tools/devcluster")
+    session.run("ruff", "format", "--check", "gitops_push", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict, over the package and the tests."""
+    session.install("-e", ".", "mypy>=1.10", "types-PyYAML", *TEST_DEPS)
+    session.run("mypy", "gitops_push", "tests")
+
+
+@nox.session(python=PYTHON)
+def imports(session: nox.Session) -> None:
+    """import-linter: the layers of docs/architecture.md hold."""
+    session.install("-e", ".", "import-linter>=2")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit tests and e2e tests against a real control plane (built and started by the tests)."""
+    session.install("-e", ".", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
