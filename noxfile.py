@@ -21,13 +21,13 @@ def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "gitops_push", "tests", "noxfile.py", "tools/devcluster")
-    session.run("ruff", "format", "--check", "gitops_push", "tests", "noxfile.py")
+    session.run("ruff", "format", "--check", "gitops_push", "tests", "noxfile.py", "tools/devcluster")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, over the package and the tests."""
-    session.install("-e", ".", "mypy>=1.10", "types-PyYAML", *TEST_DEPS)
+    session.install("-e", ".", "mypy>=1.10", "types-PyYAML", "types-jsonschema", *TEST_DEPS)
     session.run("mypy", "gitops_push", "tests")
 
 

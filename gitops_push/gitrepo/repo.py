@@ -1,0 +1,219 @@
+"""GitRepo: revisions, deploy tags, tree differences, blobs, tagging and pushing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from gitops_push.errors import GitStateError, TagRace
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
+SYMLINK_MODE = "120000"
+
+
+@dataclass(frozen=True)
+class DeployTag:
+    name: str
+    commit: str
+    timestamp: int  # tagger date, seconds since the epoch
+
+
+@dataclass(frozen=True)
+class GitFile:
+    """A manifest file in a commit: its path, its blob, and whether Git stores it as a symlink."""
+
+    path: str
+    blob: str
+    symlink: bool = False
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """A manifest file that differs between two commits; a side is None where the file is absent."""
+
+    path: str
+    old: GitFile | None
+    new: GitFile | None
+
+
+def open_repo(directory: Path) -> GitRepo:
+    try:
+        repo = git.Repo(directory, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise GitStateError(
+            f"{directory} is not inside a Git repository",
+            hint="run gitops-push from a clone of your manifests",
+        ) from exc
+    if repo.bare or repo.working_tree_dir is None:
+        raise GitStateError(
+            f"{directory} is a bare repository", hint="run gitops-push in a clone with a work tree"
+        )
+    return GitRepo(repo)
+
+
+def _pathspecs(paths: Sequence[str]) -> list[str]:
+    # literal: a folder named like a glob must not match other files
+    return [f":(literal){p}" if p else "." for p in paths]
+
+
+def is_manifest_path(path: str) -> bool:
+    return path.endswith(MANIFEST_SUFFIXES)
+
+
+class GitRepo:
+    def __init__(self, repo: git.Repo) -> None:
+        self._repo = repo
+        self.root = Path(str(repo.working_tree_dir))
+
+    def resolve(self, rev: str) -> str:
+        try:
+            return str(self._repo.git.rev_parse("--verify", "--end-of-options", f"{rev}^{{commit}}"))
+        except git.GitCommandError as exc:
+            raise GitStateError(
+                f"cannot resolve {rev!r} to a commit",
+                hint="give a branch, tag or commit that exists in this clone (shallow clones may lack it)",
+            ) from exc
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        try:
+            self._repo.git.merge_base("--is-ancestor", ancestor, descendant)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def has_commit(self, sha: str) -> bool:
+        try:
+            self._repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    def deploy_tags(self, prefix: str) -> list[DeployTag]:
+        """Tags under `prefix/`, newest first by tag date (then by name, which holds the time too)."""
+        out = self._repo.git.for_each_ref(
+            "--sort=-refname",
+            "--sort=-creatordate",
+            "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)",
+            f"refs/tags/{prefix}/",
+        )
+        tags = []
+        for line in out.splitlines():
+            name, target, peeled, stamp = line.split("\0")
+            tags.append(DeployTag(name=name, commit=peeled or target, timestamp=int(stamp or 0)))
+        return tags
+
+    def tag_message(self, name: str) -> str:
+        try:
+            return str(self._repo.git.for_each_ref("--format=%(contents)", f"refs/tags/{name}"))
+        except git.GitCommandError:
+            return ""
+
+    def changed_files(self, base: str, head: str, paths: Sequence[str]) -> list[FileDiff]:
+        """Manifest files that differ between two commits: one `git diff-tree`, no rename pairing."""
+        out = self._repo.git.diff_tree(
+            "-r", "-z", "--no-renames", "--no-commit-id", base, head, "--", *_pathspecs(paths)
+        )
+        fields = out.split("\0")
+        diffs = []
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(":") or not is_manifest_path(path):
+                continue
+            old_mode, new_mode, old_sha, new_sha, _ = meta[1:].split(" ")
+            diffs.append(
+                FileDiff(path=path, old=_file(path, old_mode, old_sha), new=_file(path, new_mode, new_sha))
+            )
+        return diffs
+
+    def tree_files(self, commit: str, paths: Sequence[str]) -> list[GitFile]:
+        """Every manifest file under `paths` at `commit`."""
+        out = self._repo.git.ls_tree("-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
+        files = []
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            meta, path = entry.split("\t", 1)
+            mode, kind, sha = meta.split(" ")
+            if kind == "blob" and is_manifest_path(path):
+                files.append(GitFile(path=path, blob=sha, symlink=mode == SYMLINK_MODE))
+        return files
+
+    def read_blob(self, sha: str) -> bytes:
+        stream = self._repo.odb.stream(bytes.fromhex(sha))
+        return bytes(stream.read())
+
+    def dirty_paths(self, paths: Sequence[str]) -> list[str]:
+        out = self._repo.git.status("--porcelain", "-z", "--", *_pathspecs(paths))
+        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+
+    def remote(self) -> str | None:
+        names = [r.name for r in self._repo.remotes]
+        if not names:
+            return None
+        return "origin" if "origin" in names else names[0]
+
+    def commit_subject(self, sha: str) -> str:
+        return str(self._repo.commit(sha).summary)
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        if name in (t.name for t in self._repo.tags):
+            raise TagRace(
+                f"tag {name} already exists", hint="another deploy tagged at the same second; rerun"
+            )
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as file, self._identity():
+            file.write(message)
+            file.flush()
+            self._repo.git.tag("-a", name, commit, "-F", file.name)
+
+    def delete_tag(self, name: str) -> None:
+        self._repo.git.tag("-d", name)
+
+    def push_tag(self, remote: str, name: str) -> None:
+        try:
+            self._repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().replace("\n", " ")
+            raise TagRace(
+                f"pushing tag {name} to {remote} was refused: {detail}",
+                hint="another deploy may have tagged first; fetch the tags and rerun",
+            ) from exc
+
+    def _identity(self) -> _Identity:
+        return _Identity(self._repo)
+
+
+class _Identity:
+    """Use a clear default tagger when the CI machine has no Git identity configured."""
+
+    def __init__(self, repo: git.Repo) -> None:
+        self._repo = repo
+        self._saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        reader = self._repo.config_reader()
+        has_name = reader.has_option("user", "name") or "GIT_COMMITTER_NAME" in os.environ
+        has_email = reader.has_option("user", "email") or "GIT_COMMITTER_EMAIL" in os.environ
+        defaults = {"GIT_COMMITTER_NAME": None if has_name else DEFAULT_IDENTITY[0]}
+        defaults["GIT_COMMITTER_EMAIL"] = None if has_email else DEFAULT_IDENTITY[1]
+        for key, value in defaults.items():
+            if value is not None:
+                self._saved[key] = os.environ.get(key)
+                os.environ[key] = value
+
+    def __exit__(self, *exc: object) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _file(path: str, mode: str, sha: str) -> GitFile | None:
+    if set(sha) == {"0"}:
+        return None
+    return GitFile(path=path, blob=sha, symlink=mode == SYMLINK_MODE)

@@ -1,0 +1,258 @@
+"""Cluster: the one place where gitops-push sends requests to a Kubernetes API server.
+
+Built on the official client's `ApiClient` (kubeconfig, contexts, exec plugins, in-cluster service
+accounts, one pooled HTTPS connection set), but with raw REST calls: server-side apply needs the
+`application/apply-patch+yaml` content type, and discovery is asked only for the group-versions a
+change uses, not for every API group of the cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from gitops_push.errors import ClusterUnreachable, UsageError
+from gitops_push.kube.errors import KubeApiError, from_api_exception
+
+FIELD_MANAGER = "gitops-push"
+REQUEST_TIMEOUT = (10, 60)  # connect, read: seconds
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How the API serves one kind: its REST path pieces and its scope."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        return f"{base}/{quote(name, safe='')}" if name else base
+
+
+def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8) -> Cluster:
+    """Load credentials the usual way: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster."""
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    except (ConfigException, FileNotFoundError, OSError) as exc:
+        if kubeconfig or context:
+            raise UsageError(
+                f"cannot load the kubeconfig: {exc}", hint="check --kubeconfig and --context"
+            ) from exc
+        try:
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except ConfigException:
+            raise UsageError(
+                f"no cluster credentials: {exc}",
+                hint="give --kubeconfig, set KUBECONFIG, or run inside a pod with a service account; "
+                "`plan --offline` needs no cluster",
+            ) from exc
+    configuration.connection_pool_maxsize = max(pool_size, 4)
+    # Retries are ours to decide (only for idempotent requests); urllib3's would retry PATCH and DELETE.
+    configuration.retries = False
+    return Cluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
+
+
+class Cluster:
+    def __init__(self, api_client: Any, *, cache_dir: Path) -> None:
+        self._api = api_client
+        self.server: str = str(api_client.configuration.host)
+        self._cache_dir = cache_dir / hashlib.sha256(self.server.encode()).hexdigest()[:16]
+        self._discovery: dict[str, dict[str, Resource]] = {}
+        self._lock = threading.Lock()
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One REST call; JSON in and out. Raises KubeApiError or ClusterUnreachable."""
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        payload = json.dumps(body) if body is not None and content_type != "application/json" else body
+        try:
+            method, url, headers, payload, _ = self._api.param_serialize(
+                method,
+                path,
+                query_params=query or [],
+                header_params=headers,
+                body=payload,
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(
+                method, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+            )
+            raw = response.read()
+        except ApiException as exc:
+            if exc.status:
+                raise from_api_exception(exc.status, exc.body, method, path) from exc
+            raise self._unreachable(exc) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unreachable(exc) from exc
+        if not 200 <= response.status < 300:
+            raise from_api_exception(response.status, raw, method, path)
+        return json.loads(raw) if raw else None
+
+    def _unreachable(self, exc: BaseException) -> ClusterUnreachable:
+        return ClusterUnreachable(
+            f"cannot reach the API server {self.server}: {_reason(exc)}",
+            hint="check the kubeconfig's server address, the network and the credentials",
+        )
+
+    def close(self) -> None:
+        self._api.close()
+
+    # --- what the cluster is ---------------------------------------------------------------------
+
+    def version(self) -> str:
+        answer = self.request("GET", "/version")
+        return str(answer.get("gitVersion", "unknown"))
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        """Discovery for one group-version, asked once per run; None when the cluster lacks the kind."""
+        with self._lock:
+            known = self._discovery.get(api_version)
+        if known is None:
+            known = self._discover(api_version)
+            with self._lock:
+                self._discovery[api_version] = known
+        return known.get(kind)
+
+    def forget_discovery(self) -> None:
+        """After CRDs were applied, their kinds must be asked for again."""
+        with self._lock:
+            self._discovery.clear()
+
+    def _discover(self, api_version: str) -> dict[str, Resource]:
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            answer = self.request("GET", path)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        resources = {}
+        for entry in answer.get("resources", []):
+            if "/" in entry["name"]:
+                continue  # subresources such as deployments/status
+            resources[entry["kind"]] = Resource(
+                group=group,
+                version=version,
+                kind=entry["kind"],
+                plural=entry["name"],
+                namespaced=entry["namespaced"],
+            )
+        return resources
+
+    # --- objects ---------------------------------------------------------------------------------
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            answer: dict[str, Any] = self.request("GET", resource.path(namespace, name))
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return answer
+
+    def apply(
+        self, resource: Resource, body: Mapping[str, Any], *, dry_run: bool, force: bool = False
+    ) -> dict[str, Any]:
+        """Server-side apply as field manager gitops-push; with dry_run the server persists nothing."""
+        metadata = body["metadata"]
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        answer: dict[str, Any] = self.request(
+            "PATCH",
+            resource.path(metadata.get("namespace"), metadata["name"]),
+            query=query,
+            body=body,
+            content_type="application/apply-patch+yaml",
+        )
+        return answer
+
+    def delete(self, resource: Resource, namespace: str | None, name: str) -> bool:
+        """Delete in the background (dependents are collected by the cluster); False when already gone."""
+        try:
+            self.request(
+                "DELETE",
+                resource.path(namespace, name),
+                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+            )
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def list(self, resource: Resource, *, label_selector: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        query = [("labelSelector", label_selector), ("limit", "500")]
+        while True:
+            answer = self.request("GET", resource.path(), query=query)
+            items.extend(answer.get("items", []))
+            token = answer.get("metadata", {}).get("continue")
+            if not token:
+                return items
+            query = [("labelSelector", label_selector), ("limit", "500"), ("continue", token)]
+
+    # --- OpenAPI v3, for validation --------------------------------------------------------------
+
+    def openapi_index(self) -> dict[str, str]:
+        """{'apis/apps/v1': '/openapi/v3/apis/apps/v1?hash=…', …}"""
+        answer = self.request("GET", "/openapi/v3")
+        return {path: entry["serverRelativeURL"] for path, entry in answer.get("paths", {}).items()}
+
+    def openapi_document(self, relative_url: str) -> dict[str, Any]:
+        """One group-version's OpenAPI v3 document; cached on disk by the hash in its URL."""
+        key = hashlib.sha256(relative_url.encode()).hexdigest()[:24]
+        cached = self._cache_dir / "openapi" / f"{key}.json"
+        try:
+            return dict(json.loads(cached.read_text()))
+        except (OSError, ValueError):
+            pass
+        path, _, query = relative_url.partition("?")
+        params = [tuple(p.split("=", 1)) for p in query.split("&") if "=" in p]
+        answer: dict[str, Any] = self.request("GET", path, query=params)  # type: ignore[arg-type]
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(answer))
+        tmp.replace(cached)
+        return answer
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc).split(": ")[-1] if reason or str(exc) else type(exc).__name__

@@ -1,0 +1,78 @@
+"""API errors as data: the Status body parsed into status, reason, message and causes.
+
+The API server echoes request objects in some error messages, so messages are cut short here and the
+stages mask Secret values before anything reaches a reporter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_push.errors import GitopsPushError
+
+MAX_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class Cause:
+    field: str
+    message: str
+    reason: str
+
+
+class KubeApiError(GitopsPushError):
+    reference = "api-error"
+
+    def __init__(
+        self, status: int, reason: str, message: str, causes: tuple[Cause, ...], method: str, path: str
+    ):
+        super().__init__(message, hint=hint_for(status, reason, message))
+        self.status = status
+        self.reason = reason
+        self.causes = causes
+        self.method = method
+        self.path = path
+
+    @property
+    def is_conflict(self) -> bool:
+        return self.status == 409 and self.reason == "Conflict"
+
+    @property
+    def is_namespace_missing(self) -> bool:
+        return self.status == 404 and "namespaces" in self.message and "not found" in self.message
+
+
+def from_api_exception(status: int, body: Any, method: str, path: str) -> KubeApiError:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        parsed = {"message": str(body)}
+    if not isinstance(parsed, dict):
+        parsed = {"message": str(parsed)}
+    details = parsed.get("details") or {}
+    causes = tuple(
+        Cause(field=c.get("field", ""), message=c.get("message", ""), reason=c.get("reason", ""))
+        for c in details.get("causes") or []
+    )
+    message = str(parsed.get("message") or f"HTTP {status}")
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " …(cut)"
+    return KubeApiError(status, str(parsed.get("reason") or ""), message, causes, method, path)
+
+
+def hint_for(status: int, reason: str, message: str) -> str | None:
+    if status == 401:
+        return "the credentials were refused: check the kubeconfig's user"
+    if status == 403:
+        return "the deploy identity lacks RBAC permission for this (see docs/rbac.md)"
+    if status == 409 and reason == "Conflict":
+        return "another field manager owns these fields; --force-conflicts takes them over"
+    if status == 422 and "immutable" in message:
+        return "this field cannot change in place: the object must be deleted and recreated"
+    if "no matches for kind" in message:
+        return "is the CRD applied?"
+    return None

@@ -1,0 +1,187 @@
+"""Everything a run needs, resolved once: flags over the config file over defaults.
+
+`cli.py` calls `resolve()`; the pipeline and stages only read the frozen `Settings` it returns. The
+optional config file `gitops-push.yaml` at the repository root is checked against a JSON Schema of our
+own, so a typo is an error naming the file, line, key and reason rather than a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import enum
+import posixpath
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_push import yamltext
+from gitops_push.errors import ConfigError, UsageError
+from gitops_push.model import SourceLocation
+
+CONFIG_FILE = "gitops-push.yaml"
+DEFAULT_ENVIRONMENT = "default"
+DEFAULT_CONCURRENCY = 8
+
+NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
+CONFIG_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "environments": {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_PATTERN},
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["paths"],
+                "properties": {
+                    "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                    "context": {"type": "string", "minLength": 1},
+                    "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                    "tag_prefix": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$"},
+                },
+            },
+        },
+    },
+}
+
+
+class Mode(enum.Enum):
+    PLAN = "plan"  # what would change; no cluster writes at all
+    DRY_RUN = "dry-run"  # the whole pipeline up to the server-side dry-run; no writes, no tag
+    DEPLOY = "deploy"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    paths: tuple[str, ...]
+    namespace: str | None = None
+    context: str | None = None
+    tag_prefix: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return self.tag_prefix or f"deployed/{self.name}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode
+    repo: Path
+    environment: Environment
+    to: str = "HEAD"
+    from_rev: str | None = None
+    kubeconfig: str | None = None
+    offline: bool = False
+    all_objects: bool = False
+    force_conflicts: bool = False
+    prune: bool = True
+    allow_empty: bool = False
+    push: bool | None = None  # None: push when the repository has a remote
+    concurrency: int = DEFAULT_CONCURRENCY
+    detailed_exitcode: bool = False
+
+
+def resolve(
+    *,
+    mode: Mode,
+    repo: Path,
+    environment: str | None,
+    paths: Sequence[str] = (),
+    namespace: str | None = None,
+    context: str | None = None,
+    tag_prefix: str | None = None,
+    **options: Any,
+) -> Settings:
+    """Merge flags over the config file; raise ConfigError or UsageError with the place and the reason."""
+    config = load_config(repo)
+    name = environment or DEFAULT_ENVIRONMENT
+    declared = config.get("environments", {})
+    if environment and declared and name not in declared and not paths:
+        raise UsageError(
+            f"environment {name!r} is not declared in {CONFIG_FILE}",
+            hint=f"declared environments: {', '.join(sorted(declared))}; or give --path",
+        )
+    entry = declared.get(name, {})
+    chosen_paths = tuple(paths) or tuple(entry.get("paths", ()))
+    if not chosen_paths:
+        raise UsageError(
+            f"no manifest paths for environment {name!r}",
+            hint=f"give --path DIR, or declare environments.{name}.paths in {CONFIG_FILE}",
+        )
+    env = Environment(
+        name=name,
+        paths=tuple(
+            _inside_repo(p, repo, "--path" if paths else f"environments.{name}.paths") for p in chosen_paths
+        ),
+        namespace=namespace or entry.get("namespace"),
+        context=context or entry.get("context"),
+        tag_prefix=(tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
+    )
+    return Settings(mode=mode, repo=repo, environment=env, **options)
+
+
+def load_config(repo: Path) -> dict[str, Any]:
+    path = repo / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the config file: {exc}", location=SourceLocation(CONFIG_FILE, 1)
+        ) from exc
+    try:
+        documents = list(yamltext.load_documents(text))
+    except yamltext.YamlError as exc:
+        raise ConfigError(exc.message, location=SourceLocation(CONFIG_FILE, exc.line)) from exc
+    if not documents or documents[0].data is None:
+        return {}
+    if len(documents) > 1:
+        raise ConfigError(
+            "the config file must hold one YAML document", location=SourceLocation(CONFIG_FILE, 1)
+        )
+    data = documents[0].data
+    _check_schema(data, text)
+    result: dict[str, Any] = data
+    for name, env in result.get("environments", {}).items():
+        for index, entry in enumerate(env["paths"]):
+            where = ["environments", name, "paths", index]
+            _inside_repo(entry, repo, ".".join(map(str, where)), text=text, where=where)
+    return result
+
+
+def _check_schema(data: Any, text: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = errors[0]
+    where = list(error.absolute_path)
+    key = ".".join(map(str, where)) or "(top level)"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        reason = f"unknown key {extra[0]!r}" if extra else error.message
+        where = [*where, extra[0]] if extra else where
+        key = ".".join(map(str, where))
+    else:
+        reason = error.message
+    line = yamltext.line_of(text, 0, where) or 1
+    raise ConfigError(f"{key}: {reason}", location=SourceLocation(CONFIG_FILE, line))
+
+
+def _inside_repo(
+    entry: str, repo: Path, key: str, *, text: str | None = None, where: Sequence[str | int] = ()
+) -> str:
+    """A path relative to the repository root, normalised; refuse one that leaves the repository."""
+    normal = posixpath.normpath(entry.replace("\\", "/"))
+    if entry.startswith("/") or normal == ".." or normal.startswith("../"):
+        line = yamltext.line_of(text, 0, where) if text else None
+        message = f"{key}: path {entry!r} is outside the repository"
+        if text is not None:
+            raise ConfigError(message, location=SourceLocation(CONFIG_FILE, line or 1))
+        raise UsageError(message, hint="paths are relative to the repository root")
+    return "" if normal == "." else normal

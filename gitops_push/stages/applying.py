@@ -1,0 +1,178 @@
+"""Server-side apply of desired objects: first as a dry-run of everything, then for real, wave by wave.
+
+Called by the pipeline. `dry_run()` asks the cluster, concurrently, what applying each object would
+give (and reads the live object for the diff); it collects every rejection instead of stopping at the
+first. Objects whose Namespace or CRD arrives in the same deploy cannot be dry-run yet: they come back
+as `deferred` and are dry-run again once that wave is applied. `apply_wave()` applies one wave
+concurrently and reports each object as an event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gitops_push import masking
+from gitops_push.errors import GitopsPushError
+from gitops_push.events import EventSink, ObjectActed, Stage
+from gitops_push.kube import Cluster, KubeApiError, Resource
+from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The cluster's answer for one object: the answer, or a masked error, or why it must wait."""
+
+    ref: ObjectRef
+    live: Mapping[str, Any] | None = None
+    answer: Mapping[str, Any] | None = None
+    error: str | None = None
+    deferred: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.deferred is None
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """What this deploy itself creates that other objects depend on."""
+
+    namespaces: frozenset[str]
+    custom_kinds: frozenset[tuple[str, str]]  # (group, kind) defined by a CRD in the deploy
+
+
+def arrivals(manifests: Sequence[Manifest]) -> Arrivals:
+    namespaces, custom = set(), set()
+    for manifest in manifests:
+        if manifest.ref.group == "" and manifest.ref.kind == "Namespace":
+            namespaces.add(manifest.ref.name)
+        elif manifest.ref.kind == "CustomResourceDefinition" and manifest.ref.group == "apiextensions.k8s.io":
+            spec = manifest.body.get("spec") or {}
+            custom.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
+    return Arrivals(frozenset(namespaces), frozenset(custom))
+
+
+def parallel(function: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
+    if len(items) <= 1 or concurrency <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def dry_run(
+    cluster: Cluster,
+    manifests: Sequence[Manifest],
+    bodies: Mapping[ObjectRef, Mapping[str, Any]],
+    *,
+    coming: Arrivals,
+    force: bool,
+    concurrency: int,
+    sink: EventSink,
+) -> dict[ObjectRef, Outcome]:
+    def one(manifest: Manifest) -> Outcome:
+        outcome = _dry_run_one(cluster, manifest, bodies[manifest.ref], coming, force)
+        if outcome.error is not None:
+            sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
+        return outcome
+
+    return {o.ref: o for o in parallel(one, manifests, concurrency)}
+
+
+def _dry_run_one(
+    cluster: Cluster, manifest: Manifest, body: Mapping[str, Any], coming: Arrivals, force: bool
+) -> Outcome:
+    ref = manifest.ref
+    try:
+        resource = _resource(cluster, manifest)
+    except GitopsPushError as exc:
+        return Outcome(ref, error=_masked(str(exc.message), manifest))
+    if resource is None:
+        if (ref.group, ref.kind) in coming.custom_kinds:
+            return Outcome(ref, deferred=f"its CRD ({ref.group_kind}) is created by this deploy")
+        return Outcome(
+            ref, error=f"the cluster has no kind {ref.kind} in {manifest.api_version}; is its CRD applied?"
+        )
+    try:
+        live = cluster.get(resource, ref.namespace, ref.name)
+        answer = cluster.apply(resource, body, dry_run=True, force=force)
+    except KubeApiError as exc:
+        if exc.is_namespace_missing and ref.namespace in coming.namespaces:
+            return Outcome(ref, deferred=f"its namespace {ref.namespace} is created by this deploy")
+        return Outcome(ref, error=describe(exc, manifest))
+    except GitopsPushError as exc:
+        return Outcome(ref, error=_masked(exc.message, manifest))
+    return Outcome(ref, live=live, answer=answer)
+
+
+def _resource(cluster: Cluster, manifest: Manifest) -> Resource | None:
+    return cluster.resource(manifest.api_version, manifest.ref.kind)
+
+
+def apply_wave(
+    cluster: Cluster,
+    wave: Sequence[tuple[Manifest, Mapping[str, Any], bool]],
+    *,
+    force: bool,
+    concurrency: int,
+    sink: EventSink,
+) -> list[ObjectRef]:
+    """Apply (manifest, body, exists) triples concurrently; returns the refs that failed."""
+
+    def one(item: tuple[Manifest, Mapping[str, Any], bool]) -> ObjectRef | None:
+        manifest, body, exists = item
+        try:
+            resource = _resource(cluster, manifest)
+            if resource is None:
+                raise GitopsPushError(
+                    f"the cluster has no kind {manifest.ref.kind} in {manifest.api_version}"
+                )
+            cluster.apply(resource, body, dry_run=False, force=force)
+        except KubeApiError as exc:
+            sink.handle(_event(Stage.APPLY, manifest, Action.FAILED, describe(exc, manifest)))
+            return manifest.ref
+        except GitopsPushError as exc:
+            sink.handle(_event(Stage.APPLY, manifest, Action.FAILED, _masked(exc.message, manifest)))
+            return manifest.ref
+        sink.handle(_event(Stage.APPLY, manifest, Action.CONFIGURED if exists else Action.CREATED, None))
+        return None
+
+    return [ref for ref in parallel(one, wave, concurrency) if ref is not None]
+
+
+def describe(exc: KubeApiError, manifest: Manifest) -> str:
+    """The server's reason, with the conflicting manager or immutable field named, and no Secret value."""
+    message = exc.message
+    if exc.is_conflict:
+        managers = sorted({m for c in exc.causes for m in re.findall(r'conflict with "([^"]+)"', c.message)})
+        fields = sorted({c.field for c in exc.causes if c.field})
+        owner = ", ".join(managers) or "another field manager"
+        message = f"field manager conflict with {owner} over {', '.join(fields) or 'some fields'}"
+    if exc.hint:
+        message += f" (hint: {exc.hint})"
+    return _masked(message, manifest)
+
+
+def _masked(message: str, manifest: Manifest) -> str:
+    if not manifest.is_secret:
+        return message
+    # The server can echo a Secret's value in its messages ("Invalid value: ..."): hide every quoted value.
+    message = re.sub(r'Invalid value: "(?:[^"\\]|\\.)*"', 'Invalid value: "(hidden)"', message)
+    return masking.mask_text(message, masking.secret_values([manifest.body]))
+
+
+def _event(stage: Stage, manifest: Manifest, action: Action, error: str | None) -> ObjectActed:
+    return ObjectActed(
+        stage=stage,
+        ref=manifest.ref,
+        action=action,
+        source=SourceLocation(manifest.source.path, manifest.source.line, manifest.source.document),
+        api_version=manifest.api_version,
+        error=error,
+    )

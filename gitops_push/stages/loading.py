@@ -1,0 +1,334 @@
+"""Files from Git to Manifests, object by object, for both sides of a commit range.
+
+Called by the pipeline with the changed files of `gitrange`; returns a `ChangeSet` (old and new
+objects keyed by ObjectRef, the namespace already defaulted), the files it skipped with a note, and
+structural findings (unparsable YAML, missing apiVersion/kind/name, bad names, a namespace on a
+cluster-scoped kind, the same object twice). Only the blobs of changed files are read.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_push import kinds, yamltext
+from gitops_push.gitrepo import GitFile, GitRepo
+from gitops_push.model import ChangeSet, Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+ScopeOf = Callable[[str, str], bool | None]  # (apiVersion, kind) -> namespaced? None: unknown
+
+# Files and API groups that are YAML but not objects to apply.
+NOT_MANIFEST_FILES = {"kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml", "Chart.yml"}
+NOT_MANIFEST_GROUPS = {"kustomize.config.k8s.io", "config.kubernetes.io", "kpt.dev"}
+
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_KINDS = {("", "Namespace"), ("", "Service")}
+PATH_SEGMENT_GROUPS = {"rbac.authorization.k8s.io"}
+
+
+@dataclass(frozen=True)
+class Document:
+    """One object as a file holds it, before its namespace is defaulted."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    body: Mapping[str, Any]
+    source: SourceLocation
+
+    @property
+    def group(self) -> str:
+        return kinds.split_api_version(self.api_version)[0]
+
+
+@dataclass
+class Side:
+    """What one revision's files hold: objects, notes and findings."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    change_set: ChangeSet
+    findings: tuple[Finding, ...]
+    texts: Mapping[str, str]  # file text by path (new side), for the lines of later findings
+
+
+def load(
+    repo: GitRepo,
+    span: Range,
+    paths: Sequence[str],
+    *,
+    default_namespace: str | None,
+    scope_of: ScopeOf,
+    full: bool = False,
+) -> Loaded:
+    """Both sides of the range. `full` (or no base): the whole tree at head, nothing on the old side."""
+    if full or span.base is None:
+        old = Side()
+        new = read_side(repo, repo.tree_files(span.head, paths))
+    else:
+        diffs = repo.changed_files(span.base, span.head, paths)
+        old = read_side(repo, [d.old for d in diffs if d.old is not None])
+        new = read_side(repo, [d.new for d in diffs if d.new is not None])
+    scopes = Scopes(scope_of, [*old.documents, *new.documents])
+    old_objects, _ = key_documents(old.documents, scopes, default_namespace)
+    new_objects, duplicates = key_documents(new.documents, scopes, default_namespace)
+    findings = [*new.findings, *duplicates, *scope_findings(new.documents, scopes)]
+    change_set = ChangeSet(
+        range=span,
+        old=old_objects,
+        new=new_objects,
+        skipped=tuple(new.skipped),
+        full=full or span.base is None,
+    )
+    return Loaded(change_set=change_set, findings=tuple(findings), texts=new.texts)
+
+
+def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
+    side = Side()
+    for file in files:
+        if file.symlink:
+            read_symlink(repo, file, side)
+            continue
+        data = repo.read_blob(file.blob)
+        parse_file(file.path, data, side)
+    return side
+
+
+def read_symlink(repo: GitRepo, file: GitFile, side: Side) -> None:
+    target = repo.read_blob(file.blob).decode("utf-8", errors="replace")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(file.path), target))
+    where = SourceLocation(file.path, 1)
+    if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+        side.findings.append(Finding(where, f"symlink to {target!r} points outside the repository"))
+    else:
+        side.skipped.append(
+            Skipped(where, f"symlink to {target}: not followed; list the target's path instead")
+        )
+
+
+def parse_file(path: str, data: bytes, side: Side) -> None:
+    """Append the file's objects, notes and findings to `side`."""
+    where = SourceLocation(path, 1)
+    if posixpath.basename(path) in NOT_MANIFEST_FILES:
+        side.skipped.append(Skipped(where, "a kustomize or Helm file, not an object to apply"))
+        return
+    if len(data) > MAX_FILE_BYTES:
+        side.findings.append(
+            Finding(
+                where,
+                f"file is {len(data):,} bytes, over the limit of {MAX_FILE_BYTES:,} bytes for a manifest",
+            )
+        )
+        return
+    if b"\0" in data:
+        side.findings.append(Finding(where, "binary file (it holds NUL bytes), not a YAML or JSON manifest"))
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        side.findings.append(Finding(SourceLocation(path, line), f"not UTF-8 text (byte {exc.start})"))
+        return
+    side.texts[path] = text
+    try:
+        documents = list(_documents(path, text))
+    except yamltext.YamlError as exc:
+        side.findings.append(Finding(SourceLocation(path, exc.line), f"invalid YAML: {exc.message}"))
+        return
+    found = False
+    for document in documents:
+        found = _take_document(path, text, document, side) or found
+    if not found and not any(s.source.path == path for s in side.skipped):
+        side.skipped.append(Skipped(where, "no objects in this file"))
+
+
+def _documents(path: str, text: str) -> Iterator[yamltext.Document]:
+    if not path.endswith(".json"):
+        yield from yamltext.load_documents(text)
+        return
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise yamltext.YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from exc
+    except RecursionError as exc:
+        raise yamltext.YamlError("the document is nested too deeply", 1) from exc
+    yield yamltext.Document(index=0, line=1, data=data)
+
+
+def _take_document(path: str, text: str, document: yamltext.Document, side: Side) -> bool:
+    """Add one YAML document; True when it held an object (or a List of them)."""
+    data = document.data
+    source = SourceLocation(path, document.line, document.index)
+    if data is None:
+        return False  # an empty document, such as a trailing `---`
+    if not isinstance(data, dict):
+        side.findings.append(Finding(source, f"a manifest must be a mapping, not {_type_name(data)}"))
+        return True
+    if "apiVersion" not in data and "kind" not in data:
+        side.skipped.append(Skipped(source, "no apiVersion or kind: not a Kubernetes object"))
+        return False
+    api_version = data.get("apiVersion")
+    if isinstance(api_version, str) and kinds.split_api_version(api_version)[0] in NOT_MANIFEST_GROUPS:
+        side.skipped.append(
+            Skipped(source, f"{data.get('kind')} ({api_version}) is tool configuration, not an object")
+        )
+        return False
+    if data.get("kind") == "List" and isinstance(data.get("items"), list):
+        for index, item in enumerate(data["items"]):
+            line = yamltext.line_of(text, document.index, ["items", index]) or document.line
+            item_source = SourceLocation(path, line, document.index)
+            if not isinstance(item, dict):
+                side.findings.append(
+                    Finding(item_source, "a List item must be a mapping", field_path=f"items[{index}]")
+                )
+                continue
+            _check_structure(item, item_source, side, prefix=f"items[{index}].")
+        return True
+    _check_structure(data, source, side)
+    return True
+
+
+def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, prefix: str = "") -> None:
+    problems = []
+    api_version, kind = data.get("apiVersion"), data.get("kind")
+    metadata = data.get("metadata")
+    if not isinstance(api_version, str) or not api_version:
+        problems.append(("apiVersion", "missing or not a string: every object needs an apiVersion"))
+    if not isinstance(kind, str) or not kind:
+        problems.append(("kind", "missing or not a string: every object needs a kind"))
+    if not isinstance(metadata, dict):
+        problems.append(("metadata", "missing or not a mapping: every object needs metadata.name"))
+        metadata = {}
+    name, namespace = metadata.get("name"), metadata.get("namespace")
+    if "metadata" not in [p for p, _ in problems] and (not isinstance(name, str) or not name):
+        problems.append(("metadata.name", "missing or not a string: every object needs a name"))
+    if namespace is not None and (not isinstance(namespace, str) or not DNS_LABEL.match(namespace)):
+        problems.append(("metadata.namespace", f"invalid namespace {namespace!r}: {LABEL_RULE}"))
+    if not problems and isinstance(kind, str) and isinstance(name, str) and isinstance(api_version, str):
+        problem = name_problem(kinds.split_api_version(api_version)[0], kind, name)
+        if problem:
+            problems.append(("metadata.name", problem))
+    for field_path, message in problems:
+        side.findings.append(Finding(source, message, field_path=prefix + field_path))
+    if problems:
+        return
+    side.documents.append(
+        Document(
+            api_version=str(api_version),
+            kind=str(kind),
+            name=str(name),
+            namespace=namespace,
+            body=data,
+            source=source,
+        )
+    )
+
+
+LABEL_RULE = (
+    "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
+)
+
+
+def name_problem(group: str, kind: str, name: str) -> str | None:
+    """Why a name is invalid for this kind, or None."""
+    if group in PATH_SEGMENT_GROUPS:
+        if name in (".", "..") or "/" in name or "%" in name:
+            return f"invalid name {name!r}: it may not be '.' or '..' or hold '/' or '%'"
+        return None
+    if (group, kind) in LABEL_KINDS:
+        if len(name) > 63 or not DNS_LABEL.match(name):
+            return f"invalid name {name!r}: {LABEL_RULE}"
+        if kind == "Service" and not name[0].isalpha():
+            return f"invalid name {name!r}: a Service name must start with a letter"
+        return None
+    if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+        return (
+            f"invalid name {name!r}: lowercase letters, digits, '-' and '.', starting and ending "
+            "with a letter or digit, at most 253 characters"
+        )
+    return None
+
+
+class Scopes:
+    """Namespaced or not, per (group, kind): built-in table, then CRDs in the change, then the cluster."""
+
+    def __init__(self, scope_of: ScopeOf, documents: Iterable[Document]) -> None:
+        self._ask = scope_of
+        self._known: dict[tuple[str, str], bool | None] = {}
+        for document in documents:
+            if document.kind == "CustomResourceDefinition" and document.group == "apiextensions.k8s.io":
+                spec = document.body.get("spec") or {}
+                names = spec.get("names") or {}
+                if isinstance(spec.get("group"), str) and isinstance(names.get("kind"), str):
+                    self._known[(spec["group"], names["kind"])] = spec.get("scope", "Namespaced") != "Cluster"
+
+    def namespaced(self, document: Document) -> bool | None:
+        key = (document.group, document.kind)
+        if key not in self._known:
+            builtin = kinds.builtin_scope(*key)
+            self._known[key] = (
+                builtin if builtin is not None else self._ask(document.api_version, document.kind)
+            )
+        return self._known[key]
+
+
+def key_documents(
+    documents: Iterable[Document], scopes: Scopes, default_namespace: str | None
+) -> tuple[dict[ObjectRef, Manifest], list[Finding]]:
+    """Key each document by ObjectRef, defaulting the namespace; a second definition is a finding."""
+    objects: dict[ObjectRef, Manifest] = {}
+    findings = []
+    for document in documents:
+        namespaced = scopes.namespaced(document)
+        namespace = document.namespace
+        body = document.body
+        if namespaced and not namespace:
+            namespace = default_namespace or "default"
+            body = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
+        ref = ObjectRef(
+            document.group, document.kind, namespace if namespaced is not False else None, document.name
+        )
+        if ref in objects:
+            first = objects[ref].source
+            findings.append(
+                Finding(
+                    document.source,
+                    f"{ref} is defined twice: here and at {first}",
+                    ref=ref,
+                    field_path="metadata.name",
+                )
+            )
+            continue
+        objects[ref] = Manifest(ref=ref, api_version=document.api_version, body=body, source=document.source)
+    return objects, findings
+
+
+def scope_findings(documents: Iterable[Document], scopes: Scopes) -> list[Finding]:
+    return [
+        Finding(
+            d.source,
+            f"{d.kind} is cluster-scoped and cannot have a namespace",
+            field_path="metadata.namespace",
+        )
+        for d in documents
+        if d.namespace and scopes.namespaced(d) is False
+    ]
+
+
+def _type_name(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )

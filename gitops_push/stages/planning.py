@@ -1,0 +1,140 @@
+"""The plan: which objects to create, update, leave or prune, in which waves, with masked diffs.
+
+Called by the pipeline twice: `candidates()` picks from the ChangeSet what needs the cluster's
+opinion (objects whose content changed, or every object in a full deploy); `build()` turns those,
+plus what the server-side dry-run answered (when online), into a `Plan`. Secret values are masked
+here, so no later stage or reporter ever sees them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from gitops_push import kinds, masking
+from gitops_push.model import Change, ChangeSet, Manifest, ObjectRef, Op, Plan, Skipped
+
+PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+# Fields the server manages, which would make every live object look changed.
+VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    to_apply: tuple[Manifest, ...]  # new or changed in Git (everything, in a full deploy)
+    unchanged: tuple[Manifest, ...]  # same content on both sides: never sent to the cluster
+    gone: tuple[Manifest, ...]  # in the old revision, not in the new one: prune candidates
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the cluster said about one desired object: the live object and the dry-run answer."""
+
+    live: Mapping[str, Any] | None
+    answer: Mapping[str, Any] | None
+
+
+def candidates(change_set: ChangeSet) -> Candidates:
+    to_apply, unchanged = [], []
+    for ref, manifest in sorted(change_set.new.items()):
+        previous = change_set.old.get(ref)
+        if previous is not None and previous.body == manifest.body and not change_set.full:
+            unchanged.append(manifest)
+        else:
+            to_apply.append(manifest)
+    gone = [m for ref, m in sorted(change_set.old.items()) if ref not in change_set.new]
+    return Candidates(tuple(to_apply), tuple(unchanged), tuple(gone))
+
+
+def desired_body(manifest: Manifest, applyset_id: str) -> dict[str, Any]:
+    """The body to apply: Git's, labelled as a member of the environment's ApplySet."""
+    body = dict(manifest.body)
+    metadata = dict(body["metadata"])
+    metadata["labels"] = {**(metadata.get("labels") or {}), PART_OF_LABEL: applyset_id}
+    body["metadata"] = metadata
+    return body
+
+
+def build(
+    change_set: ChangeSet,
+    chosen: Candidates,
+    *,
+    observations: Mapping[ObjectRef, Observation] | None,
+    prune: Sequence[Manifest],
+    skipped: Sequence[Skipped] = (),
+    notes: Sequence[str] = (),
+) -> Plan:
+    """`observations` is None offline: the plan then compares the two Git revisions."""
+    applies: list[Change] = []
+    unchanged = [Change(Op.UNCHANGED, m.ref, m, change_set.old.get(m.ref)) for m in chosen.unchanged]
+    for manifest in chosen.to_apply:
+        previous = change_set.old.get(manifest.ref)
+        if observations is None:
+            change = offline_change(manifest, previous)
+        else:
+            change = online_change(manifest, previous, observations.get(manifest.ref))
+        (unchanged if change.op is Op.UNCHANGED else applies).append(change)
+    deletions = [Change(Op.DELETE, m.ref, None, m, diff=_diff(m.body, None)) for m in prune]
+    return Plan(
+        range=change_set.range,
+        apply_waves=_waves(applies, reverse=False),
+        prune_waves=_waves(deletions, reverse=True),
+        unchanged=tuple(unchanged),
+        skipped=tuple(skipped),
+        full=change_set.full,
+        notes=tuple(notes),
+    )
+
+
+def offline_change(manifest: Manifest, previous: Manifest | None) -> Change:
+    if previous is None:
+        return Change(Op.CREATE, manifest.ref, manifest, None, diff=_diff(None, manifest.body))
+    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=_diff(previous.body, manifest.body))
+
+
+def online_change(manifest: Manifest, previous: Manifest | None, seen: Observation | None) -> Change:
+    if seen is None or seen.answer is None:
+        # Not dry-run yet (its Namespace or CRD arrives in this deploy): Git's view until then.
+        return offline_change(manifest, previous)
+    if seen.live is None:
+        return Change(Op.CREATE, manifest.ref, manifest, previous, diff=_diff(None, _comparable(seen.answer)))
+    before, after = _comparable(seen.live), _comparable(seen.answer)
+    if before == after:
+        return Change(Op.UNCHANGED, manifest.ref, manifest, previous)
+    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=_diff(before, after))
+
+
+def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in VOLATILE_METADATA}
+    return {**obj, "metadata": metadata}
+
+
+def _waves(changes: Sequence[Change], *, reverse: bool) -> tuple[tuple[Change, ...], ...]:
+    by_wave: dict[kinds.Wave, list[Change]] = {}
+    for change in changes:
+        ref = change.ref
+        by_wave.setdefault(kinds.wave_of(ref.group, ref.kind, ref.namespace is not None), []).append(change)
+    order = sorted(by_wave, reverse=reverse)
+    return tuple(tuple(sorted(by_wave[wave], key=lambda c: c.ref)) for wave in order)
+
+
+def _diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """A unified diff of the masked YAML of both sides."""
+    # The new side marks Secret keys whose value changed, so the diff shows the change, not the value.
+    old_text = _yaml(masking.mask_object(before)) if before else []
+    new_text = _yaml(masking.mask_object(after, before)) if after else []
+    return tuple(
+        line.rstrip("\n") for line in difflib.unified_diff(old_text, new_text, "live", "desired", n=3)
+    )[2:]
+
+
+def _yaml(obj: Mapping[str, Any]) -> list[str]:
+    text: str = yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    return text.splitlines(keepends=True)
+
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
