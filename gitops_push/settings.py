@@ -8,6 +8,7 @@ own, so a typo is an error naming the file, line, key and reason rather than a s
 from __future__ import annotations
 
 import enum
+import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
         },
     },
 }
+
+
+def cache_dir() -> Path:
+    """Discovery and OpenAPI caches: $GITOPS_PUSH_CACHE, else $XDG_CACHE_HOME/gitops-push, else ~/.cache/…"""
+    if os.environ.get("GITOPS_PUSH_CACHE"):
+        return Path(os.environ["GITOPS_PUSH_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-push"
 
 
 class Mode(enum.Enum):

@@ -160,15 +160,17 @@ class GitRepo:
     def commit_subject(self, sha: str) -> str:
         return str(self._repo.commit(sha).summary)
 
-    def create_tag(self, name: str, commit: str, message: str) -> None:
-        if name in (t.name for t in self._repo.tags):
-            raise TagRace(
-                f"tag {name} already exists", hint="another deploy tagged at the same second; rerun"
-            )
+    def create_tag(self, name: str, commit: str, message: str) -> str:
+        """Create an annotated tag; a name taken already (two deploys in one second) gets a suffix."""
+        taken = {t.name for t in self._repo.tags}
+        chosen, number = name, 1
+        while chosen in taken:
+            chosen, number = f"{name}-{number}", number + 1
         with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as file, self._identity():
             file.write(message)
             file.flush()
-            self._repo.git.tag("-a", name, commit, "-F", file.name)
+            self._repo.git.tag("-a", chosen, commit, "-F", file.name)
+        return chosen
 
     def delete_tag(self, name: str) -> None:
         self._repo.git.tag("-d", name)

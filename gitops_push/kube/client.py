@@ -148,6 +148,19 @@ class Cluster:
                 self._discovery[api_version] = known
         return known.get(kind)
 
+    def resource_for_group_kind(self, group: str, kind: str) -> Resource | None:
+        """Like `resource()`, at the group's preferred version."""
+        if not group:
+            return self.resource("v1", kind)
+        try:
+            answer = self.request("GET", f"/apis/{group}")
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        preferred = (answer.get("preferredVersion") or {}).get("groupVersion")
+        return self.resource(preferred, kind) if preferred else None
+
     def forget_discovery(self) -> None:
         """After CRDs were applied, their kinds must be asked for again."""
         with self._lock:

@@ -95,7 +95,7 @@ def _dry_run_one(
         return Outcome(ref, error=_masked(str(exc.message), manifest))
     if resource is None:
         if (ref.group, ref.kind) in coming.custom_kinds:
-            return Outcome(ref, deferred=f"its CRD ({ref.group_kind}) is created by this deploy")
+            return Outcome(ref, deferred=f"CRD of {ref.group_kind} is created by this deploy")
         return Outcome(
             ref, error=f"the cluster has no kind {ref.kind} in {manifest.api_version}; is its CRD applied?"
         )
@@ -104,7 +104,7 @@ def _dry_run_one(
         answer = cluster.apply(resource, body, dry_run=True, force=force)
     except KubeApiError as exc:
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
-            return Outcome(ref, deferred=f"its namespace {ref.namespace} is created by this deploy")
+            return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
         return Outcome(ref, error=describe(exc, manifest))
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))

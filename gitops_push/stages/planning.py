@@ -18,7 +18,6 @@ import yaml
 from gitops_push import kinds, masking
 from gitops_push.model import Change, ChangeSet, Manifest, ObjectRef, Op, Plan, Skipped
 
-PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 # Fields the server manages, which would make every live object look changed.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
 
@@ -50,11 +49,11 @@ def candidates(change_set: ChangeSet) -> Candidates:
     return Candidates(tuple(to_apply), tuple(unchanged), tuple(gone))
 
 
-def desired_body(manifest: Manifest, applyset_id: str) -> dict[str, Any]:
-    """The body to apply: Git's, labelled as a member of the environment's ApplySet."""
+def desired_body(manifest: Manifest, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The body to apply: Git's, with our labels (membership of the environment's ApplySet)."""
     body = dict(manifest.body)
     metadata = dict(body["metadata"])
-    metadata["labels"] = {**(metadata.get("labels") or {}), PART_OF_LABEL: applyset_id}
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
     body["metadata"] = metadata
     return body
 

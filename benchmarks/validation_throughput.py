@@ -1,0 +1,181 @@
+"""Validation throughput: how many manifests per second `validating.validate` checks with the bundled schemas.
+
+    .venv/bin/python benchmarks/validation_throughput.py [--count 10000] [--repeat 3]
+
+Builds COUNT small manifests (Deployments, Services and ConfigMaps in turn, one in a hundred with a
+schema error), then times `validate()` under several validator set-ups and prints objects/second
+for each. Every set-up must produce exactly the findings of the first one, or the script says so
+and exits non-zero: a fast wrong validator is no candidate. The set-ups swap the module's private
+validator class, so this script is a measurement aid, not an example of the public API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import referencing.jsonschema
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gitops_push import model  # noqa: E402
+from gitops_push.stages import validating  # noqa: E402
+
+
+def deployment(n: int) -> dict[str, Any]:
+    labels = {"app": f"web-{n}", "tier": "frontend"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"web-{n}", "namespace": "shop", "labels": labels},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"prometheus.io/scrape": "true"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": f"registry.example/web:{n}",
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                            "env": [{"name": "MODE", "value": "prod"}, {"name": "N", "value": str(n)}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"cpu": 1, "memory": "256Mi"},
+                            },
+                            "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 5},
+                        }
+                    ],
+                    "securityContext": {"runAsNonRoot": True},
+                },
+            },
+        },
+    }
+
+
+def service(n: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"web-{n}", "namespace": "shop"},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": f"web-{n}"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def config_map(n: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"settings-{n}", "namespace": "shop"},
+        "data": {"MODE": "prod", "LEVEL": str(n % 5), "settings.yaml": "a: 1\nb: 2\n"},
+    }
+
+
+def manifests(count: int) -> list[model.Manifest]:
+    makers = (deployment, service, config_map)
+    result = []
+    for n in range(count):
+        body = makers[n % 3](n)
+        if n % 100 == 99:
+            body["spec" if "spec" in body else "metadata"]["replicaz"] = 1  # one in a hundred is wrong
+        group, _, _ = body["apiVersion"].rpartition("/")
+        ref = model.ObjectRef(group, body["kind"], "shop", body["metadata"]["name"])
+        source = model.SourceLocation(f"apps/{n}.yaml", 1, 0)
+        result.append(model.Manifest(ref=ref, api_version=body["apiVersion"], body=body, source=source))
+    return result
+
+
+@contextmanager
+def validator_class(base: Any, specification: Any, format_checker: bool = False) -> Iterator[None]:
+    cls = validating._validator_class(base)
+    if format_checker:
+        plain = cls
+
+        def cls(schema: Any, **kwargs: Any) -> Any:
+            return plain(schema, format_checker=plain.FORMAT_CHECKER, **kwargs)
+
+    saved = validating._VALIDATOR_CLASS, validating._SPECIFICATION
+    validating._VALIDATOR_CLASS, validating._SPECIFICATION = cls, specification
+    try:
+        yield
+    finally:
+        validating._VALIDATOR_CLASS, validating._SPECIFICATION = saved
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """Compile a validator for every manifest, as a naive implementation would."""
+    saved = validating._Compiler.validator_for
+
+    def compile_each_time(self: validating._Compiler, api_version: str, kind: str) -> Any:
+        return self._compile(api_version, kind)
+
+    validating._Compiler.validator_for = compile_each_time  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        validating._Compiler.validator_for = saved  # type: ignore[method-assign]
+
+
+def measure(name: str, items: list[model.Manifest], repeat: int, setup: Callable[[], Any]) -> list[str]:
+    best = float("inf")
+    findings: list[str] = []
+    for _ in range(repeat):
+        with setup():
+            schemas = validating.BundledSchemas()  # a fresh source: compiling is part of the bill
+            started = time.perf_counter()
+            result = validating.validate(items, schemas, text_of=lambda path: "")
+            best = min(best, time.perf_counter() - started)
+        findings = [f"{f.ref} {f.field_path} {f.message}" for f in result]
+    print(f"{name:<44} {len(items) / best:>9,.0f} objects/s  ({best:.2f} s, {len(findings)} findings)")
+    return findings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    items = manifests(args.count)
+    spec4, spec7, spec2020 = (
+        referencing.jsonschema.DRAFT4,
+        referencing.jsonschema.DRAFT7,
+        referencing.jsonschema.DRAFT202012,
+    )
+    setups: list[tuple[str, Callable[[], Any]]] = [
+        ("Draft 4, compiled once per kind (chosen)", lambda: validator_class(jsonschema.Draft4Validator, spec4)),
+        ("Draft 7, compiled once per kind", lambda: validator_class(jsonschema.Draft7Validator, spec7)),
+        ("Draft 2020-12, compiled once per kind", lambda: validator_class(jsonschema.Draft202012Validator, spec2020)),
+        (
+            "Draft 4 with format_checker",
+            lambda: validator_class(jsonschema.Draft4Validator, spec4, format_checker=True),
+        ),
+        ("Draft 4, compiled per manifest", uncached),
+    ]
+    print(f"{args.count:,} manifests (Deployment, Service, ConfigMap), best of {args.repeat}")
+    reference: list[str] | None = None
+    for name, setup in setups:
+        findings = measure(name, items, args.repeat, setup)
+        if reference is None:
+            reference = findings
+        elif findings != reference:
+            print(f"  {name}: findings differ from the first set-up", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

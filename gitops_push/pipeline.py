@@ -1,0 +1,332 @@
+"""The only module that knows the stage order: plan, deploy --dry-run and deploy are modes of one run.
+
+    range -> load -> validate -> (cluster) dry-run everything -> plan
+          -> [deploy] record membership -> apply wave by wave -> prune -> record commit -> tag
+
+Every stage reports through the EventSink; run-level failures are GitopsPushErrors, turned into a
+RunFailed event here, so `cli.py` only maps the folded Summary to an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitops_push import gitrepo, kinds, settings
+from gitops_push.errors import ApplyFailed, DryRunRejected, GitopsPushError, UsageError, ValidationFailed
+from gitops_push.events import (
+    EventSink,
+    FileSkipped,
+    FindingFound,
+    Note,
+    PlanReady,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Stage,
+    StageFinished,
+    StageStarted,
+    Status,
+    TagRecorded,
+)
+from gitops_push.model import Manifest, ObjectRef, Plan
+from gitops_push.settings import Mode, Settings
+from gitops_push.stages import (
+    applying,
+    gitrange,
+    loading,
+    ownership,
+    planning,
+    pruning,
+    recording,
+    validating,
+    waiting,
+)
+
+PREREQUISITE_TIMEOUT = 120.0
+
+
+def run(mode: Mode, directory: Path, options: Mapping[str, Any], sink: EventSink) -> None:
+    """Resolve settings and run; every failure becomes a RunFailed event, never an exception."""
+    environment = str(options.get("environment") or settings.DEFAULT_ENVIRONMENT)
+    sink.handle(RunStarted(command="deploy" if mode is not Mode.PLAN else "plan", environment=environment))
+    try:
+        repo = gitrepo.open_repo(directory)
+        resolved = settings.resolve(mode=mode, repo=repo.root, **options)
+        Run(resolved, repo, sink).execute()
+    except GitopsPushError as exc:
+        sink.handle(
+            RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
+        )
+
+
+@dataclass
+class Run:
+    """One run's state: what the cluster recorded and what the dry-run learnt, used by the writes."""
+
+    settings: Settings
+    repo: gitrepo.GitRepo
+    sink: EventSink
+    record: ownership.Record = field(default_factory=lambda: ownership.Record(exists=False))
+    bodies: dict[ObjectRef, Mapping[str, Any]] = field(default_factory=dict)
+    coming: applying.Arrivals = field(default_factory=lambda: applying.Arrivals(frozenset(), frozenset()))
+    rejected: bool = False
+    deferred: set[ObjectRef] = field(default_factory=set)  # dry-run waits for a Namespace or CRD
+    existing: set[ObjectRef] = field(default_factory=set)  # live before this run
+
+    def execute(self) -> None:
+        env = self.settings.environment
+        span = gitrange.find_range(self.repo, env.prefix, self.settings.to, self.settings.from_rev)
+        self._note_dirty()
+        cluster = None if self.settings.offline else self._connect()
+        try:
+            plan = self._plan(span, cluster)
+            if self.settings.mode is Mode.DEPLOY and cluster is not None and plan is not None:
+                self._deploy(cluster, plan)
+        finally:
+            if cluster is not None:
+                cluster.close()
+        self.sink.handle(RunFinished(env.name, span.base, span.head, None))
+
+    # --- before any write ------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        from gitops_push import kube
+
+        cluster = kube.connect(
+            self.settings.kubeconfig,
+            self.settings.environment.context,
+            cache_dir=settings.cache_dir(),
+            pool_size=self.settings.concurrency,
+        )
+        cluster.version()  # fail early, naming the server, if it cannot be reached
+        return cluster
+
+    def _note_dirty(self) -> None:
+        dirty = self.repo.dirty_paths(self.settings.environment.paths)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            self.sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))
+
+    def _plan(self, span: Any, cluster: Any) -> Plan | None:
+        env = self.settings.environment
+        full, notes = self._full_deploy(span, cluster)
+        if span.base == span.head and not full:
+            self.sink.handle(Note(f"nothing to deploy: {env.prefix} already points to {span.head[:12]}"))
+            self.sink.handle(
+                PlanReady(
+                    planning.build(_empty(span), planning.Candidates((), (), ()), observations=None, prune=())
+                )
+            )
+            return None
+        self.sink.handle(StageStarted(Stage.LOAD))
+        loaded = loading.load(
+            self.repo,
+            span,
+            env.paths,
+            default_namespace=env.namespace,
+            scope_of=self._scope_of(cluster),
+            full=full,
+        )
+        for skipped in loaded.change_set.skipped:
+            self.sink.handle(FileSkipped(skipped))
+        chosen = planning.candidates(loaded.change_set)
+        self._validate(loaded, chosen, cluster)
+        selection = self._prune_selection(loaded.change_set, chosen, cluster, full)
+        self._refuse_empty(loaded.change_set, selection)
+        self.bodies = {m.ref: planning.desired_body(m, self._labels()) for m in chosen.to_apply}
+        self.coming = applying.arrivals(chosen.to_apply)
+        observations = None
+        if cluster is not None:
+            observations = self._dry_run(cluster, chosen.to_apply)
+        plan = planning.build(
+            loaded.change_set,
+            chosen,
+            observations=observations,
+            prune=selection,
+            skipped=loaded.change_set.skipped,
+            notes=notes,
+        )
+        self.sink.handle(PlanReady(plan))
+        if self.rejected:
+            raise DryRunRejected("the server-side dry-run rejected changes: nothing was applied")
+        return plan
+
+    def _labels(self) -> dict[str, str]:
+        return {ownership.PART_OF_LABEL: ownership.applyset_id(self.settings.environment.name)}
+
+    def _full_deploy(self, span: Any, cluster: Any) -> tuple[bool, list[str]]:
+        """Deploy the whole set when asked, on a first deploy, or when the cluster's record disagrees."""
+        if self.settings.all_objects:
+            return True, ["--all: planning every object under the paths, not just what changed"]
+        if cluster is None or span.base is None:
+            return span.base is None, []
+        self.record = ownership.read_record(cluster, self.settings.environment.name)
+        if self.record.commit == span.base:
+            return False, []
+        if not self.record.exists:
+            why = "the cluster has no record of this environment (a new or restored cluster?)"
+        else:
+            why = (
+                f"the cluster's record says {str(self.record.commit)[:12]} was deployed, not {span.base[:12]}"
+            )
+        note = f"deploying the full set, not the difference: {why}"
+        self.sink.handle(Note(note))
+        return True, [note]
+
+    def _scope_of(self, cluster: Any) -> loading.ScopeOf:
+        if cluster is None:
+            return lambda api_version, kind: None
+
+        def ask(api_version: str, kind: str) -> bool | None:
+            resource = cluster.resource(api_version, kind)
+            return None if resource is None else bool(resource.namespaced)
+
+        return ask
+
+    def _validate(self, loaded: loading.Loaded, chosen: planning.Candidates, cluster: Any) -> None:
+        self.sink.handle(StageStarted(Stage.VALIDATE))
+        findings = list(loaded.findings)
+        schemas: validating.SchemaSource = (
+            validating.BundledSchemas() if cluster is None else validating.ClusterSchemas(cluster)
+        )
+        crds = [m for m in loaded.change_set.new.values() if m.ref.kind == "CustomResourceDefinition"]
+        findings += validating.validate(
+            chosen.to_apply, schemas, text_of=lambda path: loaded.texts.get(path, ""), crds=crds
+        )
+        if cluster is None:
+            self._note_unchecked(chosen.to_apply)
+        for finding in sorted(findings, key=lambda f: (f.source.path, f.source.line)):
+            self.sink.handle(FindingFound(finding))
+        self.sink.handle(StageFinished(Stage.VALIDATE, Status.FAILED if findings else Status.SUCCEEDED))
+        if findings:
+            raise ValidationFailed(f"{len(findings)} validation error(s): nothing was applied")
+
+    def _note_unchecked(self, manifests: Sequence[Manifest]) -> None:
+        custom = sorted({m.ref.group_kind for m in manifests if m.ref.group not in kinds.BUILTIN_GROUPS})
+        if custom:
+            self.sink.handle(
+                Note(f"offline: no schema for custom kinds {', '.join(custom)}; checked structure only")
+            )
+
+    def _prune_selection(
+        self, change_set: Any, chosen: planning.Candidates, cluster: Any, full: bool
+    ) -> tuple[Manifest, ...]:
+        if not self.settings.prune:
+            return ()
+        env = self.settings.environment.name
+        if cluster is None:
+            return chosen.gone  # offline: what would be pruned if the live objects are ours
+        gone: Sequence[Manifest] = chosen.gone
+        if full:
+            gone = [m for m in ownership.members(cluster, env, self.record) if m.ref not in change_set.new]
+        selection = pruning.select(cluster, gone, is_member=lambda live: ownership.is_member(live, env))
+        for manifest, why in selection.kept:
+            self.sink.handle(Note(f"{manifest.ref}: {why}", manifest.source))
+        return selection.prune
+
+    def _refuse_empty(self, change_set: Any, prune: Sequence[Manifest]) -> None:
+        if not prune or self.settings.allow_empty or change_set.new:
+            return
+        if change_set.full or not self.repo.tree_files(
+            change_set.range.head, self.settings.environment.paths
+        ):
+            raise UsageError(
+                f"this deploy would leave environment {self.settings.environment.name!r} with no objects "
+                f"(it would prune {len(prune)})",
+                hint="check --path; if you mean it, give --allow-empty",
+            )
+
+    def _dry_run(self, cluster: Any, manifests: Sequence[Manifest]) -> dict[ObjectRef, planning.Observation]:
+        self.sink.handle(StageStarted(Stage.DRY_RUN, total=0))
+        outcomes = applying.dry_run(
+            cluster,
+            manifests,
+            self.bodies,
+            coming=self.coming,
+            force=self.settings.force_conflicts,
+            concurrency=self.settings.concurrency,
+            sink=self.sink,
+        )
+        self.rejected = any(o.error for o in outcomes.values())
+        waiting_for: dict[str, int] = {}
+        for outcome in outcomes.values():
+            if outcome.deferred:
+                waiting_for[outcome.deferred] = waiting_for.get(outcome.deferred, 0) + 1
+        for why, count in sorted(waiting_for.items()):
+            self.sink.handle(
+                Note(f"{count} object(s) are dry-run once their prerequisites are applied: {why}")
+            )
+        self.deferred = {ref for ref, o in outcomes.items() if o.deferred}
+        self.existing = {ref for ref, o in outcomes.items() if o.live is not None}
+        self.sink.handle(StageFinished(Stage.DRY_RUN, Status.FAILED if self.rejected else Status.SUCCEEDED))
+        return {ref: planning.Observation(o.live, o.answer) for ref, o in outcomes.items()}
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def _deploy(self, cluster: Any, plan: Plan) -> None:
+        env = self.settings.environment
+        members = [c.ref for c in plan.changes] + [c.ref for c in plan.unchanged]
+        ownership.write_parent(cluster, env.name, self.record, refs=members, commit=self.record.commit)
+        total = sum(len(w) for w in plan.apply_waves)
+        self.sink.handle(StageStarted(Stage.APPLY, total=total))
+        for wave in plan.apply_waves:
+            self._apply_wave(cluster, [c.desired for c in wave if c.desired is not None])
+        self.sink.handle(StageFinished(Stage.APPLY, Status.SUCCEEDED))
+        self.sink.handle(StageStarted(Stage.PRUNE, total=sum(len(w) for w in plan.prune_waves)))
+        for wave in plan.prune_waves:
+            failed = pruning.prune_wave(
+                cluster, [c.previous for c in wave if c.previous is not None], sink=self.sink
+            )
+            if failed:
+                raise ApplyFailed(f"{len(failed)} object(s) could not be pruned; no tag was created")
+        self.sink.handle(StageFinished(Stage.PRUNE, Status.SUCCEEDED))
+        record = ownership.read_record(cluster, env.name)
+        ownership.write_parent(cluster, env.name, record, refs=members, commit=plan.range.head)
+        tag, pushed = recording.record(
+            self.repo, prefix=env.prefix, environment=env.name, plan=plan, push=self.settings.push
+        )
+        self.sink.handle(TagRecorded(tag, plan.range.head, pushed))
+
+    def _apply_wave(self, cluster: Any, manifests: Sequence[Manifest]) -> None:
+        waiting_first = [m for m in manifests if m.ref in self.deferred]
+        if waiting_first:
+            outcomes = applying.dry_run(
+                cluster,
+                waiting_first,
+                self.bodies,
+                coming=applying.Arrivals(frozenset(), frozenset()),
+                force=self.settings.force_conflicts,
+                concurrency=self.settings.concurrency,
+                sink=self.sink,
+            )
+            if any(o.error for o in outcomes.values()):
+                raise DryRunRejected("the dry-run after the prerequisites were applied rejected changes")
+        failed = applying.apply_wave(
+            cluster,
+            [(m, self.bodies[m.ref], m.ref in self.existing) for m in manifests],
+            force=self.settings.force_conflicts,
+            concurrency=self.settings.concurrency,
+            sink=self.sink,
+        )
+        if failed:
+            raise ApplyFailed(f"{len(failed)} object(s) failed to apply; no tag was created")
+        prerequisites = [
+            m
+            for m in manifests
+            if kinds.wave_of(m.ref.group, m.ref.kind, m.ref.namespace is not None) <= kinds.Wave.CRDS
+        ]
+        if prerequisites:
+            stuck = waiting.wait_current(cluster, prerequisites, timeout=PREREQUISITE_TIMEOUT)
+            if stuck:
+                ref, why = next(iter(stuck.items()))
+                raise ApplyFailed(f"{ref} did not become ready: {why}")
+            cluster.forget_discovery()
+
+
+def _empty(span: Any) -> Any:
+    from gitops_push.model import ChangeSet
+
+    return ChangeSet(range=span, old={}, new={})

@@ -1,0 +1,174 @@
+"""Readable terminal output with rich: notes and errors as they happen, the plan as a table, progress
+while applying, and a one-line summary.
+
+Results go to `out` (stdout), errors and notes to `err` (stderr). On a terminal there are colours and a
+progress bar; when the output is not a terminal, or NO_COLOR is set, it is plain text with one line
+per object, which is what CI logs want.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gitops_push.events import (
+    Event,
+    FileSkipped,
+    FindingFound,
+    Note,
+    ObjectActed,
+    PlanReady,
+    RunFailed,
+    StageFinished,
+    StageStarted,
+    TagRecorded,
+)
+from gitops_push.model import Action, Change, Op, Plan
+from gitops_push.reporters.stats import Summary
+
+OP_STYLE = {Op.CREATE: "green", Op.UPDATE: "yellow", Op.DELETE: "red", Op.UNCHANGED: "dim"}
+OP_WORD = {Op.CREATE: "create", Op.UPDATE: "update", Op.DELETE: "prune", Op.UNCHANGED: "unchanged"}
+ACTION_STYLE = {
+    Action.CREATED: "green",
+    Action.CONFIGURED: "yellow",
+    Action.PRUNED: "red",
+    Action.FAILED: "bold red",
+}
+
+
+class HumanReporter:
+    def __init__(self, out: Console, err: Console, *, show_diff: bool, verbose: int = 0) -> None:
+        self._out = out
+        self._err = err
+        self._show_diff = show_diff
+        self._verbose = verbose
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def handle(self, event: Event) -> None:
+        match event:
+            case FileSkipped(skipped=skipped):
+                self._err.print(
+                    f"[dim]note: {escape(str(skipped.source))}: skipped: {escape(skipped.reason)}[/]"
+                )
+            case Note(message=message, source=source):
+                where = f"{source}: " if source else ""
+                self._err.print(f"[cyan]note:[/] {escape(where + message)}")
+            case FindingFound(finding=finding):
+                field = f" [dim](field {escape(finding.field_path)})[/]" if finding.field_path else ""
+                self._err.print(
+                    f"[bold red]error:[/] {escape(str(finding.source))}: {escape(finding.message)}{field}"
+                )
+            case PlanReady(plan=plan):
+                self._print_plan(plan)
+            case StageStarted(stage=stage, total=total) if total:
+                self._start_progress(stage.value, total)
+            case StageFinished():
+                self._stop_progress()
+            case ObjectActed():
+                self._object(event)
+            case TagRecorded(tag=tag, pushed=pushed):
+                self._out.print(f"tagged [bold]{escape(tag)}[/]{' and pushed it' if pushed else ''}")
+            case RunFailed(message=message, hint=hint, source=source):
+                self._stop_progress()
+                where = f"{source}: " if source else ""
+                self._err.print(f"[bold red]error:[/] {escape(where + message)}")
+                if hint:
+                    self._err.print(f"[dim]hint: {escape(hint)}[/]")
+            case _:
+                pass
+
+    def close(self, summary: Summary) -> None:
+        self._stop_progress()
+        counts = summary.counts()
+        shown = ", ".join(f"{n} {word}" for word, n in counts.items() if n)
+        env = escape(summary.environment)
+        code = summary.exit_code
+        if summary.result == "failed":
+            self._err.print(
+                f"[bold red]✗ {escape(summary.command)} of {env} failed[/] (exit code {code}){': ' + shown if shown else ''}"
+            )
+        elif summary.result == "no-changes":
+            self._out.print(f"[green]✓[/] nothing to deploy to {env}{': ' + shown if shown else ''}")
+        elif summary.result == "deployed":
+            self._out.print(
+                f"[bold green]✓ deployed {escape((summary.head or '')[:12])} to {env}[/]: {shown}"
+            )
+        else:
+            self._out.print(f"[bold]plan for {env}[/]: {shown}")
+
+    # --- pieces ----------------------------------------------------------------------------------
+
+    def _print_plan(self, plan: Plan) -> None:
+        base = plan.range.base[:12] if plan.range.base else "(first deploy)"
+        self._out.print(
+            f"[bold]{base}..{plan.range.head[:12]}[/]" + (" [yellow](full set)[/]" if plan.full else "")
+        )
+        rows = [*plan.changes, *(plan.unchanged if self._verbose else ())]
+        if not rows:
+            return
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("action")
+        table.add_column("object")
+        table.add_column("file", style="dim")
+        for change in rows:
+            table.add_row(
+                f"[{OP_STYLE[change.op]}]{OP_WORD[change.op]}[/]",
+                escape(str(change.ref)),
+                escape(str(change.source or "")),
+            )
+        self._out.print(table)
+        if self._show_diff:
+            for change in plan.changes:
+                self._print_diff(change)
+
+    def _print_diff(self, change: Change) -> None:
+        if not change.diff:
+            return
+        self._out.print(f"[bold]--- {escape(str(change.ref))}[/]")
+        for line in change.diff:
+            style = (
+                "green"
+                if line.startswith("+")
+                else "red"
+                if line.startswith("-")
+                else "cyan"
+                if line.startswith("@@")
+                else ""
+            )
+            self._out.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False)
+
+    def _object(self, event: ObjectActed) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+        if event.action is Action.FAILED:
+            where = f"{event.source}: " if event.source else ""
+            self._err.print(
+                f"[bold red]✗ {event.stage.value} failed:[/] {escape(where + str(event.ref))}: {escape(event.error or '')}"
+            )
+            return
+        if self._progress is None or self._verbose:
+            style = ACTION_STYLE.get(event.action, "")
+            self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")
+
+    def _start_progress(self, label: str, total: int) -> None:
+        if not self._out.is_terminal:
+            return
+        self._progress = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self._out,
+            transient=True,
+        )
+        self._task = self._progress.add_task(label, total=total)
+        self._progress.start()
+
+    def _stop_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None

@@ -1,0 +1,74 @@
+"""`--output json`: one JSON document on stdout when the run ends; the stable machine interface.
+
+Shape (documented in docs/output-json.md, pinned by tests):
+
+    {"env": str, "command": str, "from": str|null, "to": str|null, "tag": str|null, "pushed": bool,
+     "result": "deployed"|"planned"|"no-changes"|"failed", "exit_code": int,
+     "counts": {"created": n, "configured": n, "unchanged": n, "pruned": n, "skipped": n, "failed": n},
+     "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error"}],
+     "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
+     "notes": [str]}
+
+Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from gitops_push.events import Event
+from gitops_push.reporters.stats import Summary
+
+
+class JsonReporter:
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def handle(self, event: Event) -> None:
+        pass  # everything is in the Summary at close
+
+    def close(self, summary: Summary) -> None:
+        json.dump(document(summary), self._stream, indent=2)
+        self._stream.write("\n")
+        self._stream.flush()
+
+
+def document(summary: Summary) -> dict[str, Any]:
+    return {
+        "env": summary.environment,
+        "command": summary.command,
+        "from": summary.base,
+        "to": summary.head,
+        "tag": summary.tag,
+        "pushed": summary.pushed,
+        "result": summary.result,
+        "exit_code": int(summary.exit_code),
+        "counts": summary.counts(),
+        "objects": [
+            {
+                "apiVersion": line.api_version,
+                "kind": line.ref.kind,
+                "namespace": line.ref.namespace,
+                "name": line.ref.name,
+                "file": line.source.path if line.source else None,
+                "line": line.source.line if line.source else None,
+                "action": line.action.value,
+                "error": line.error,
+            }
+            for line in sorted(summary.objects.values(), key=lambda line: line.ref)
+        ],
+        "errors": [
+            {
+                "reference": p.reference,
+                "message": p.message,
+                "file": p.source.path if p.source else None,
+                "line": p.source.line if p.source else None,
+                "field": p.field_path or None,
+                "object": str(p.ref) if p.ref else None,
+                "hint": p.hint,
+            }
+            for p in summary.problems
+        ],
+        "notes": summary.notes,
+    }

@@ -1,0 +1,154 @@
+"""The Summary of a run, folded from its events: what every reporter prints and what decides the exit code.
+
+Because the exit code comes from the same events the reporters saw, no output can claim success
+while the process fails, or the other way round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gitops_push.errors import ExitCode
+from gitops_push.events import (
+    Event,
+    FileSkipped,
+    FindingFound,
+    Note,
+    ObjectActed,
+    PlanReady,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Stage,
+    TagRecorded,
+)
+from gitops_push.model import Action, Finding, ObjectRef, Op, Plan, SourceLocation
+
+ACTION_OF_OP = {
+    Op.CREATE: Action.CREATED,
+    Op.UPDATE: Action.CONFIGURED,
+    Op.DELETE: Action.PRUNED,
+    Op.UNCHANGED: Action.UNCHANGED,
+}
+
+
+@dataclass
+class ObjectLine:
+    ref: ObjectRef
+    api_version: str
+    source: SourceLocation | None
+    action: Action
+    error: str | None = None
+
+
+@dataclass
+class Problem:
+    message: str
+    reference: str
+    source: SourceLocation | None = None
+    ref: ObjectRef | None = None
+    field_path: str = ""
+    hint: str | None = None
+
+
+@dataclass
+class Summary:
+    command: str = ""
+    environment: str = ""
+    base: str | None = None
+    head: str | None = None
+    tag: str | None = None
+    pushed: bool = False
+    plan: Plan | None = None
+    objects: dict[ObjectRef, ObjectLine] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    failure_code: int | None = None
+    detailed_exitcode: bool = False
+
+    @property
+    def findings(self) -> list[Problem]:
+        return [p for p in self.problems if p.reference == "invalid-manifest"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.failure_code is not None:
+            return self.failure_code
+        if self.findings:
+            return ExitCode.INVALID
+        if any(p.reference == "dry-run-rejected" for p in self.problems):
+            return ExitCode.REJECTED
+        if any(line.action is Action.FAILED for line in self.objects.values()):
+            return ExitCode.FAILED
+        if self.detailed_exitcode and self.plan is not None and not self.plan.is_empty:
+            return ExitCode.CHANGES_PENDING
+        return ExitCode.OK
+
+    @property
+    def result(self) -> str:
+        code = self.exit_code
+        if code in (ExitCode.OK, ExitCode.CHANGES_PENDING):
+            if self.command == "deploy" and self.tag:
+                return "deployed"
+            return "planned" if self.plan is not None and not self.plan.is_empty else "no-changes"
+        return "failed"
+
+    def counts(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for line in self.objects.values():
+            counts[line.action.value] += 1
+        return counts
+
+
+def fold(summary: Summary, event: Event) -> None:
+    """Update the summary with one event."""
+    match event:
+        case RunStarted(command=command, environment=environment):
+            summary.command, summary.environment = command, environment
+        case PlanReady(plan=plan):
+            _take_plan(summary, plan)
+        case ObjectActed():
+            _take_action(summary, event)
+        case FindingFound(finding=finding):
+            summary.problems.append(_problem(finding))
+        case FileSkipped(skipped=skipped):
+            summary.notes.append(f"{skipped.source}: skipped: {skipped.reason}")
+        case Note(message=message, source=source):
+            summary.notes.append(f"{source}: {message}" if source else message)
+        case TagRecorded(tag=tag, pushed=pushed):
+            summary.tag, summary.pushed = tag, pushed
+        case RunFailed():
+            summary.failure_code = event.exit_code
+            summary.problems.append(Problem(event.message, event.reference, event.source, hint=event.hint))
+        case RunFinished(base=base, head=head):
+            summary.base, summary.head = base, head
+        case _:
+            pass
+
+
+def _take_plan(summary: Summary, plan: Plan) -> None:
+    summary.plan = plan
+    summary.base, summary.head = plan.range.base, plan.range.head
+    for change in (*plan.changes, *plan.unchanged):
+        manifest = change.desired or change.previous
+        line = summary.objects.get(change.ref)
+        if line is None or line.action is not Action.FAILED:
+            summary.objects[change.ref] = ObjectLine(
+                change.ref, manifest.api_version if manifest else "", change.source, ACTION_OF_OP[change.op]
+            )
+
+
+def _take_action(summary: Summary, event: ObjectActed) -> None:
+    line = summary.objects.get(event.ref)
+    if line is None:
+        line = summary.objects[event.ref] = ObjectLine(
+            event.ref, event.api_version, event.source, event.action
+        )
+    line.action, line.error = event.action, event.error
+    if event.error is not None:
+        reference = "dry-run-rejected" if event.stage is Stage.DRY_RUN else f"{event.stage.value}-failed"
+        summary.problems.append(Problem(event.error, reference, event.source, event.ref))
+
+
+def _problem(finding: Finding) -> Problem:
+    return Problem(finding.message, "invalid-manifest", finding.source, finding.ref, finding.field_path)

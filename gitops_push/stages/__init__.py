@@ -1,0 +1,1 @@
+"""The pipeline stages, one module per activity; `pipeline` is the only module that knows their order."""

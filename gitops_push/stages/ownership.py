@@ -1,0 +1,126 @@
+"""The cluster's own record of an environment, as an ApplySet (KEP-3659).
+
+Called by the pipeline. One parent ConfigMap per environment, `gitops-push-<env>` in namespace
+`default`, carries the ApplySet id label, the group-kinds its members may have and the last deployed
+commit; every applied object carries the `applyset.kubernetes.io/part-of` label with that id. Pruning
+deletes only members, and a parent whose commit is not the last deploy tag's (a new or restored
+cluster, a deploy by other means) makes the pipeline deploy the full set.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitops_push import __version__
+from gitops_push.kube import Cluster, Resource
+from gitops_push.model import Manifest, ObjectRef, SourceLocation
+
+PARENT_NAMESPACE = "default"
+ID_LABEL = "applyset.kubernetes.io/id"
+PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+TOOLING = "applyset.kubernetes.io/tooling"
+GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
+ADDITIONAL_NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
+COMMIT = "gitops-push.dev/deployed-commit"
+TAG = "gitops-push.dev/deployed-tag"
+CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the parent says: the deployed commit (None if never), the member group-kinds, namespaces."""
+
+    exists: bool
+    commit: str | None = None
+    group_kinds: frozenset[str] = frozenset()
+    namespaces: frozenset[str] = frozenset()
+
+
+def parent_name(environment: str) -> str:
+    return f"gitops-push-{environment}"
+
+
+def applyset_id(environment: str) -> str:
+    """The KEP-3659 id: base64url(sha256(name.namespace.kind.group)), unpadded, with prefix and suffix."""
+    key = f"{parent_name(environment)}.{PARENT_NAMESPACE}.ConfigMap."
+    digest = base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=")
+    return f"applyset-{digest}-v1"
+
+
+def read_record(cluster: Cluster, environment: str) -> Record:
+    live = cluster.get(CONFIG_MAPS, PARENT_NAMESPACE, parent_name(environment))
+    if live is None:
+        return Record(exists=False)
+    annotations = live.get("metadata", {}).get("annotations") or {}
+    return Record(
+        exists=True,
+        commit=annotations.get(COMMIT) or None,
+        group_kinds=frozenset(filter(None, (annotations.get(GROUP_KINDS) or "").split(","))),
+        namespaces=frozenset(filter(None, (annotations.get(ADDITIONAL_NAMESPACES) or "").split(","))),
+    )
+
+
+def group_kinds(refs: Iterable[ObjectRef]) -> frozenset[str]:
+    return frozenset(ref.group_kind for ref in refs)
+
+
+def write_parent(
+    cluster: Cluster,
+    environment: str,
+    record: Record,
+    *,
+    refs: Iterable[ObjectRef],
+    commit: str | None,
+    tag: str | None = None,
+) -> None:
+    """Apply the parent: the union of the known and the new group-kinds, and the commit given."""
+    refs = list(refs)
+    kinds = record.group_kinds | group_kinds(refs)
+    namespaces = record.namespaces | {
+        r.namespace for r in refs if r.namespace and r.namespace != PARENT_NAMESPACE
+    }
+    annotations = {
+        TOOLING: f"gitops-push/v{__version__}",
+        GROUP_KINDS: ",".join(sorted(kinds)),
+        ADDITIONAL_NAMESPACES: ",".join(sorted(namespaces)),
+    }
+    if commit:
+        annotations[COMMIT] = commit
+    if tag:
+        annotations[TAG] = tag
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": parent_name(environment),
+            "namespace": PARENT_NAMESPACE,
+            "labels": {ID_LABEL: applyset_id(environment)},
+            "annotations": annotations,
+        },
+    }
+    cluster.apply(CONFIG_MAPS, body, dry_run=False, force=True)
+
+
+def is_member(live: Mapping[str, Any] | None, environment: str) -> bool:
+    labels = (live or {}).get("metadata", {}).get("labels") or {}
+    return bool(labels.get(PART_OF_LABEL) == applyset_id(environment))
+
+
+def members(cluster: Cluster, environment: str, record: Record) -> list[Manifest]:
+    """Every live member of the set, found through the group-kinds the parent lists."""
+    found = []
+    selector = f"{PART_OF_LABEL}={applyset_id(environment)}"
+    for group_kind in sorted(record.group_kinds):
+        kind, _, group = group_kind.partition(".")
+        resource = cluster.resource_for_group_kind(group, kind)
+        if resource is None:
+            continue  # the kind is gone from the cluster (its CRD was deleted), and so are its objects
+        for live in cluster.list(resource, label_selector=selector):
+            metadata = live["metadata"]
+            ref = ObjectRef(group, kind, metadata.get("namespace"), metadata["name"])
+            found.append(Manifest(ref, resource.api_version, live, SourceLocation("(cluster)", 0)))
+    return found
