@@ -99,7 +99,8 @@ class Cluster:
     ) -> Any:
         """One REST call; JSON in and out. Raises KubeApiError or ClusterUnreachable."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        payload = json.dumps(body) if body is not None and content_type != "application/json" else body
+        # The client serialises JSON types itself; apply-patch+yaml must arrive as text (JSON is YAML).
+        payload = json.dumps(body) if body is not None and not content_type.endswith("json") else body
         try:
             method, url, headers, payload, _ = self._api.param_serialize(
                 method,

@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import jsonschema
 import referencing
+import referencing.exceptions
 import referencing.jsonschema
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
@@ -46,7 +47,25 @@ MAX_FINDINGS_PER_MANIFEST = 20
 # such a type as "not set", so `creationTimestamp: null` (which `kubectl create --dry-run -o yaml`
 # writes) is accepted; for CRDs, server-side apply rejects null unless the field is `nullable`.
 _NULLS_ARE_UNSET = "x-gitops-push-nulls-are-unset"
-_SCHEMA_PREFIX = "#/components/schemas/"
+# Keywords that mean the same in OpenAPI 3.0 and JSON Schema Draft 4, taken over as they are.
+_COPIED_KEYWORDS = (
+    "$ref",
+    "enum",
+    "required",
+    "pattern",
+    "uniqueItems",
+    "multipleOf",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+)
 _TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
 
@@ -63,6 +82,8 @@ class BundledSchemas:
     def __init__(self, version: str = BUNDLED_VERSION) -> None:
         self.version = version
         self._folder = resources.files("gitops_push") / "schemas" / version
+        if not self._folder.is_dir():
+            raise ValueError(f"no bundled schemas for Kubernetes {version}")
         self._documents: dict[str, Mapping[str, Any] | None] = {}
 
     def document_for(self, api_version: str) -> Mapping[str, Any] | None:
@@ -141,19 +162,11 @@ def _translate(schema: Any, mode: _Mode) -> Any:
         mode = replace(mode, open=True)
     out: dict[str, Any] = {}
     types = _types_of(schema)
-    for key in ("enum", "required", "pattern", "uniqueItems", "multipleOf"):
+    for key in _COPIED_KEYWORDS:
         if key in schema:
             out[key] = schema[key]
     if "not" in schema:
         out["not"] = _translate(schema["not"], mode)
-    if isinstance(schema.get("$ref"), str):
-        out["$ref"] = schema["$ref"]
-    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        if key in schema:
-            out[key] = schema[key]
-    for key in ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"):
-        if key in schema:
-            out[key] = schema[key]
     for key in ("allOf", "anyOf", "oneOf"):
         # int-or-string is spelled as anyOf/oneOf of {type: integer} and {type: string}; once the
         # types are merged into `type`, the list says nothing more.
@@ -200,13 +213,13 @@ def _translate_object(schema: Mapping[str, Any], mode: _Mode, out: dict[str, Any
         out["required"] = sorted({*out.get("required", ()), "apiVersion", "kind"})
     if properties:
         out["properties"] = {name: _translate(sub, mode) for name, sub in properties.items()}
-        if mode.nulls_are_unset:
-            out[_NULLS_ARE_UNSET] = True
     extra = schema.get("additionalProperties")
     if isinstance(extra, Mapping):
         out["additionalProperties"] = _translate(extra, mode)
     elif extra is False or (extra is None and properties and not mode.open):
         out["additionalProperties"] = False
+    if mode.nulls_are_unset and (properties or isinstance(extra, Mapping)):
+        out[_NULLS_ARE_UNSET] = True
 
 
 def _admit_null(out: dict[str, Any]) -> None:
@@ -271,22 +284,20 @@ def _crd_root(schema: Mapping[str, Any]) -> dict[str, Any]:
 # --- compiling validators ------------------------------------------------------------------------
 
 
-def _properties(
-    validator: Validator, properties: Any, instance: Any, schema: Any
-) -> Iterator[ValidationError]:
+def _properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     nulls_are_unset = schema.get(_NULLS_ARE_UNSET, False)
-    for name, subschema in properties.items():
-        if name in instance:
-            value = instance[name]
-            if value is None and nulls_are_unset:
-                continue
-            yield from validator.descend(value, subschema, path=name, schema_path=name)
+    # Walk the manifest's fields, not the schema's: a PodSpec lists ~40 fields, a manifest sets a few.
+    for name, value in instance.items():
+        subschema = properties.get(name)
+        if subschema is None or (value is None and nulls_are_unset):
+            continue
+        yield from validator.descend(value, subschema, path=name, schema_path=name)
 
 
 def _additional_properties(
-    validator: Validator, allowed: Any, instance: Any, schema: Any
+    validator: Any, allowed: Any, instance: Any, schema: Any
 ) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
@@ -297,11 +308,13 @@ def _additional_properties(
         for name in extras:
             yield ValidationError(f'unknown field "{name}"', path=[name])
     elif isinstance(allowed, Mapping):
+        nulls_are_unset = schema.get(_NULLS_ARE_UNSET, False)
         for name in extras:
-            yield from validator.descend(instance[name], allowed, path=name)
+            if instance[name] is not None or not nulls_are_unset:
+                yield from validator.descend(instance[name], allowed, path=name)
 
 
-def _required(validator: Validator, required: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _required(validator: Any, required: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "object"):
         return
     for name in required:
@@ -316,7 +329,8 @@ def _is_string(checker: Any, instance: Any) -> bool:
 
 def _validator_class(base: Any) -> Any:
     """`base` with Kubernetes' idea of null fields and errors that carry the field's own path."""
-    return jsonschema.validators.extend(
+    extend: Any = jsonschema.validators.extend  # untyped in jsonschema
+    return extend(
         base,
         validators={
             "properties": _properties,
@@ -385,7 +399,7 @@ def _link(document: Mapping[str, Any], api_version: str) -> _Compiled:
     return _Compiled(schemas=translated, by_kind=by_kind)
 
 
-def _inline_refs(schemas: dict[str, Any], resolver: referencing.Resolver[Any]) -> None:
+def _inline_refs(schemas: dict[str, Any], resolver: Any) -> None:
     seen: set[int] = set()
     pending: list[Any] = [schemas]
     while pending:
@@ -395,14 +409,14 @@ def _inline_refs(schemas: dict[str, Any], resolver: referencing.Resolver[Any]) -
         seen.add(id(node))
         slots = node.items() if isinstance(node, dict) else enumerate(node)
         for slot, child in list(slots):
-            if isinstance(child, dict) and "$ref" in child:
+            if isinstance(child, dict) and isinstance(child.get("$ref"), str):
                 # As in OpenAPI 3.0 and Draft 4, a $ref's siblings do not count.
                 child = node[slot] = _target(child, resolver)
             if isinstance(child, dict | list):
                 pending.append(child)
 
 
-def _target(schema: dict[str, Any], resolver: referencing.Resolver[Any]) -> Any:
+def _target(schema: dict[str, Any], resolver: Any) -> Any:
     hops = 0
     while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and hops < 32:
         try:
@@ -500,7 +514,13 @@ def _unchecked_offline(manifest: Manifest, schemas: SchemaSource) -> bool:
 
 def _describe(error: ValidationError, *, secret: bool) -> str:
     """A short reason. A Secret's values never appear: the finding may end up in a public CI log."""
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    # jsonschema types these as maybe-unset; they are always set on an error raised by a keyword.
+    keyword, expected, value, schema = (
+        error.validator,
+        cast(Any, error.validator_value),
+        error.instance,
+        error.schema,
+    )
     got = "" if secret else f" {_shown(value)}"
     if keyword in ("additionalProperties", "required"):
         return error.message  # built by our own keywords, from field names only
@@ -510,11 +530,11 @@ def _describe(error: ValidationError, *, secret: bool) -> str:
     if keyword == "enum":
         allowed = ", ".join(json.dumps(v) for v in expected if v is not None)
         return f"expected one of {allowed}, got{got or ' another value'}"
+    # Draft 4, like OpenAPI 3.0, spells an exclusive bound as `exclusiveMinimum: true` beside `minimum`.
+    exclusive = isinstance(schema, Mapping) and schema.get(f"exclusive{str(keyword).capitalize()}") is True
     bounds = {
-        "minimum": f"must be >= {expected}",
-        "maximum": f"must be <= {expected}",
-        "exclusiveMinimum": f"must be > {error.schema.get('minimum')}",
-        "exclusiveMaximum": f"must be < {error.schema.get('maximum')}",
+        "minimum": f"must be {'>' if exclusive else '>='} {expected}",
+        "maximum": f"must be {'<' if exclusive else '<='} {expected}",
         "multipleOf": f"must be a multiple of {expected}",
         "minLength": f"must be at least {expected} characters long",
         "maxLength": f"must be at most {expected} characters long",

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from gitops_push.kube import Cluster, connect
 from tests.conftest import CACHE_ROOT, REPO_ROOT
+from tests.e2e.workspace import Workspace, make_workspace
 
 DEVCLUSTER = REPO_ROOT / "tools" / "devcluster"
 
@@ -46,3 +48,17 @@ def cluster() -> Iterator[DevCluster]:
         pytest.fail(f"the devcluster did not start (exit {result.returncode}); its messages are above", False)
     yield DevCluster(name=name, kubeconfig=Path(result.stdout.strip().splitlines()[-1]))
     devcluster("down", "--name", name)
+
+
+@pytest.fixture
+def kube(cluster: DevCluster, tmp_path: Path) -> Iterator[Cluster]:
+    """The product's own client layer, connected as cluster admin."""
+    connection = connect(str(cluster.kubeconfig), None, cache_dir=tmp_path / "kube-cache")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def workspace(cluster: DevCluster, tmp_path: Path) -> Workspace:
+    """An empty Git repository and a fresh environment name, deploying to the test cluster."""
+    return make_workspace(tmp_path, cluster.kubeconfig)

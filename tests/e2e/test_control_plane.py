@@ -6,12 +6,11 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_push.kube import Cluster, Resource, connect
+from gitops_push.kube import Cluster, Resource
 from tests.e2e.conftest import DevCluster, devcluster
 
 pytestmark = pytest.mark.e2e
@@ -24,17 +23,11 @@ DEPLOYMENTS = Resource(group="apps", version="v1", kind="Deployment", plural="de
 
 
 @pytest.fixture
-def kube(cluster: DevCluster, tmp_path: Path) -> Iterator[Cluster]:
-    """The product's own client layer, which sends the server-side apply requests."""
-    connection = connect(str(cluster.kubeconfig), None, cache_dir=tmp_path)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def namespace(kube: Cluster) -> Iterator[str]:
     name = f"cp-{uuid.uuid4().hex[:8]}"
-    kube.apply(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=False)
+    kube.apply(
+        NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=False
+    )
     yield name
     kube.delete(NAMESPACES, None, name)
 
