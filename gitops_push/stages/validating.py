@@ -479,7 +479,7 @@ def _crd_schemas(body: Mapping[str, Any]) -> Iterator[tuple[tuple[str, str], Map
 
 
 def _check(manifest: Manifest, validator: Validator, lines: _Lines) -> list[Finding]:
-    errors = sorted(validator.iter_errors(manifest.body), key=lambda e: _sort_key(e.absolute_path))
+    errors = _one_reason_per_field(validator.iter_errors(manifest.body))
     shown = errors[:MAX_FINDINGS_PER_MANIFEST]
     findings = [
         _finding(manifest, list(error.absolute_path), _describe(error, secret=manifest.is_secret), lines)
@@ -489,6 +489,19 @@ def _check(manifest: Manifest, validator: Validator, lines: _Lines) -> list[Find
         more = len(errors) - len(shown)
         findings.append(_finding(manifest, [], f"{more} more schema errors not shown", lines))
     return findings
+
+
+def _one_reason_per_field(errors: Iterable[ValidationError]) -> list[ValidationError]:
+    """Errors sorted by path; a wrong type hides the other complaints about the same field (a null
+    given for an enum would otherwise be reported as both "not a string" and "not one of ...")."""
+    by_path: dict[tuple[str | int, ...], list[ValidationError]] = {}
+    for error in errors:
+        by_path.setdefault(tuple(error.absolute_path), []).append(error)
+    kept: list[ValidationError] = []
+    for path in sorted(by_path, key=_sort_key):
+        wrong_type = [e for e in by_path[path] if e.validator == "type"]
+        kept += wrong_type or by_path[path]
+    return kept
 
 
 def _finding(manifest: Manifest, path: list[str | int], message: str, lines: _Lines) -> Finding:
@@ -526,7 +539,8 @@ def _describe(error: ValidationError, *, secret: bool) -> str:
         return error.message  # built by our own keywords, from field names only
     if keyword == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
-        return f"expected {' or '.join(t for t in wanted if t != 'null')}, got {_type_name(value)}{got}"
+        shown = got if value is not None else ""
+        return f"expected {' or '.join(t for t in wanted if t != 'null')}, got {_type_name(value)}{shown}"
     if keyword == "enum":
         allowed = ", ".join(json.dumps(v) for v in expected if v is not None)
         return f"expected one of {allowed}, got{got or ' another value'}"

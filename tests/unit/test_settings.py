@@ -1,0 +1,280 @@
+"""settings: flags over gitops-push.yaml over defaults; every config mistake names the file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_push import settings
+from gitops_push.errors import ConfigError, ExitCode, UsageError
+from gitops_push.model import SourceLocation
+from gitops_push.settings import Environment, Mode, Settings
+
+CONFIG = """\
+environments:
+  staging:
+    paths: [k8s/base, k8s/staging]
+    namespace: shop-staging
+    context: kind-staging
+  production:
+    paths:
+      - k8s/base
+      - ./k8s/production/
+    namespace: shop
+    tag_prefix: releases/prod
+"""
+
+
+def repo_with(tmp_path: Path, config: str | None) -> Path:
+    if config is not None:
+        (tmp_path / settings.CONFIG_FILE).write_text(config, encoding="utf-8")
+    return tmp_path
+
+
+def config_error(tmp_path: Path, config: str) -> ConfigError:
+    repo = repo_with(tmp_path, config)
+    with pytest.raises(ConfigError) as caught:
+        settings.load_config(repo)
+    return caught.value
+
+
+def resolve(repo: Path, environment: str | None = None, **flags: Any) -> Settings:
+    return settings.resolve(mode=Mode.PLAN, repo=repo, environment=environment, **flags)
+
+
+# --- load_config --------------------------------------------------------------------------------
+
+
+def test_no_config_file_is_an_empty_config(tmp_path: Path) -> None:
+    assert settings.load_config(tmp_path) == {}
+
+
+def test_an_empty_config_file_is_an_empty_config(tmp_path: Path) -> None:
+    assert settings.load_config(repo_with(tmp_path, "# nothing yet\n")) == {}
+
+
+def test_a_valid_config_is_returned_as_data(tmp_path: Path) -> None:
+    data = settings.load_config(repo_with(tmp_path, CONFIG))
+    assert data["environments"]["staging"] == {
+        "paths": ["k8s/base", "k8s/staging"],
+        "namespace": "shop-staging",
+        "context": "kind-staging",
+    }
+
+
+def test_an_unknown_top_level_key_names_the_key_and_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s]\nenvironment: {}\n")
+    assert error.location == SourceLocation(settings.CONFIG_FILE, 4)
+    assert error.message == "environment: unknown key 'environment'"
+    assert error.exit_code == ExitCode.USAGE
+
+
+def test_an_unknown_key_in_an_environment_names_the_full_key_and_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s]\n    namepsace: shop\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message == "environments.prod.namepsace: unknown key 'namepsace'"
+    assert str(error) == "gitops-push.yaml:4: environments.prod.namepsace: unknown key 'namepsace'"
+
+
+def test_paths_of_the_wrong_type_name_the_key_and_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    namespace: shop\n    paths: k8s\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message == "environments.prod.paths: 'k8s' is not of type 'array'"
+
+
+def test_a_namespace_of_the_wrong_type_names_the_key_and_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s]\n    namespace: 5\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message.startswith("environments.prod.namespace: ")
+    assert "is not of type 'string'" in error.message
+
+
+def test_an_invalid_namespace_value_names_the_key(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s]\n    namespace: Shop\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message.startswith("environments.prod.namespace: 'Shop' does not match")
+
+
+def test_empty_paths_are_an_error_at_their_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: []\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 3)
+    assert error.message.startswith("environments.prod.paths: ")
+
+
+def test_an_environment_without_paths_names_the_environment(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    namespace: shop\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 2)
+    assert error.message == "environments.prod: 'paths' is a required property"
+
+
+def test_an_invalid_environment_name_is_named(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  Prod:\n    paths: [k8s]\n")
+    assert error.location is not None
+    assert error.location.path == "gitops-push.yaml"
+    assert error.message.startswith("environments: 'Prod' does not match")
+
+
+def test_a_config_that_is_not_a_mapping_is_refused_at_the_top_level(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "- k8s\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 1)
+    assert error.message.startswith("(top level): ")
+
+
+@pytest.mark.parametrize(
+    ("entry", "line", "key"),
+    [
+        ("../x", 5, "environments.prod.paths.1"),
+        ("/abs", 5, "environments.prod.paths.1"),
+        ("k8s/../../x", 5, "environments.prod.paths.1"),
+        ("..", 5, "environments.prod.paths.1"),
+    ],
+)
+def test_a_path_leaving_the_repository_names_its_key_and_line(
+    tmp_path: Path, entry: str, line: int, key: str
+) -> None:
+    config = f"environments:\n  prod:\n    paths:\n      - k8s\n      - {entry}\n"
+    error = config_error(tmp_path, config)
+    assert error.location == SourceLocation("gitops-push.yaml", line)
+    assert error.message == f"{key}: path {entry!r} is outside the repository"
+
+
+def test_a_path_in_flow_style_leaving_the_repository_names_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    namespace: shop\n    paths: [k8s, ../up]\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message == "environments.prod.paths.1: path '../up' is outside the repository"
+
+
+def test_a_yaml_error_in_the_config_names_its_line(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s\n  dev: {}\n")
+    assert error.location is not None
+    assert error.location.path == "gitops-push.yaml"
+    assert error.location.line == 4
+
+
+def test_a_duplicate_environment_is_an_error_at_the_second_one(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [a]\n  prod:\n    paths: [b]\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 4)
+    assert error.message == "duplicate key 'prod' (first at line 2)"
+
+
+def test_two_documents_are_refused(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments: {}\n---\nenvironments: {}\n")
+    assert error.location == SourceLocation("gitops-push.yaml", 1)
+    assert "one YAML document" in error.message
+
+
+def test_a_config_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "gitops-push.yaml").write_bytes(b"environments:\n  caf\xe9: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        settings.load_config(tmp_path)
+    assert caught.value.location == SourceLocation("gitops-push.yaml", 1)
+    assert "cannot read the config file" in caught.value.message
+
+
+# --- resolve --------------------------------------------------------------------------------------
+
+
+def test_an_environment_comes_from_the_file_with_normalised_paths(tmp_path: Path) -> None:
+    resolved = resolve(repo_with(tmp_path, CONFIG), "production")
+    assert resolved.mode is Mode.PLAN
+    assert resolved.repo == tmp_path
+    assert resolved.environment == Environment(
+        name="production",
+        paths=("k8s/base", "k8s/production"),
+        namespace="shop",
+        context=None,
+        tag_prefix="releases/prod",
+    )
+    assert resolved.environment.prefix == "releases/prod"
+
+
+def test_the_default_tag_prefix_is_deployed_slash_env(tmp_path: Path) -> None:
+    resolved = resolve(repo_with(tmp_path, CONFIG), "staging")
+    assert resolved.environment.tag_prefix == ""
+    assert resolved.environment.prefix == "deployed/staging"
+    assert resolved.environment.context == "kind-staging"
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    resolved = resolve(
+        repo_with(tmp_path, CONFIG),
+        "staging",
+        paths=["apps/"],
+        namespace="other",
+        context="ctx",
+        tag_prefix="mine/",
+    )
+    assert resolved.environment == Environment(
+        name="staging", paths=("apps",), namespace="other", context="ctx", tag_prefix="mine"
+    )
+
+
+def test_other_options_reach_the_settings(tmp_path: Path) -> None:
+    resolved = resolve(
+        repo_with(tmp_path, CONFIG),
+        "staging",
+        to="main",
+        from_rev="v1",
+        offline=True,
+        push=False,
+        concurrency=3,
+    )
+    assert (resolved.to, resolved.from_rev, resolved.offline, resolved.push, resolved.concurrency) == (
+        "main",
+        "v1",
+        True,
+        False,
+        3,
+    )
+
+
+def test_without_a_file_paths_from_flags_make_the_default_environment(tmp_path: Path) -> None:
+    resolved = resolve(tmp_path, None, paths=[".", "k8s"])
+    assert resolved.environment == Environment(name="default", paths=("", "k8s"))
+    assert resolved.environment.prefix == "deployed/default"
+
+
+def test_an_undeclared_environment_is_a_usage_error_listing_the_declared_ones(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(repo_with(tmp_path, CONFIG), "prod")
+    assert caught.value.message == "environment 'prod' is not declared in gitops-push.yaml"
+    assert caught.value.hint is not None
+    assert "production, staging" in caught.value.hint
+
+
+def test_an_undeclared_environment_with_paths_from_flags_is_allowed(tmp_path: Path) -> None:
+    resolved = resolve(repo_with(tmp_path, CONFIG), "preview", paths=["k8s/preview"])
+    assert resolved.environment == Environment(name="preview", paths=("k8s/preview",))
+
+
+def test_no_paths_anywhere_is_a_usage_error_naming_the_environment(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(tmp_path, None)
+    assert caught.value.message == "no manifest paths for environment 'default'"
+    assert caught.value.hint is not None
+    assert "environments.default.paths" in caught.value.hint
+
+
+def test_no_paths_for_the_default_environment_of_a_config_without_it(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(repo_with(tmp_path, CONFIG), None)
+    assert "no manifest paths for environment 'default'" in caught.value.message
+
+
+@pytest.mark.parametrize("path", ["../x", "/abs", "k8s/../../x"])
+def test_a_path_flag_leaving_the_repository_is_a_usage_error_naming_the_flag(
+    tmp_path: Path, path: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve(tmp_path, None, paths=["k8s", path])
+    assert caught.value.message == f"--path: path {path!r} is outside the repository"
+    assert caught.value.exit_code == ExitCode.USAGE
+
+
+def test_a_bad_config_fails_resolve_even_when_flags_give_everything(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve(repo_with(tmp_path, "environmnets: {}\n"), "prod", paths=["k8s"])
+    assert caught.value.location == SourceLocation("gitops-push.yaml", 1)
+    assert "unknown key 'environmnets'" in caught.value.message
