@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -470,3 +471,33 @@ def test_config_file_environments_and_errors(workspace: Workspace, kube: Cluster
     error = broken.json["errors"][0]
     assert error["file"] == "gitops-push.yaml" and error["line"] == 4
     assert "namespaces" in error["message"]
+
+
+def test_the_tag_is_pushed_and_a_refused_push_is_a_race(workspace: Workspace, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    workspace.git("remote", "add", "origin", str(remote))
+    ns = unique("push")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.commit()
+
+    pushed = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+    assert pushed.exit_code == 0, pushed.stderr
+    assert pushed.json["pushed"] is True
+    remote_tags = subprocess.run(
+        ["git", "--git-dir", str(remote), "tag"], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert remote_tags == [pushed.json["tag"]]
+
+    # The remote now refuses new tags, as it would when another deploy's tag got there first.
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'tag already taken by another deploy' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    workspace.write("k8s/cm.yaml", config_map(ns, "late", {"a": "b"}))
+    workspace.commit()
+    refused = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+
+    assert refused.exit_code == 5
+    assert refused.json["errors"][0]["reference"] == "tag-race"
+    assert "refused" in refused.json["errors"][0]["message"]
+    assert workspace.tags() == [pushed.json["tag"]]  # the local tag of the refused push is removed
