@@ -20,8 +20,9 @@ TEST_DEPS = ["pytest>=8", "cryptography>=42"]
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "gitops_push", "tests", "noxfile.py", "tools/devcluster")
-    session.run("ruff", "format", "--check", "gitops_push", "tests", "noxfile.py", "tools/devcluster")
+    sources = ["gitops_push", "tests", "benchmarks", "noxfile.py", "tools/devcluster", "tools/update-schemas"]
+    session.run("ruff", "check", *sources)
+    session.run("ruff", "format", "--check", *sources)
 
 
 @nox.session(python=PYTHON)

@@ -88,6 +88,7 @@ BUILTIN_GROUPS: frozenset[str] = frozenset(
     {
         "",
         "apps",
+        "extensions",  # removed from the API long ago: its kinds must be reported unknown, not skipped
         "batch",
         "autoscaling",
         "policy",

@@ -197,15 +197,19 @@ class Run:
             chosen.to_apply, schemas, text_of=lambda path: loaded.texts.get(path, ""), crds=crds
         )
         if cluster is None:
-            self._note_unchecked(chosen.to_apply)
+            self._note_unchecked(chosen.to_apply, crds)
         for finding in sorted(findings, key=lambda f: (f.source.path, f.source.line)):
             self.sink.handle(FindingFound(finding))
         self.sink.handle(StageFinished(Stage.VALIDATE, Status.FAILED if findings else Status.SUCCEEDED))
         if findings:
             raise ValidationFailed(f"{len(findings)} validation error(s): nothing was applied")
 
-    def _note_unchecked(self, manifests: Sequence[Manifest]) -> None:
-        custom = sorted({m.ref.group_kind for m in manifests if m.ref.group not in kinds.BUILTIN_GROUPS})
+    def _note_unchecked(self, manifests: Sequence[Manifest], crds: Sequence[Manifest]) -> None:
+        defined = {applying.crd_kind(crd) for crd in crds}
+        custom = sorted(
+            {m.ref.group_kind for m in manifests if m.ref.group not in kinds.BUILTIN_GROUPS}
+            - {f"{kind}.{group}" for group, kind in defined}
+        )
         if custom:
             self.sink.handle(
                 Note(f"offline: no schema for custom kinds {', '.join(custom)}; checked structure only")

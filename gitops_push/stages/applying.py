@@ -48,14 +48,19 @@ class Arrivals:
     custom_kinds: frozenset[tuple[str, str]]  # (group, kind) defined by a CRD in the deploy
 
 
+def crd_kind(crd: Manifest) -> tuple[str, str]:
+    """(group, kind) that a CustomResourceDefinition defines."""
+    spec = crd.body.get("spec") or {}
+    return str(spec.get("group")), str((spec.get("names") or {}).get("kind"))
+
+
 def arrivals(manifests: Sequence[Manifest]) -> Arrivals:
     namespaces, custom = set(), set()
     for manifest in manifests:
         if manifest.ref.group == "" and manifest.ref.kind == "Namespace":
             namespaces.add(manifest.ref.name)
         elif manifest.ref.kind == "CustomResourceDefinition" and manifest.ref.group == "apiextensions.k8s.io":
-            spec = manifest.body.get("spec") or {}
-            custom.add((str(spec.get("group")), str((spec.get("names") or {}).get("kind"))))
+            custom.add(crd_kind(manifest))
     return Arrivals(frozenset(namespaces), frozenset(custom))
 
 
