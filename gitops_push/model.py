@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ObjectRef:
     """An object's identity in the cluster: group, kind, namespace, name (the version is not part of it)."""
 
@@ -20,6 +20,15 @@ class ObjectRef:
     kind: str
     namespace: str | None
     name: str
+
+    def __lt__(self, other: ObjectRef) -> bool:
+        # Cluster-wide objects (no namespace) sort before namespaced ones of the same kind.
+        return (self.group, self.kind, self.namespace or "", self.name) < (
+            other.group,
+            other.kind,
+            other.namespace or "",
+            other.name,
+        )
 
     @property
     def group_kind(self) -> str:

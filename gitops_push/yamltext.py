@@ -99,7 +99,7 @@ def load_documents(text: str) -> Iterator[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise YamlError(_describe(exc), line) from exc
+        raise YamlError(_describe(exc, text, line), line) from exc
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0], 1) from exc
     except RecursionError as exc:
@@ -108,10 +108,12 @@ def load_documents(text: str) -> Iterator[Document]:
         loader.dispose()
 
 
-def _describe(exc: yaml.MarkedYAMLError) -> str:
+def _describe(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:
     problem = exc.problem or "invalid YAML"
-    if "\\t" in problem or "tab" in problem:
-        return f"{problem} (YAML does not allow tabs for indentation)"
+    lines = text.splitlines()
+    source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in source_line[: len(source_line) - len(source_line.lstrip())] or "\\t" in problem:
+        return f"{problem} (line {line} is indented with a tab: YAML allows only spaces)"
     if exc.context:
         return f"{exc.context}: {problem}"
     return problem

@@ -99,14 +99,20 @@ class GitRepo:
         out = self._repo.git.for_each_ref(
             "--sort=-refname",
             "--sort=-creatordate",
-            "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)",
+            "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(creatordate:unix)",
             f"refs/tags/{prefix}/",
         )
         tags = []
         for line in out.splitlines():
-            name, target, peeled, stamp = line.split("\0")
-            tags.append(DeployTag(name=name, commit=peeled or target, timestamp=int(stamp or 0)))
+            name, target, kind, stamp = line.split("\0")
+            # Peeled here, not with %(*objectname): for-each-ref dies when a tag's commit is missing.
+            commit = self._tag_target(target) if kind == "tag" else target
+            tags.append(DeployTag(name=name, commit=commit, timestamp=int(stamp or 0)))
         return tags
+
+    def _tag_target(self, tag_object: str) -> str:
+        header = str(self._repo.git.cat_file("tag", tag_object)).split("\n", 1)[0]
+        return header.removeprefix("object ").strip()
 
     def tag_message(self, name: str) -> str:
         try:
@@ -148,8 +154,18 @@ class GitRepo:
         return bytes(stream.read())
 
     def dirty_paths(self, paths: Sequence[str]) -> list[str]:
-        out = self._repo.git.status("--porcelain", "-z", "--", *_pathspecs(paths))
-        return [entry[3:] for entry in out.split("\0") if len(entry) > 3]
+        """Paths with uncommitted changes (`git status --porcelain -z`; a rename also names its origin)."""
+        fields = self._repo.git.status("--porcelain", "-z", "--", *_pathspecs(paths)).split("\0")
+        dirty, index = [], 0
+        while index < len(fields):
+            entry = fields[index]
+            index += 1
+            if len(entry) < 4:
+                continue
+            dirty.append(entry[3:])
+            if entry[0] in "RC":
+                index += 1  # the next field is the path the entry was renamed or copied from
+        return dirty
 
     def remote(self) -> str | None:
         names = [r.name for r in self._repo.remotes]

@@ -1,12 +1,15 @@
 """Health of a live object, computed from the object alone (pure): the rules of kstatus.
 
-`compute()` never talks to the cluster; the waiting stage polls and calls it.
+`compute()` never talks to the cluster; the waiting stage polls and calls it. Statuses are kstatus's:
+Current (done), InProgress (not yet), Failed (will not recover by waiting), NotFound. An object is
+Current when its controller has observed its latest generation and its kind's rule holds; kinds with
+no rule are Current once they exist, or when their `Ready` condition is True.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,24 +27,199 @@ class Health:
     message: str = ""
 
 
-def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {c.get("type", ""): c for c in obj.get("status", {}).get("conditions") or []}
+Obj = Mapping[str, Any]
+BAD_WAITING_REASONS = frozenset(
+    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"}
+)
 
 
-def compute(obj: Mapping[str, Any] | None) -> Health:
+def current(message: str) -> Health:
+    return Health(Status.CURRENT, message)
+
+
+def in_progress(message: str) -> Health:
+    return Health(Status.IN_PROGRESS, message)
+
+
+def failed(message: str) -> Health:
+    return Health(Status.FAILED, message)
+
+
+def conditions(obj: Obj) -> dict[str, Obj]:
+    return {c.get("type", ""): c for c in (obj.get("status") or {}).get("conditions") or []}
+
+
+def compute(obj: Obj | None, *, wait_for_load_balancers: bool = False) -> Health:
     if obj is None:
         return Health(Status.NOT_FOUND, "not found")
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return in_progress("terminating")
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    if generation is not None and observed is not None and observed < generation:
+        return in_progress(f"waiting for the controller to observe generation {generation}")
     kind = obj.get("kind", "")
-    if kind == "CustomResourceDefinition":
-        conditions = _conditions(obj)
-        if conditions.get("NamesAccepted", {}).get("status") == "False":
-            return Health(Status.FAILED, conditions["NamesAccepted"].get("message", "names not accepted"))
-        if conditions.get("Established", {}).get("status") == "True":
-            return Health(Status.CURRENT, "established")
-        return Health(Status.IN_PROGRESS, "not established yet")
-    if kind == "Namespace":
-        phase = obj.get("status", {}).get("phase")
-        if phase == "Active":
-            return Health(Status.CURRENT, "active")
-        return Health(Status.IN_PROGRESS, f"phase {phase or 'unknown'}")
-    return Health(Status.CURRENT, "exists")
+    if kind == "Service":
+        return _service(obj, wait_for_load_balancers)
+    rule = RULES.get(kind)
+    if rule is not None:
+        return rule(obj)
+    return _ready_condition(obj)
+
+
+def _ready_condition(obj: Obj) -> Health:
+    ready = conditions(obj).get("Ready")
+    if ready is None:
+        return current("exists")
+    if ready.get("status") == "True":
+        return current("ready")
+    return in_progress(ready.get("message") or ready.get("reason") or "not ready")
+
+
+def _replicas(obj: Obj) -> int:
+    value = (obj.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+def _deployment(obj: Obj) -> Health:
+    status = obj.get("status") or {}
+    progressing = conditions(obj).get("Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return failed(
+            f"ProgressDeadlineExceeded: {progressing.get('message', 'the rollout made no progress')}"
+        )
+    desired = _replicas(obj)
+    updated, total = status.get("updatedReplicas", 0), status.get("replicas", 0)
+    available, ready = status.get("availableReplicas", 0), status.get("readyReplicas", 0)
+    if updated < desired:
+        return in_progress(f"{updated} of {desired} replicas updated")
+    if total > updated:
+        return in_progress(f"{total - updated} old replicas pending termination")
+    if ready < desired:
+        return in_progress(f"{ready} of {desired} replicas ready")
+    if available < desired:
+        return in_progress(f"{available} of {desired} replicas available")
+    return current(f"{available} of {desired} replicas available")
+
+
+def _stateful_set(obj: Obj) -> Health:
+    status = obj.get("status") or {}
+    desired = _replicas(obj)
+    ready = status.get("readyReplicas", 0)
+    strategy = ((obj.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
+    if ready < desired:
+        return in_progress(f"{ready} of {desired} replicas ready")
+    if strategy == "RollingUpdate":
+        if status.get("updatedReplicas", 0) < desired:
+            return in_progress(f"{status.get('updatedReplicas', 0)} of {desired} replicas updated")
+        if status.get("currentRevision") != status.get("updateRevision"):
+            return in_progress(f"rolling out revision {status.get('updateRevision')}")
+    return current(f"{ready} of {desired} replicas ready")
+
+
+def _daemon_set(obj: Obj) -> Health:
+    status = obj.get("status") or {}
+    desired = status.get("desiredNumberScheduled", 0)
+    updated, available = status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0)
+    if updated < desired:
+        return in_progress(f"{updated} of {desired} pods updated")
+    if available < desired:
+        return in_progress(f"{available} of {desired} pods available")
+    return current(f"{available} of {desired} pods available")
+
+
+def _replica_set(obj: Obj) -> Health:
+    status = obj.get("status") or {}
+    desired = _replicas(obj)
+    available = status.get("availableReplicas", 0)
+    if available < desired:
+        return in_progress(f"{available} of {desired} replicas available")
+    return current(f"{available} of {desired} replicas available")
+
+
+def _job(obj: Obj) -> Health:
+    found = conditions(obj)
+    if (found.get("Failed") or {}).get("status") == "True":
+        reason = found["Failed"].get("reason", "Failed")
+        return failed(f"{reason}: {found['Failed'].get('message', 'the job failed')}")
+    if (found.get("Complete") or {}).get("status") == "True":
+        return current("complete")
+    if (obj.get("spec") or {}).get("suspend"):
+        return current("suspended")
+    status = obj.get("status") or {}
+    return in_progress(f"{status.get('succeeded', 0)} succeeded, {status.get('active', 0)} active")
+
+
+def _crd(obj: Obj) -> Health:
+    found = conditions(obj)
+    if (found.get("NamesAccepted") or {}).get("status") == "False":
+        return failed(found["NamesAccepted"].get("message", "names not accepted"))
+    if (found.get("Established") or {}).get("status") == "True":
+        return current("established")
+    return in_progress("not established yet")
+
+
+def _namespace(obj: Obj) -> Health:
+    phase = (obj.get("status") or {}).get("phase")
+    return current("active") if phase == "Active" else in_progress(f"phase {phase or 'unknown'}")
+
+
+def _pvc(obj: Obj) -> Health:
+    phase = (obj.get("status") or {}).get("phase")
+    if phase == "Bound":
+        return current("bound")
+    if phase == "Lost":
+        return failed("the claim lost its volume")
+    return in_progress(f"phase {phase or 'Pending'}")
+
+
+def _service(obj: Obj, wait_for_load_balancers: bool) -> Health:
+    if not wait_for_load_balancers or (obj.get("spec") or {}).get("type") != "LoadBalancer":
+        return current("exists")
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+    return current("load balancer ready") if ingress else in_progress("waiting for a load balancer address")
+
+
+def pod_problem(pod: Obj) -> str | None:
+    """Why a pod will not become ready by waiting (CrashLoopBackOff, image pulls...), or None."""
+    status = pod.get("status") or {}
+    if status.get("phase") == "Failed":
+        return f"pod failed: {status.get('reason') or status.get('message') or 'Failed'}"
+    for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in BAD_WAITING_REASONS:
+            detail = f": {waiting['message']}" if waiting.get("message") else ""
+            return f"container {container.get('name')}: {waiting['reason']}{detail}"
+    return None
+
+
+def unschedulable(pod: Obj) -> str | None:
+    """The scheduler's reason when a pod cannot be placed, or None."""
+    scheduled = conditions(pod).get("PodScheduled") or {}
+    if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        return f"unschedulable: {scheduled.get('message', 'no node fits')}"
+    return None
+
+
+def _pod(obj: Obj) -> Health:
+    phase = (obj.get("status") or {}).get("phase")
+    if phase == "Succeeded":
+        return current("succeeded")
+    problem = pod_problem(obj)
+    if problem:
+        return failed(problem)
+    return _ready_condition(obj) if phase == "Running" else in_progress(f"phase {phase or 'Pending'}")
+
+
+RULES: dict[str, Callable[[Obj], Health]] = {
+    "Deployment": _deployment,
+    "StatefulSet": _stateful_set,
+    "DaemonSet": _daemon_set,
+    "ReplicaSet": _replica_set,
+    "Job": _job,
+    "CustomResourceDefinition": _crd,
+    "Namespace": _namespace,
+    "PersistentVolumeClaim": _pvc,
+    "Pod": _pod,
+}
+WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})

@@ -150,7 +150,7 @@ class HumanReporter:
             )
             return
         if self._progress is None or self._verbose:
-            style = ACTION_STYLE.get(event.action, "")
+            style = ACTION_STYLE.get(event.action, "dim")
             self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")
 
     def _start_progress(self, label: str, total: int) -> None:

@@ -39,6 +39,7 @@ class ObjectLine:
     source: SourceLocation | None
     action: Action
     error: str | None = None
+    acted: bool = False  # False: the action is only planned
 
 
 @dataclass
@@ -118,6 +119,7 @@ def fold(summary: Summary, event: Event) -> None:
         case TagRecorded(tag=tag, pushed=pushed):
             summary.tag, summary.pushed = tag, pushed
         case RunFailed():
+            _unreached_are_skipped(summary)
             summary.failure_code = event.exit_code
             summary.problems.append(Problem(event.message, event.reference, event.source, hint=event.hint))
         case RunFinished(base=base, head=head):
@@ -144,10 +146,19 @@ def _take_action(summary: Summary, event: ObjectActed) -> None:
         line = summary.objects[event.ref] = ObjectLine(
             event.ref, event.api_version, event.source, event.action
         )
-    line.action, line.error = event.action, event.error
+    line.action, line.error, line.acted = event.action, event.error, True
     if event.error is not None:
         reference = "dry-run-rejected" if event.stage is Stage.DRY_RUN else f"{event.stage.value}-failed"
         summary.problems.append(Problem(event.error, reference, event.source, event.ref))
+
+
+def _unreached_are_skipped(summary: Summary) -> None:
+    """A deploy that stopped: what it planned but never did is reported as skipped, not as done."""
+    if summary.command != "deploy":
+        return
+    for line in summary.objects.values():
+        if not line.acted and line.action in (Action.CREATED, Action.CONFIGURED, Action.PRUNED):
+            line.action = Action.SKIPPED
 
 
 def _problem(finding: Finding) -> Problem:

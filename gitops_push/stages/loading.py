@@ -146,7 +146,8 @@ def parse_file(path: str, data: bytes, side: Side) -> None:
     try:
         documents = list(_documents(path, text))
     except yamltext.YamlError as exc:
-        side.findings.append(Finding(SourceLocation(path, exc.line), f"invalid YAML: {exc.message}"))
+        language = "JSON" if path.endswith(".json") else "YAML"
+        side.findings.append(Finding(SourceLocation(path, exc.line), f"invalid {language}: {exc.message}"))
         return
     found = False
     for document in documents:
@@ -160,12 +161,37 @@ def _documents(path: str, text: str) -> Iterator[yamltext.Document]:
         yield from yamltext.load_documents(text)
         return
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise yamltext.YamlError(f"invalid JSON: {exc.msg}", exc.lineno) from exc
+        raise yamltext.YamlError(exc.msg, exc.lineno) from exc
+    except _DuplicateKey as exc:
+        raise yamltext.YamlError(f"duplicate key {exc.key!r}", _line_of_second(text, exc.key)) from exc
     except RecursionError as exc:
         raise yamltext.YamlError("the document is nested too deeply", 1) from exc
     yield yamltext.Document(index=0, line=1, data=data)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """JSON objects with a key twice are errors, as in YAML (json.loads would keep the last)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _line_of_second(text: str, key: str) -> int:
+    quoted = json.dumps(key)
+    first = text.find(quoted)
+    second = text.find(quoted, first + 1)
+    return text.count("\n", 0, second if second >= 0 else max(first, 0)) + 1
 
 
 def _take_document(path: str, text: str, document: yamltext.Document, side: Side) -> bool:
@@ -215,7 +241,9 @@ def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, p
     name, namespace = metadata.get("name"), metadata.get("namespace")
     if "metadata" not in [p for p, _ in problems] and (not isinstance(name, str) or not name):
         problems.append(("metadata.name", "missing or not a string: every object needs a name"))
-    if namespace is not None and (not isinstance(namespace, str) or not DNS_LABEL.match(namespace)):
+    if namespace is not None and (
+        not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.match(namespace)
+    ):
         problems.append(("metadata.namespace", f"invalid namespace {namespace!r}: {LABEL_RULE}"))
     if not problems and isinstance(kind, str) and isinstance(name, str) and isinstance(api_version, str):
         problem = name_problem(kinds.split_api_version(api_version)[0], kind, name)

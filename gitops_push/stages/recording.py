@@ -86,9 +86,10 @@ def record(
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> tuple[str, bool]:
     """Create the tag and push it (push=None: when there is a remote); returns (tag, pushed)."""
-    name = tag_name(prefix, now())
+    moment = now()
+    name = tag_name(prefix, moment)
     data = metadata(environment, plan)
-    data["deployed_at"] = now().astimezone(datetime.UTC).isoformat(timespec="seconds")
+    data["deployed_at"] = moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
     subject = f"gitops-push: deployed {plan.range.head[:12]} to {environment}"
     name = repo.create_tag(
         name, plan.range.head, f"{subject}\n\n{json.dumps(data, indent=2, sort_keys=True)}\n"

@@ -1,0 +1,395 @@
+"""gitrepo and gitrange against real repositories: deploy tags, the commit range, changed files, tagging."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gitops_push.errors import GitStateError
+from gitops_push.gitrepo import FileDiff, GitFile, GitRepo, open_repo
+from gitops_push.model import Range
+from gitops_push.stages import gitrange
+from tests.unit import gitutil
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: {value}\n"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return gitutil.init(tmp_path / "repo")
+
+
+def blob(workdir: Path, rev: str, path: str) -> str:
+    return gitutil.git(workdir, "rev-parse", f"{rev}:{path}")
+
+
+# --- open_repo, resolve --------------------------------------------------------------------------
+
+
+def test_open_repo_finds_the_root_from_a_subfolder(workdir: Path) -> None:
+    gitutil.commit(workdir, {"k8s/a.yaml": CM.format(name="a", value=1)})
+    repo = open_repo(workdir / "k8s")
+    assert repo.root == workdir
+
+
+def test_open_repo_outside_git_is_a_git_state_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(GitStateError) as caught:
+        open_repo(plain)
+    assert "is not inside a Git repository" in caught.value.message
+
+
+def test_open_repo_of_a_bare_repository_is_a_git_state_error(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    gitutil.git(tmp_path, "init", "-q", "--bare", str(bare))
+    with pytest.raises(GitStateError) as caught:
+        open_repo(bare)
+    assert "bare repository" in caught.value.message
+
+
+def test_resolve_gives_the_commit_of_a_branch_or_tag(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.tag(workdir, "v1")
+    repo = open_repo(workdir)
+    assert repo.resolve("HEAD") == sha
+    assert repo.resolve("main") == sha
+    assert repo.resolve("v1") == sha  # the annotated tag is peeled to its commit
+
+
+def test_resolve_of_an_unknown_revision_is_a_git_state_error(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    with pytest.raises(GitStateError) as caught:
+        open_repo(workdir).resolve("no-such-branch")
+    assert caught.value.message == "cannot resolve 'no-such-branch' to a commit"
+
+
+def test_resolve_refuses_an_option_disguised_as_a_revision(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    with pytest.raises(GitStateError):
+        open_repo(workdir).resolve("--all")
+
+
+# --- deploy tags -----------------------------------------------------------------------------------
+
+
+def test_deploy_tags_are_newest_first_by_tag_date_not_by_name(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"}, date="2024-01-01T10:00:00Z")
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"}, date="2024-01-02T10:00:00Z")
+    # Names that sort the other way round from the dates: the date must win.
+    gitutil.tag(workdir, "deployed/prod/b-newest", first, date="2024-03-01T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/c-middle", second, date="2024-02-01T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/d-oldest", second, date="2024-01-15T00:00:00Z")
+    tags = open_repo(workdir).deploy_tags("deployed/prod")
+    assert [(t.name, t.commit) for t in tags] == [
+        ("deployed/prod/b-newest", first),
+        ("deployed/prod/c-middle", second),
+        ("deployed/prod/d-oldest", second),
+    ]
+    assert [t.timestamp for t in tags] == [1709251200, 1706745600, 1705276800]
+
+
+def test_deploy_tags_with_the_same_date_are_ordered_by_name_newest_first(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    for name in ("20240101T000000Z", "20240101T000000Z-2", "20240101T000000Z-1"):
+        gitutil.tag(workdir, f"deployed/prod/{name}", date="2024-01-01T00:00:00Z")
+    names = [t.name for t in open_repo(workdir).deploy_tags("deployed/prod")]
+    assert names == [
+        "deployed/prod/20240101T000000Z-2",
+        "deployed/prod/20240101T000000Z-1",
+        "deployed/prod/20240101T000000Z",
+    ]
+
+
+def test_deploy_tags_only_match_the_prefix_as_a_folder(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.tag(workdir, "deployed/prod/1")
+    gitutil.tag(workdir, "deployed/production/1")
+    gitutil.tag(workdir, "deployed/prod-eu/1")
+    gitutil.tag(workdir, "other/prod/1")
+    assert [t.name for t in open_repo(workdir).deploy_tags("deployed/prod")] == ["deployed/prod/1"]
+
+
+def test_a_lightweight_deploy_tag_points_to_its_commit(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"}, date="2024-05-05T05:05:05Z")
+    gitutil.git(workdir, "tag", "deployed/prod/light")
+    tags = open_repo(workdir).deploy_tags("deployed/prod")
+    assert [(t.name, t.commit, t.timestamp) for t in tags] == [("deployed/prod/light", sha, 1714885505)]
+
+
+def test_no_deploy_tags_is_an_empty_list(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    assert open_repo(workdir).deploy_tags("deployed/prod") == []
+
+
+# --- find_range -----------------------------------------------------------------------------------
+
+
+def test_find_range_without_tags_has_no_base(workdir: Path) -> None:
+    head = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    assert gitrange.find_range(repo, "deployed/prod", "HEAD") == Range(base=None, head=head, base_tag=None)
+    assert gitrange.last_deploy(repo, "deployed/prod") is None
+
+
+def test_find_range_starts_at_the_newest_deploy_tag(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.tag(workdir, "deployed/prod/one", date="2024-01-01T00:00:00Z")
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.tag(workdir, "deployed/prod/two", date="2024-01-02T00:00:00Z")
+    gitutil.tag(workdir, "deployed/staging/three", first, date="2024-01-03T00:00:00Z")
+    head = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
+    repo = open_repo(workdir)
+    assert gitrange.find_range(repo, "deployed/prod", "HEAD") == Range(
+        base=second, head=head, base_tag="deployed/prod/two"
+    )
+    assert gitrange.find_range(repo, "deployed/staging", "HEAD") == Range(
+        base=first, head=head, base_tag="deployed/staging/three"
+    )
+
+
+def test_find_range_to_an_older_revision(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    range_ = gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD~1")
+    assert range_ == Range(base=None, head=first)
+
+
+def test_find_range_from_a_revision_ignores_the_tags(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.tag(workdir, "deployed/prod/one")
+    head = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
+    range_ = gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD", from_rev=first)
+    assert range_ == Range(base=first, head=head, base_tag=None)
+
+
+def test_find_range_with_an_unknown_target_is_a_git_state_error(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    with pytest.raises(GitStateError):
+        gitrange.find_range(open_repo(workdir), "deployed/prod", "nope")
+
+
+def test_a_deploy_tag_whose_commit_is_missing_is_a_git_state_error(workdir: Path) -> None:
+    """As in a shallow clone that has the tag object but not the deployed commit."""
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    missing = "1234567890abcdef1234567890abcdef12345678"
+    tag_object = (
+        f"object {missing}\ntype commit\ntag deployed/prod/20240101T000000Z\n"
+        "tagger Test Committer <committer@example.test> 1704067200 +0000\n\ndeployed\n"
+    )
+    sha = gitutil.git(workdir, "hash-object", "-t", "tag", "-w", "--literally", "--stdin", stdin=tag_object)
+    gitutil.git(workdir, "update-ref", "refs/tags/deployed/prod/20240101T000000Z", sha)
+    with pytest.raises(GitStateError) as caught:
+        gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD")
+    assert "deployed/prod/20240101T000000Z" in caught.value.message
+    assert missing[:12] in caught.value.message
+
+
+# --- changed_files, tree_files, blobs ------------------------------------------------------------------
+
+
+def test_changed_files_are_the_manifests_under_the_paths_that_differ(workdir: Path) -> None:
+    base = gitutil.commit(
+        workdir,
+        {
+            "k8s/keep.yaml": CM.format(name="keep", value=1),
+            "k8s/edit.yml": CM.format(name="edit", value=1),
+            "k8s/gone.json": '{"a": 1}',
+            "k8s/README.md": "old",
+            "other/x.yaml": CM.format(name="x", value=1),
+            "k8s-extra/y.yaml": CM.format(name="y", value=1),
+        },
+    )
+    head = gitutil.commit(
+        workdir,
+        {
+            "k8s/edit.yml": CM.format(name="edit", value=2),
+            "k8s/gone.json": None,
+            "k8s/new/deep.yaml": CM.format(name="deep", value=1),
+            "k8s/README.md": "new",
+            "k8s/script.sh": "echo",
+            "other/x.yaml": CM.format(name="x", value=2),
+            "k8s-extra/y.yaml": CM.format(name="y", value=2),
+            "k8s.yaml": CM.format(name="z", value=1),
+        },
+    )
+    diffs = open_repo(workdir).changed_files(base, head, ["k8s"])
+    assert diffs == [
+        FileDiff(
+            "k8s/edit.yml",
+            GitFile("k8s/edit.yml", blob(workdir, base, "k8s/edit.yml")),
+            GitFile("k8s/edit.yml", blob(workdir, head, "k8s/edit.yml")),
+        ),
+        FileDiff("k8s/gone.json", GitFile("k8s/gone.json", blob(workdir, base, "k8s/gone.json")), None),
+        FileDiff(
+            "k8s/new/deep.yaml", None, GitFile("k8s/new/deep.yaml", blob(workdir, head, "k8s/new/deep.yaml"))
+        ),
+    ]
+
+
+def test_changed_files_with_several_paths_and_the_root(workdir: Path) -> None:
+    base = gitutil.commit(workdir, {"a/x.yaml": "a: 1\n", "b/y.yaml": "b: 1\n", "c/z.yaml": "c: 1\n"})
+    head = gitutil.commit(workdir, {"a/x.yaml": "a: 2\n", "b/y.yaml": "b: 2\n", "c/z.yaml": "c: 2\n"})
+    repo = open_repo(workdir)
+    assert [d.path for d in repo.changed_files(base, head, ["a", "c/z.yaml"])] == ["a/x.yaml", "c/z.yaml"]
+    assert [d.path for d in repo.changed_files(base, head, [""])] == ["a/x.yaml", "b/y.yaml", "c/z.yaml"]
+
+
+def test_changed_files_treats_a_path_with_glob_characters_literally(workdir: Path) -> None:
+    base = gitutil.commit(workdir, {"k8s/[ab]/x.yaml": "a: 1\n", "k8s/a/y.yaml": "b: 1\n"})
+    head = gitutil.commit(workdir, {"k8s/[ab]/x.yaml": "a: 2\n", "k8s/a/y.yaml": "b: 2\n"})
+    assert [d.path for d in open_repo(workdir).changed_files(base, head, ["k8s/[ab]"])] == ["k8s/[ab]/x.yaml"]
+
+
+def test_a_renamed_file_is_a_deletion_and_an_addition(workdir: Path) -> None:
+    base = gitutil.commit(workdir, {"k8s/old.yaml": CM.format(name="a", value=1)})
+    gitutil.git(workdir, "mv", "k8s/old.yaml", "k8s/new.yaml")
+    head = gitutil.commit(workdir, {})
+    diffs = open_repo(workdir).changed_files(base, head, ["k8s"])
+    assert [(d.path, d.old is not None, d.new is not None) for d in diffs] == [
+        ("k8s/new.yaml", False, True),
+        ("k8s/old.yaml", True, False),
+    ]
+
+
+def test_changed_files_mark_symlinks(workdir: Path) -> None:
+    base = gitutil.commit(workdir, {"k8s/a.yaml": "a: 1\n"})
+    head = gitutil.commit(workdir, {"k8s/link.yaml": gitutil.Symlink("a.yaml")})
+    [diff] = open_repo(workdir).changed_files(base, head, ["k8s"])
+    assert diff.path == "k8s/link.yaml"
+    assert diff.new is not None
+    assert diff.new.symlink
+
+
+def test_tree_files_list_the_manifests_under_the_paths(workdir: Path) -> None:
+    head = gitutil.commit(
+        workdir,
+        {
+            "k8s/a.yaml": "a: 1\n",
+            "k8s/sub/b.json": "{}",
+            "k8s/notes.txt": "x",
+            "k8s-extra/c.yaml": "c: 1\n",
+            "k8s/link.yml": gitutil.Symlink("a.yaml"),
+        },
+    )
+    files = open_repo(workdir).tree_files(head, ["k8s"])
+    assert [(f.path, f.symlink) for f in files] == [
+        ("k8s/a.yaml", False),
+        ("k8s/link.yml", True),
+        ("k8s/sub/b.json", False),
+    ]
+
+
+def test_read_blob_gives_the_bytes_of_the_commit_not_of_the_work_tree(workdir: Path) -> None:
+    gitutil.commit(workdir, {"k8s/a.yaml": "a: 1\n"})
+    (workdir / "k8s/a.yaml").write_text("a: dirty\n", encoding="utf-8")
+    repo = open_repo(workdir)
+    [file] = repo.tree_files("HEAD", ["k8s"])
+    assert repo.read_blob(file.blob) == b"a: 1\n"
+
+
+def test_dirty_paths_list_uncommitted_changes_under_the_paths(workdir: Path) -> None:
+    gitutil.commit(workdir, {"k8s/a.yaml": "a: 1\n", "other/b.yaml": "b: 1\n"})
+    gitutil.write(workdir, {"k8s/a.yaml": "a: 2\n", "k8s/new.yaml": "n: 1\n", "other/b.yaml": "b: 2\n"})
+    assert sorted(open_repo(workdir).dirty_paths(["k8s"])) == ["k8s/a.yaml", "k8s/new.yaml"]
+
+
+def test_dirty_paths_of_a_staged_rename_are_real_paths(workdir: Path) -> None:
+    """`git status --porcelain -z` gives a rename's old path as a separate NUL-terminated field."""
+    gitutil.commit(workdir, {"k8s/app.yaml": CM.format(name="app", value=1)})
+    gitutil.git(workdir, "mv", "k8s/app.yaml", "k8s/web.yaml")
+    dirty = open_repo(workdir).dirty_paths(["k8s"])
+    assert "k8s/web.yaml" in dirty
+    assert set(dirty) <= {"k8s/web.yaml", "k8s/app.yaml"}
+
+
+# --- tags: create, message, push ----------------------------------------------------------------
+
+
+def test_create_tag_makes_an_annotated_tag_whose_message_round_trips(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    message = 'gitops-push: deployed abc to prod\n\n{\n  "environment": "prod",\n  "to": "abc"\n}\n'
+    name = repo.create_tag("deployed/prod/20240101T000000Z", sha, message)
+    assert name == "deployed/prod/20240101T000000Z"
+    assert gitutil.git(workdir, "cat-file", "-t", name) == "tag"
+    assert repo.tag_message(name).rstrip("\n") == message.rstrip("\n")
+    assert [t.commit for t in repo.deploy_tags("deployed/prod")] == [sha]
+
+
+def test_create_tag_adds_a_suffix_when_the_name_is_taken(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    names = [repo.create_tag("deployed/prod/20240101T000000Z", sha, f"deploy {n}") for n in range(3)]
+    assert names == [
+        "deployed/prod/20240101T000000Z",
+        "deployed/prod/20240101T000000Z-1",
+        "deployed/prod/20240101T000000Z-2",
+    ]
+    assert repo.tag_message(names[2]).strip() == "deploy 2"
+    assert repo.tag_message(names[0]).strip() == "deploy 0"
+
+
+def test_tag_message_of_a_missing_tag_is_empty(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    assert open_repo(workdir).tag_message("deployed/prod/none") == ""
+
+
+def test_create_tag_without_a_git_identity_uses_the_default_tagger(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    monkeypatch.delenv("GIT_COMMITTER_NAME")
+    monkeypatch.delenv("GIT_COMMITTER_EMAIL")
+    repo = open_repo(workdir)
+    name = repo.create_tag("deployed/prod/x", sha, "deployed")
+    tagger = gitutil.git(
+        workdir, "for-each-ref", "--format=%(taggername) %(taggeremail)", f"refs/tags/{name}"
+    )
+    assert tagger == "gitops-push <gitops-push@localhost>"
+    assert "GIT_COMMITTER_NAME" not in os.environ
+    assert "GIT_COMMITTER_EMAIL" not in os.environ
+
+
+def test_create_tag_keeps_the_configured_identity(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    name = open_repo(workdir).create_tag("deployed/prod/x", sha, "deployed")
+    tagger = gitutil.git(workdir, "for-each-ref", "--format=%(taggername)", f"refs/tags/{name}")
+    assert tagger == "Test Committer"
+
+
+def test_delete_tag(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    repo.create_tag("deployed/prod/x", sha, "m")
+    repo.delete_tag("deployed/prod/x")
+    assert repo.deploy_tags("deployed/prod") == []
+
+
+def test_remote_prefers_origin_and_is_none_without_remotes(workdir: Path, tmp_path: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    assert repo.remote() is None
+    gitutil.git(workdir, "remote", "add", "backup", str(tmp_path / "backup.git"))
+    assert open_repo(workdir).remote() == "backup"
+    gitutil.git(workdir, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    assert open_repo(workdir).remote() == "origin"
+
+
+def test_commit_subject_and_ancestry(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"}, message="first change\n\nbody")
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"}, message="second")
+    repo: GitRepo = open_repo(workdir)
+    assert repo.commit_subject(first) == "first change"
+    assert repo.is_ancestor(first, second)
+    assert not repo.is_ancestor(second, first)
+    assert repo.has_commit(first)
+    assert not repo.has_commit("1234567890abcdef1234567890abcdef12345678")
+
+
+def test_tree_files_treat_a_path_with_glob_characters_literally(workdir: Path) -> None:
+    head = gitutil.commit(workdir, {"k8s/[ab]/x.yaml": "a: 1\n", "k8s/a/y.yaml": "b: 1\n"})
+    assert [f.path for f in open_repo(workdir).tree_files(head, ["k8s/[ab]"])] == ["k8s/[ab]/x.yaml"]
