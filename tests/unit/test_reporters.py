@@ -365,7 +365,7 @@ def test_text_of_a_dry_run_rejection() -> None:
     assert lines(stderr) == [
         "✗ dry-run failed: k8s/app.yaml:1: ConfigMap shop/settings: field is immutable",
         "error: the server-side dry-run rejected changes: nothing was applied",
-        "✗ deploy of prod failed (exit code 4): 1 configured, 1 unchanged, 1 pruned, 1 failed",
+        "✗ deploy of prod failed (exit code 4): 1 unchanged, 2 skipped, 1 failed",
     ]
     assert summary.exit_code == 4
 
