@@ -23,6 +23,7 @@ class Stage(enum.Enum):
     WAIT = "wait"
     PRUNE = "prune"
     RECORD = "record"
+    ROLLBACK = "rollback"
 
 
 class Status(enum.Enum):
@@ -85,10 +86,28 @@ class ObjectActed:
 
 
 @dataclass(frozen=True)
+class HealthChanged:
+    """An applied object's health changed while waiting (status is kstatus's word)."""
+
+    ref: ObjectRef
+    status: str
+    message: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
 class TagRecorded:
     tag: str
     commit: str
     pushed: bool
+
+
+@dataclass(frozen=True)
+class RollbackFinished:
+    """--rollback-on-failure ran after a failed deploy; `ok` says whether the old state is back."""
+
+    ok: bool
+    message: str
 
 
 @dataclass(frozen=True)
@@ -119,7 +138,9 @@ Event = (
     | FindingFound
     | PlanReady
     | ObjectActed
+    | HealthChanged
     | TagRecorded
+    | RollbackFinished
     | RunFailed
     | RunFinished
 )

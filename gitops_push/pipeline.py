@@ -9,19 +9,29 @@ RunFailed event here, so `cli.py` only maps the folded Summary to an exit code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gitops_push import gitrepo, kinds, settings
-from gitops_push.errors import ApplyFailed, DryRunRejected, GitopsPushError, UsageError, ValidationFailed
+from gitops_push.errors import (
+    ApplyFailed,
+    DryRunRejected,
+    GitopsPushError,
+    GitStateError,
+    UsageError,
+    ValidationFailed,
+)
 from gitops_push.events import (
     EventSink,
     FileSkipped,
     FindingFound,
     Note,
+    ObjectActed,
     PlanReady,
+    RollbackFinished,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -31,7 +41,7 @@ from gitops_push.events import (
     Status,
     TagRecorded,
 )
-from gitops_push.model import Manifest, ObjectRef, Plan
+from gitops_push.model import Action, Manifest, ObjectRef, Plan, Range
 from gitops_push.settings import Mode, Settings
 from gitops_push.stages import (
     applying,
@@ -49,13 +59,90 @@ PREREQUISITE_TIMEOUT = 120.0
 
 
 def run(mode: Mode, directory: Path, options: Mapping[str, Any], sink: EventSink) -> None:
-    """Resolve settings and run; every failure becomes a RunFailed event, never an exception."""
+    """plan, deploy --dry-run, deploy and status: one run of the stages in the mode given."""
+    _guarded(mode, directory, options, sink, lambda repo, resolved: Run(resolved, repo, sink).execute())
+
+
+def rollback(
+    mode: Mode, directory: Path, options: Mapping[str, Any], sink: EventSink, *, target_tag: str | None
+) -> None:
+    """Deploy an earlier deploy tag's commit through the same stages, recorded as a rollback."""
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+        prefix = resolved.environment.prefix
+        tags = repo.deploy_tags(prefix)
+        if not tags:
+            raise UsageError(f"environment {resolved.environment.name!r} has no deploys to roll back")
+        if target_tag is None:
+            if len(tags) < 2:
+                raise UsageError(
+                    f"{tags[0].name} is the only deploy: there is nothing earlier to roll back to"
+                )
+            target: gitrepo.DeployTag | None = tags[1]
+        else:
+            target = next((t for t in tags if t.name == target_tag), None)
+        if target is None:
+            raise UsageError(
+                f"{target_tag} is not a deploy tag of this environment",
+                hint=f"see `gitops-push history --env {resolved.environment.name}`",
+            )
+        if not repo.has_commit(target.commit):
+            raise GitStateError(
+                f"the commit of {target.name} ({target.commit[:12]}) is not in this clone",
+                hint="fetch more history",
+            )
+        metadata = {"rollback": True, "rolled_back_to": target.name, "rolled_back_from": tags[0].name}
+        Run(replace(resolved, to=target.commit, metadata=metadata), repo, sink).execute()
+
+    _guarded(mode, directory, options, sink, body)
+
+
+def promote(mode: Mode, directory: Path, options: Mapping[str, Any], sink: EventSink, *, source: str) -> None:
+    """Deploy to one environment exactly the commit last deployed (healthy, since it was tagged) in another."""
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+        source_prefix = settings.tag_prefix_of(repo.root, source)
+        last = gitrange.last_deploy(repo, source_prefix)
+        if last is None:
+            raise UsageError(
+                f"environment {source!r} has no deploy to promote",
+                hint=f"its deploy tags would be {source_prefix}/*",
+            )
+        if not repo.has_commit(last.commit):
+            raise GitStateError(
+                f"{last.name} points to commit {last.commit[:12]}, which this clone does not have",
+                hint="fetch the branch that holds it (a deeper clone) and rerun",
+            )
+        metadata = {"promoted_from": {"environment": source, "tag": last.name, "commit": last.commit}}
+        Run(replace(resolved, to=last.commit, metadata=metadata), repo, sink).execute()
+
+    _guarded(mode, directory, options, sink, body)
+
+
+def history(
+    directory: Path, *, environment: str | None, tag_prefix: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The environment's deploys, newest first, read back from its tags' metadata."""
+    repo = gitrepo.open_repo(directory)
+    name = environment or settings.DEFAULT_ENVIRONMENT
+    prefix = (tag_prefix or "").rstrip("/") or settings.tag_prefix_of(repo.root, name)
+    return [recording.read_deploy(repo, tag) for tag in repo.deploy_tags(prefix)[:limit]]
+
+
+def _guarded(
+    mode: Mode,
+    directory: Path,
+    options: Mapping[str, Any],
+    sink: EventSink,
+    body: Callable[[gitrepo.GitRepo, Settings], None],
+) -> None:
+    """Resolve settings and run `body`; every failure becomes a RunFailed event, never an exception."""
     environment = str(options.get("environment") or settings.DEFAULT_ENVIRONMENT)
-    sink.handle(RunStarted(command="deploy" if mode is not Mode.PLAN else "plan", environment=environment))
+    command = {Mode.PLAN: "plan", Mode.STATUS: "status"}.get(mode, "deploy")
+    sink.handle(RunStarted(command=command, environment=environment))
     try:
         repo = gitrepo.open_repo(directory)
-        resolved = settings.resolve(mode=mode, repo=repo.root, **options)
-        Run(resolved, repo, sink).execute()
+        body(repo, settings.resolve(mode=mode, repo=repo.root, **options))
     except GitopsPushError as exc:
         sink.handle(
             RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
@@ -78,7 +165,10 @@ class Run:
 
     def execute(self) -> None:
         env = self.settings.environment
-        span = gitrange.find_range(self.repo, env.prefix, self.settings.to, self.settings.from_rev)
+        if self.settings.mode is Mode.STATUS:
+            span = self._deployed_range()
+        else:
+            span = gitrange.find_range(self.repo, env.prefix, self.settings.to, self.settings.from_rev)
         self._note_dirty()
         cluster = None if self.settings.offline else self._connect()
         try:
@@ -91,6 +181,21 @@ class Run:
         self.sink.handle(RunFinished(env.name, span.base, span.head, None))
 
     # --- before any write ------------------------------------------------------------------------
+
+    def _deployed_range(self) -> Range:
+        """For drift: the last deployed tag's commit against itself, compared in full with the cluster."""
+        last = gitrange.last_deploy(self.repo, self.settings.environment.prefix)
+        if last is None:
+            raise UsageError(
+                f"environment {self.settings.environment.name!r} has no deploy tag yet: nothing to compare",
+                hint=f"deploy it first; its tags are {self.settings.environment.prefix}/*",
+            )
+        return Range(base=last.commit, head=last.commit, base_tag=last.name)
+
+    @property
+    def force(self) -> bool:
+        """Take over conflicting fields: when asked, when repairing drift (--all), when measuring drift."""
+        return self.settings.force_conflicts or self.settings.all_objects or self.settings.mode is Mode.STATUS
 
     def _connect(self) -> Any:
         from gitops_push import kube
@@ -158,12 +263,15 @@ class Run:
         return {ownership.PART_OF_LABEL: ownership.applyset_id(self.settings.environment.name)}
 
     def _full_deploy(self, span: Any, cluster: Any) -> tuple[bool, list[str]]:
-        """Deploy the whole set when asked, on a first deploy, or when the cluster's record disagrees."""
+        """The whole set: when asked, for drift, on a first deploy, or when the cluster's record disagrees."""
+        if cluster is not None:
+            self.record = ownership.read_record(cluster, self.settings.environment.name)
+        if self.settings.mode is Mode.STATUS:
+            return True, []
         if self.settings.all_objects:
-            return True, ["--all: planning every object under the paths, not just what changed"]
+            return True, ["--all: every object under the paths, not just what changed"]
         if cluster is None or span.base is None:
             return span.base is None, []
-        self.record = ownership.read_record(cluster, self.settings.environment.name)
         if self.record.commit == span.base:
             return False, []
         if not self.record.exists:
@@ -250,7 +358,7 @@ class Run:
             manifests,
             self.bodies,
             coming=self.coming,
-            force=self.settings.force_conflicts,
+            force=self.force,
             concurrency=self.settings.concurrency,
             sink=self.sink,
         )
@@ -274,11 +382,12 @@ class Run:
         env = self.settings.environment
         members = [c.ref for c in plan.changes] + [c.ref for c in plan.unchanged]
         ownership.write_parent(cluster, env.name, self.record, refs=members, commit=self.record.commit)
-        total = sum(len(w) for w in plan.apply_waves)
-        self.sink.handle(StageStarted(Stage.APPLY, total=total))
-        for wave in plan.apply_waves:
-            self._apply_wave(cluster, [c.desired for c in wave if c.desired is not None])
-        self.sink.handle(StageFinished(Stage.APPLY, Status.SUCCEEDED))
+        try:
+            self._apply_and_wait(cluster, plan)
+        except (ApplyFailed, DryRunRejected):
+            if self.settings.rollback_on_failure:
+                self._rollback(cluster, plan)
+            raise
         self.sink.handle(StageStarted(Stage.PRUNE, total=sum(len(w) for w in plan.prune_waves)))
         for wave in plan.prune_waves:
             failed = pruning.prune_wave(
@@ -290,11 +399,97 @@ class Run:
         record = ownership.read_record(cluster, env.name)
         ownership.write_parent(cluster, env.name, record, refs=members, commit=plan.range.head)
         tag, pushed = recording.record(
-            self.repo, prefix=env.prefix, environment=env.name, plan=plan, push=self.settings.push
+            self.repo,
+            prefix=env.prefix,
+            environment=env.name,
+            plan=plan,
+            push=self.settings.push,
+            extra=self.settings.metadata,
         )
         self.sink.handle(TagRecorded(tag, plan.range.head, pushed))
 
-    def _apply_wave(self, cluster: Any, manifests: Sequence[Manifest]) -> None:
+    def _apply_and_wait(self, cluster: Any, plan: Plan) -> None:
+        applied = [c.desired for wave in plan.apply_waves for c in wave if c.desired is not None]
+        started = datetime.datetime.now(datetime.UTC)
+        self.sink.handle(StageStarted(Stage.APPLY, total=len(applied)))
+        for wave in plan.apply_waves:
+            self._apply_wave(cluster, [c.desired for c in wave if c.desired is not None])
+        self.sink.handle(StageFinished(Stage.APPLY, Status.SUCCEEDED))
+        if not self.settings.wait or not applied:
+            return
+        self.sink.handle(StageStarted(Stage.WAIT, total=len(applied)))
+        failures = waiting.wait_healthy(
+            cluster, applied, timeout=self.settings.timeout, sink=self.sink, since=started
+        )
+        for ref, why in sorted(failures.items()):
+            manifest = next(m for m in applied if m.ref == ref)
+            self.sink.handle(
+                ObjectActed(Stage.WAIT, ref, Action.FAILED, manifest.source, manifest.api_version, why)
+            )
+        self.sink.handle(StageFinished(Stage.WAIT, Status.FAILED if failures else Status.SUCCEEDED))
+        if failures:
+            raise ApplyFailed(f"{len(failures)} object(s) did not become healthy; no tag was created")
+
+    def _rollback(self, cluster: Any, plan: Plan) -> None:
+        """Return the environment to its last deployed commit: the same stages, from head back to base."""
+        base, head = plan.range.base, plan.range.head
+        env = self.settings.environment
+        self.sink.handle(StageStarted(Stage.ROLLBACK))
+        try:
+            if base is None:
+                created = [
+                    c.desired for c in plan.changes if c.desired is not None and c.ref not in self.existing
+                ]
+                restore, remove = [], list(reversed(created))
+            else:
+                loaded = loading.load(
+                    self.repo,
+                    Range(base=head, head=base),
+                    env.paths,
+                    default_namespace=env.namespace,
+                    scope_of=self._scope_of(cluster),
+                )
+                chosen = planning.candidates(loaded.change_set)
+                restore = list(chosen.to_apply)
+                selection = pruning.select(
+                    cluster, chosen.gone, is_member=lambda live: ownership.is_member(live, env.name)
+                )
+                remove = list(selection.prune)
+            back = planning.build(
+                _empty(Range(base=head, head=base or head)),
+                planning.Candidates(tuple(restore), (), ()),
+                observations=None,
+                prune=remove,
+            )
+            self.bodies = {m.ref: planning.desired_body(m, self._labels()) for m in restore}
+            self.existing, self.deferred = {m.ref for m in restore}, set()
+            for wave in back.apply_waves:
+                self._apply_wave(
+                    cluster, [c.desired for c in wave if c.desired is not None], stage=Stage.ROLLBACK
+                )
+            failures = waiting.wait_healthy(cluster, restore, timeout=self.settings.timeout, sink=self.sink)
+            if failures:
+                raise ApplyFailed(f"{len(failures)} restored object(s) did not become healthy")
+            for wave in back.prune_waves:
+                if pruning.prune_wave(
+                    cluster,
+                    [c.previous for c in wave if c.previous is not None],
+                    sink=self.sink,
+                    stage=Stage.ROLLBACK,
+                ):
+                    raise ApplyFailed("objects created by the failed deploy could not be deleted")
+            ownership.write_parent(
+                cluster, env.name, ownership.read_record(cluster, env.name), refs=[], commit=base
+            )
+        except GitopsPushError as exc:
+            self.sink.handle(RollbackFinished(False, f"rollback failed: {exc.message}"))
+            return
+        target = (plan.range.base_tag or base or "no objects")[:40]
+        self.sink.handle(
+            RollbackFinished(True, f"rolled back to {target}: {len(restore)} restored, {len(remove)} deleted")
+        )
+
+    def _apply_wave(self, cluster: Any, manifests: Sequence[Manifest], stage: Stage = Stage.APPLY) -> None:
         waiting_first = [m for m in manifests if m.ref in self.deferred]
         if waiting_first:
             outcomes = applying.dry_run(
@@ -302,7 +497,7 @@ class Run:
                 waiting_first,
                 self.bodies,
                 coming=applying.Arrivals(frozenset(), frozenset()),
-                force=self.settings.force_conflicts,
+                force=self.force,
                 concurrency=self.settings.concurrency,
                 sink=self.sink,
             )
@@ -311,9 +506,10 @@ class Run:
         failed = applying.apply_wave(
             cluster,
             [(m, self.bodies[m.ref], m.ref in self.existing) for m in manifests],
-            force=self.settings.force_conflicts,
+            force=self.force,
             concurrency=self.settings.concurrency,
             sink=self.sink,
+            stage=stage,
         )
         if failed:
             raise ApplyFailed(f"{len(failed)} object(s) failed to apply; no tag was created")
@@ -323,7 +519,7 @@ class Run:
             if kinds.wave_of(m.ref.group, m.ref.kind, m.ref.namespace is not None) <= kinds.Wave.CRDS
         ]
         if prerequisites:
-            stuck = waiting.wait_current(cluster, prerequisites, timeout=PREREQUISITE_TIMEOUT)
+            stuck = waiting.wait_current(cluster, prerequisites, timeout=PREREQUISITE_TIMEOUT, sink=self.sink)
             if stuck:
                 ref, why = next(iter(stuck.items()))
                 raise ApplyFailed(f"{ref} did not become ready: {why}")

@@ -11,7 +11,7 @@ import enum
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from gitops_push.model import SourceLocation
 CONFIG_FILE = "gitops-push.yaml"
 DEFAULT_ENVIRONMENT = "default"
 DEFAULT_CONCURRENCY = 8
+DEFAULT_TIMEOUT = 300.0
 
 NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
 CONFIG_SCHEMA: Mapping[str, Any] = {
@@ -58,6 +59,7 @@ class Mode(enum.Enum):
     PLAN = "plan"  # what would change; no cluster writes at all
     DRY_RUN = "dry-run"  # the whole pipeline up to the server-side dry-run; no writes, no tag
     DEPLOY = "deploy"
+    STATUS = "status"  # drift: the live objects against the last deployed tag; no writes
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class Settings:
     push: bool | None = None  # None: push when the repository has a remote
     concurrency: int = DEFAULT_CONCURRENCY
     detailed_exitcode: bool = False
+    wait: bool = True
+    timeout: float = DEFAULT_TIMEOUT
+    rollback_on_failure: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 
 def resolve(
@@ -128,6 +134,14 @@ def resolve(
         tag_prefix=(tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
     )
     return Settings(mode=mode, repo=repo, environment=env, **options)
+
+
+def tag_prefix_of(repo: Path, environment: str) -> str:
+    """An environment's tag prefix: from the config file when it declares one, else deployed/NAME."""
+    entry = load_config(repo).get("environments", {}).get(environment, {})
+    return Environment(
+        name=environment, paths=(), tag_prefix=(entry.get("tag_prefix") or "").rstrip("/")
+    ).prefix
 
 
 def load_config(repo: Path) -> dict[str, Any]:

@@ -231,11 +231,14 @@ class Cluster:
             raise
         return True
 
-    def list(self, resource: Resource, *, label_selector: str) -> list[dict[str, Any]]:
+    def list(
+        self, resource: Resource, *, label_selector: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects matching the selector, in one namespace or (None) in all of them; pages of 500."""
         items: list[dict[str, Any]] = []
         query = [("labelSelector", label_selector), ("limit", "500")]
         while True:
-            answer = self.request("GET", resource.path(), query=query)
+            answer = self.request("GET", resource.path(namespace), query=query)
             items.extend(answer.get("items", []))
             token = answer.get("metadata", {}).get("continue")
             if not token:

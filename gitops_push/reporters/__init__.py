@@ -23,9 +23,9 @@ class Reporter(Protocol):
 class Reporters:
     """The EventSink the pipeline writes to."""
 
-    def __init__(self, reporters: list[Reporter], *, detailed_exitcode: bool = False) -> None:
+    def __init__(self, reporters: list[Reporter], *, pending_exit_code: int | None = None) -> None:
         self._reporters = reporters
-        self.summary = Summary(detailed_exitcode=detailed_exitcode)
+        self.summary = Summary(pending_exit_code=pending_exit_code)
 
     def handle(self, event: Event) -> None:
         stats.fold(self.summary, event)
@@ -44,7 +44,7 @@ def build(
     show_diff: bool = False,
     verbose: int = 0,
     no_color: bool = False,
-    detailed_exitcode: bool = False,
+    pending_exit_code: int | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> Reporters:
@@ -64,4 +64,4 @@ def build(
     from gitops_push.reporters.human import HumanReporter
 
     chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose))
-    return Reporters(chosen, detailed_exitcode=detailed_exitcode)
+    return Reporters(chosen, pending_exit_code=pending_exit_code)

@@ -9,6 +9,7 @@ per object, which is what CI logs want.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -17,10 +18,14 @@ from gitops_push.events import (
     Event,
     FileSkipped,
     FindingFound,
+    HealthChanged,
     Note,
     ObjectActed,
     PlanReady,
+    RollbackFinished,
     RunFailed,
+    RunStarted,
+    Stage,
     StageFinished,
     StageStarted,
     TagRecorded,
@@ -30,6 +35,7 @@ from gitops_push.reporters.stats import Summary
 
 OP_STYLE = {Op.CREATE: "green", Op.UPDATE: "yellow", Op.DELETE: "red", Op.UNCHANGED: "dim"}
 OP_WORD = {Op.CREATE: "create", Op.UPDATE: "update", Op.DELETE: "prune", Op.UNCHANGED: "unchanged"}
+DRIFT_WORD = {Op.CREATE: "missing", Op.UPDATE: "drifted", Op.DELETE: "not in Git", Op.UNCHANGED: "in sync"}
 ACTION_STYLE = {
     Action.CREATED: "green",
     Action.CONFIGURED: "yellow",
@@ -46,9 +52,14 @@ class HumanReporter:
         self._verbose = verbose
         self._progress: Progress | None = None
         self._task: TaskID | None = None
+        self._live: Live | None = None
+        self._waiting: dict[str, HealthChanged] = {}
+        self._command = ""
 
     def handle(self, event: Event) -> None:
         match event:
+            case RunStarted(command=command):
+                self._command = command
             case FileSkipped(skipped=skipped):
                 self._err.print(
                     f"[dim]note: {escape(str(skipped.source))}: skipped: {escape(skipped.reason)}[/]"
@@ -63,10 +74,17 @@ class HumanReporter:
                 )
             case PlanReady(plan=plan):
                 self._print_plan(plan)
+            case StageStarted(stage=Stage.WAIT):
+                self._start_waiting()
             case StageStarted(stage=stage, total=total) if total:
                 self._start_progress(stage.value, total)
             case StageFinished():
                 self._stop_progress()
+            case HealthChanged():
+                self._health(event)
+            case RollbackFinished(ok=ok, message=message):
+                style = "green" if ok else "bold red"
+                self._err.print(f"[{style}]{'↩' if ok else '✗'} {escape(message)}[/]")
             case ObjectActed():
                 self._object(event)
             case TagRecorded(tag=tag, pushed=pushed):
@@ -90,6 +108,15 @@ class HumanReporter:
             self._err.print(
                 f"[bold red]✗ {escape(summary.command)} of {env} failed[/] (exit code {code}){': ' + shown if shown else ''}"
             )
+        elif self._command == "status":
+            if summary.plan is not None and not summary.plan.is_empty:
+                self._out.print(
+                    f"[bold yellow]drift in {env}[/]: {len(summary.plan.changes)} object(s) differ from {escape(summary.plan.range.base_tag or '')}"
+                )
+            else:
+                self._out.print(
+                    f"[green]✓[/] no drift in {env}: the cluster matches {escape(summary.plan.range.base_tag or '') if summary.plan else 'Git'}"
+                )
         elif summary.result == "no-changes":
             self._out.print(f"[green]✓[/] nothing to deploy to {env}{': ' + shown if shown else ''}")
         elif summary.result == "deployed":
@@ -113,9 +140,10 @@ class HumanReporter:
         table.add_column("action")
         table.add_column("object")
         table.add_column("file", style="dim")
+        words = DRIFT_WORD if self._command == "status" else OP_WORD
         for change in rows:
             table.add_row(
-                f"[{OP_STYLE[change.op]}]{OP_WORD[change.op]}[/]",
+                f"[{OP_STYLE[change.op]}]{words[change.op]}[/]",
                 escape(str(change.ref)),
                 escape(str(change.source or "")),
             )
@@ -153,6 +181,37 @@ class HumanReporter:
             style = ACTION_STYLE.get(event.action, "dim")
             self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")
 
+    def _start_waiting(self) -> None:
+        self._stop_progress()
+        self._waiting = {}
+        if self._out.is_terminal:
+            self._live = Live(self._health_table(), console=self._out, transient=True, refresh_per_second=4)
+            self._live.start()
+        else:
+            self._out.print("waiting for the applied objects to become healthy")
+
+    def _health(self, event: HealthChanged) -> None:
+        self._waiting[str(event.ref)] = event
+        if self._live is not None:
+            self._live.update(self._health_table())
+        elif event.status != "Current" or self._verbose:
+            self._out.print(
+                f"  {escape(str(event.ref))}: {event.status}: {escape(event.message)} ({event.elapsed:.0f}s)"
+            )
+        else:
+            self._out.print(f"  {escape(str(event.ref))}: [green]Current[/] ({event.elapsed:.0f}s)")
+
+    def _health_table(self) -> Table:
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        for column in ("object", "health", "message", "elapsed"):
+            table.add_column(column)
+        for name, event in sorted(self._waiting.items()):
+            style = {"Current": "green", "Failed": "bold red"}.get(event.status, "yellow")
+            table.add_row(
+                escape(name), f"[{style}]{event.status}[/]", escape(event.message), f"{event.elapsed:.0f}s"
+            )
+        return table
+
     def _start_progress(self, label: str, total: int) -> None:
         if not self._out.is_terminal:
             return
@@ -168,6 +227,13 @@ class HumanReporter:
         self._progress.start()
 
     def _stop_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+            for name, event in sorted(self._waiting.items()):
+                self._out.print(
+                    f"  {escape(name)}: {event.status}: {escape(event.message)} ({event.elapsed:.0f}s)"
+                )
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

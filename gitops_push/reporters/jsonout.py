@@ -5,9 +5,10 @@ Shape (documented in docs/output-json.md, pinned by tests):
     {"env": str, "command": str, "from": str|null, "to": str|null, "tag": str|null, "pushed": bool,
      "result": "deployed"|"planned"|"no-changes"|"failed", "exit_code": int,
      "counts": {"created": n, "configured": n, "unchanged": n, "pruned": n, "skipped": n, "failed": n},
-     "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error"}],
+     "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error",
+                  "health", "message"}],
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
-     "notes": [str]}
+     "notes": [str], "rollback": null | {"ok": bool, "message": str}}
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
 """
@@ -55,6 +56,8 @@ def document(summary: Summary) -> dict[str, Any]:
                 "line": line.source.line if line.source else None,
                 "action": line.action.value,
                 "error": line.error,
+                "health": line.health,
+                "message": line.message,
             }
             for line in sorted(summary.objects.values(), key=lambda line: line.ref)
         ],
@@ -71,4 +74,5 @@ def document(summary: Summary) -> dict[str, Any]:
             for p in summary.problems
         ],
         "notes": summary.notes,
+        "rollback": {"ok": summary.rollback[0], "message": summary.rollback[1]} if summary.rollback else None,
     }

@@ -13,9 +13,11 @@ from gitops_push.events import (
     Event,
     FileSkipped,
     FindingFound,
+    HealthChanged,
     Note,
     ObjectActed,
     PlanReady,
+    RollbackFinished,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -40,6 +42,8 @@ class ObjectLine:
     action: Action
     error: str | None = None
     acted: bool = False  # False: the action is only planned
+    health: str | None = None  # kstatus word while and after waiting
+    message: str | None = None
 
 
 @dataclass
@@ -65,7 +69,8 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure_code: int | None = None
-    detailed_exitcode: bool = False
+    pending_exit_code: int | None = None  # plan --detailed-exitcode (10), status --exit-code (1)
+    rollback: tuple[bool, str] | None = None
 
     @property
     def findings(self) -> list[Problem]:
@@ -81,14 +86,14 @@ class Summary:
             return ExitCode.REJECTED
         if any(line.action is Action.FAILED for line in self.objects.values()):
             return ExitCode.FAILED
-        if self.detailed_exitcode and self.plan is not None and not self.plan.is_empty:
-            return ExitCode.CHANGES_PENDING
+        if self.pending_exit_code is not None and self.plan is not None and not self.plan.is_empty:
+            return self.pending_exit_code
         return ExitCode.OK
 
     @property
     def result(self) -> str:
         code = self.exit_code
-        if code in (ExitCode.OK, ExitCode.CHANGES_PENDING):
+        if code == ExitCode.OK or (code == self.pending_exit_code and not self.failure_code):
             if self.command == "deploy" and self.tag:
                 return "deployed"
             return "planned" if self.plan is not None and not self.plan.is_empty else "no-changes"
@@ -108,8 +113,16 @@ def fold(summary: Summary, event: Event) -> None:
             summary.command, summary.environment = command, environment
         case PlanReady(plan=plan):
             _take_plan(summary, plan)
+        case ObjectActed(stage=Stage.ROLLBACK):
+            pass  # the rollback's own work is summed up by RollbackFinished
         case ObjectActed():
             _take_action(summary, event)
+        case HealthChanged(ref=ref, status=status, message=message):
+            line = summary.objects.get(ref)
+            if line is not None:
+                line.health, line.message = status, message
+        case RollbackFinished(ok=ok, message=message):
+            summary.rollback = (ok, message)
         case FindingFound(finding=finding):
             summary.problems.append(_problem(finding))
         case FileSkipped(skipped=skipped):
@@ -147,6 +160,8 @@ def _take_action(summary: Summary, event: ObjectActed) -> None:
             event.ref, event.api_version, event.source, event.action
         )
     line.action, line.error, line.acted = event.action, event.error, True
+    if event.stage is Stage.WAIT:
+        line.health, line.message = "Failed", event.error
     if event.error is not None:
         reference = "dry-run-rejected" if event.stage is Stage.DRY_RUN else f"{event.stage.value}-failed"
         summary.problems.append(Problem(event.error, reference, event.source, event.ref))

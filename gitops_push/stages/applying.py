@@ -127,6 +127,7 @@ def apply_wave(
     force: bool,
     concurrency: int,
     sink: EventSink,
+    stage: Stage = Stage.APPLY,
 ) -> list[ObjectRef]:
     """Apply (manifest, body, exists) triples concurrently; returns the refs that failed."""
 
@@ -140,12 +141,12 @@ def apply_wave(
                 )
             cluster.apply(resource, body, dry_run=False, force=force)
         except KubeApiError as exc:
-            sink.handle(_event(Stage.APPLY, manifest, Action.FAILED, describe(exc, manifest)))
+            sink.handle(_event(stage, manifest, Action.FAILED, describe(exc, manifest)))
             return manifest.ref
         except GitopsPushError as exc:
-            sink.handle(_event(Stage.APPLY, manifest, Action.FAILED, _masked(exc.message, manifest)))
+            sink.handle(_event(stage, manifest, Action.FAILED, _masked(exc.message, manifest)))
             return manifest.ref
-        sink.handle(_event(Stage.APPLY, manifest, Action.CONFIGURED if exists else Action.CREATED, None))
+        sink.handle(_event(stage, manifest, Action.CONFIGURED if exists else Action.CREATED, None))
         return None
 
     return [ref for ref in parallel(one, wave, concurrency) if ref is not None]

@@ -39,7 +39,9 @@ def select(
     return Selection(tuple(prune), tuple(kept))
 
 
-def prune_wave(cluster: Cluster, wave: Sequence[Manifest], *, sink: EventSink) -> list[ObjectRef]:
+def prune_wave(
+    cluster: Cluster, wave: Sequence[Manifest], *, sink: EventSink, stage: Stage = Stage.PRUNE
+) -> list[ObjectRef]:
     """Delete one wave's objects; returns the refs whose deletion failed."""
     failed = []
     for manifest in wave:

@@ -15,7 +15,7 @@ from typing import Any
 
 from gitops_push import __version__
 from gitops_push.errors import TagRace, UsageError
-from gitops_push.gitrepo import GitRepo
+from gitops_push.gitrepo import DeployTag, GitRepo
 from gitops_push.model import Op, Plan
 
 METADATA_VERSION = 1
@@ -83,12 +83,13 @@ def record(
     environment: str,
     plan: Plan,
     push: bool | None,
+    extra: Mapping[str, Any] | None = None,
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> tuple[str, bool]:
     """Create the tag and push it (push=None: when there is a remote); returns (tag, pushed)."""
     moment = now()
     name = tag_name(prefix, moment)
-    data = metadata(environment, plan)
+    data = metadata(environment, plan, extra=extra)
     data["deployed_at"] = moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
     subject = f"gitops-push: deployed {plan.range.head[:12]} to {environment}"
     name = repo.create_tag(
@@ -108,3 +109,31 @@ def record(
         repo.delete_tag(name)  # the local tag would otherwise claim a deploy the remote never recorded
         raise
     return name, True
+
+
+def read_deploy(repo: GitRepo, tag: DeployTag) -> dict[str, Any]:
+    """One deploy as `history` shows it, from the tag and its JSON metadata (absent for foreign tags)."""
+    message = repo.tag_message(tag.name)
+    _, _, body = message.partition("\n\n")
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        data = {}
+    counts = data.get("counts") or {}
+    ci = data.get("ci") or {}
+    return {
+        "tag": tag.name,
+        "time": datetime.datetime.fromtimestamp(tag.timestamp, datetime.UTC).isoformat(timespec="seconds"),
+        "commit": tag.commit,
+        "subject": repo.commit_subject(tag.commit)
+        if repo.has_commit(tag.commit)
+        else "(commit not in this clone)",
+        "by": ci.get("actor") or "",
+        "pipeline": ci.get("run") or ci.get("system") or "",
+        "created": counts.get("created", 0),
+        "updated": counts.get("updated", 0),
+        "pruned": counts.get("pruned", 0),
+        "rollback": bool(data.get("rollback")),
+        "rolled_back_to": data.get("rolled_back_to"),
+        "promoted_from": (data.get("promoted_from") or {}).get("environment"),
+    }

@@ -1,45 +1,137 @@
 """Wait until applied objects are healthy: polling around the pure `kube.health.compute()`.
 
-Called by the pipeline after the Namespace and CRD waves, so that objects of later waves find their
-namespace Active and their kind Established. Returns the refs that did not become Current in time,
-each with the last message seen.
+Called by the pipeline after the Namespace and CRD waves (so later waves find them Active and
+Established) and after the whole apply. It reports every change of an object's health as an event,
+fails fast on states that waiting will not fix (ProgressDeadlineExceeded, a failed Job, new pods in
+CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason; at the timeout it
+says what each object was still waiting for, including why its pods cannot be scheduled.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from gitops_push.kube import Cluster, health
+from gitops_push.events import EventSink, HealthChanged
+from gitops_push.kube import Cluster, Resource, health
 from gitops_push.model import Manifest, ObjectRef
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
+UNSCHEDULABLE_GRACE = 30.0  # seconds a new pod may stay unschedulable (a node may be on its way)
+CLOCK_SLACK = datetime.timedelta(seconds=5)  # pods created just before we looked still count as new
+PODS = Resource(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
 
 
-def wait_current(
+def wait_healthy(
     cluster: Cluster,
     manifests: Sequence[Manifest],
     *,
     timeout: float,
+    sink: EventSink,
+    since: datetime.datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[ObjectRef, str]:
-    """Poll until every object is Current; returns {ref: last message} for those that are not."""
+    """Poll until every object is Current; returns {ref: reason} for those that failed or timed out.
+
+    `since` is when the apply started: only pods created after it are blamed for a failure.
+    """
     pending = {m.ref: m for m in manifests}
-    last: dict[ObjectRef, str] = {}
-    deadline = clock() + timeout
+    seen: dict[ObjectRef, health.Health] = {}
+    start = clock()
+    deadline = start + timeout
+    started_at = (since or datetime.datetime.now(datetime.UTC)) - CLOCK_SLACK
     while pending:
+        failures: dict[ObjectRef, str] = {}
         for ref, manifest in list(pending.items()):
-            resource = cluster.resource(manifest.api_version, ref.kind)
-            live = cluster.get(resource, ref.namespace, ref.name) if resource else None
-            state = health.compute(live)
+            state = _observe(cluster, manifest, started_at)
+            if seen.get(ref) != state:
+                seen[ref] = state
+                sink.handle(HealthChanged(ref, state.status.value, state.message, clock() - start))
             if state.status is health.Status.CURRENT:
                 del pending[ref]
             elif state.status is health.Status.FAILED:
-                return {ref: state.message}
-            else:
-                last[ref] = state.message
-        if not pending or clock() >= deadline:
+                failures[ref] = state.message
+        if failures:
+            return failures
+        if not pending:
             break
+        if clock() >= deadline:
+            return {
+                ref: _timed_out(cluster, m, seen.get(ref), timeout, started_at) for ref, m in pending.items()
+            }
         sleep(POLL_SECONDS)
-    return {ref: f"not ready after {timeout:.0f} s: {last.get(ref, 'no status')}" for ref in pending}
+    return {}
+
+
+def wait_current(
+    cluster: Cluster, manifests: Sequence[Manifest], *, timeout: float, sink: EventSink
+) -> dict[ObjectRef, str]:
+    """For prerequisites (Namespaces, CRDs): the same wait, without the pod checks that do not apply."""
+    return wait_healthy(cluster, manifests, timeout=timeout, sink=sink)
+
+
+def _live(cluster: Cluster, manifest: Manifest) -> Mapping[str, Any] | None:
+    resource = cluster.resource(manifest.api_version, manifest.ref.kind)
+    return cluster.get(resource, manifest.ref.namespace, manifest.ref.name) if resource else None
+
+
+def _observe(cluster: Cluster, manifest: Manifest, started_at: datetime.datetime) -> health.Health:
+    live = _live(cluster, manifest)
+    state = health.compute(live)
+    if (
+        state.status is health.Status.IN_PROGRESS
+        and live is not None
+        and manifest.ref.kind in health.WORKLOADS
+    ):
+        problem = _pod_problem(cluster, live, started_at, grace=UNSCHEDULABLE_GRACE)
+        if problem:
+            return health.failed(problem)
+    return state
+
+
+def _timed_out(
+    cluster: Cluster,
+    manifest: Manifest,
+    last: health.Health | None,
+    timeout: float,
+    started_at: datetime.datetime,
+) -> str:
+    why = last.message if last else "no status"
+    live = _live(cluster, manifest) if manifest.ref.kind in health.WORKLOADS else None
+    stuck = _pod_problem(cluster, live, started_at, grace=0.0) if live else None
+    return f"not healthy after {timeout:.0f} s: {why}" + (f"; {stuck}" if stuck else "")
+
+
+def _pod_problem(
+    cluster: Cluster, workload: Mapping[str, Any], started_at: datetime.datetime, *, grace: float
+) -> str | None:
+    """The first new pod of a workload that will not become ready, with the reason, or None."""
+    labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    namespace = (workload.get("metadata") or {}).get("namespace")
+    if not labels or not namespace:
+        return None
+    selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    now = datetime.datetime.now(datetime.UTC)
+    for pod in cluster.list(PODS, label_selector=selector, namespace=namespace):
+        metadata = pod.get("metadata") or {}
+        if metadata.get("deletionTimestamp") or _time(metadata.get("creationTimestamp")) < started_at:
+            continue
+        name = metadata.get("name")
+        problem = health.pod_problem(pod)
+        if problem:
+            return f"pod {name}: {problem}"
+        unschedulable = health.unschedulable(pod)
+        scheduled = health.conditions(pod).get("PodScheduled") or {}
+        since = _time(scheduled.get("lastTransitionTime"))
+        if unschedulable and (now - since).total_seconds() >= grace:
+            return f"pod {name}: {unschedulable}"
+    return None
+
+
+def _time(text: str | None) -> datetime.datetime:
+    if not text:
+        return datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -121,6 +121,8 @@ def object_line(manifest: Manifest, action: str, error: str | None = None) -> di
         "line": manifest.source.line,
         "action": action,
         "error": error,
+        "health": None,
+        "message": None,
     }
 
 
@@ -151,6 +153,7 @@ def test_json_document_of_a_deploy() -> None:
             "uncommitted changes are ignored (revisions are read from Git): k8s/wip.yaml",
             "k8s/kustomization.yaml:1: skipped: a kustomize or Helm file, not an object to apply",
         ],
+        "rollback": None,
     }
     assert stdout.endswith("}\n")
     # stdout holds the JSON document only; notes still reach people on stderr.
@@ -253,7 +256,7 @@ def test_json_document_of_a_plan_without_changes() -> None:
         PlanReady(EMPTY_PLAN),
         RunFinished("prod", HEAD, HEAD, None),
     ]
-    summary, stdout, _ = run("json", events, detailed_exitcode=True)
+    summary, stdout, _ = run("json", events, pending_exit_code=10)
     document = json.loads(stdout)
     assert (document["result"], document["exit_code"], document["from"], document["to"]) == (
         "no-changes",
@@ -432,9 +435,9 @@ FINDING = FindingFound(Finding(SourceLocation("k8s/app.yaml", 1), "bad"))
     ],
 )
 def test_exit_code(events: list[Event], detailed: bool, code: int) -> None:
-    summary, _, _ = run("json", events, detailed_exitcode=detailed)
+    summary, _, _ = run("json", events, pending_exit_code=10 if detailed else None)
     assert summary.exit_code == code
-    text_summary, _, _ = run("text", events, detailed_exitcode=detailed)
+    text_summary, _, _ = run("text", events, pending_exit_code=10 if detailed else None)
     assert text_summary.exit_code == code
 
 
@@ -451,7 +454,7 @@ def test_every_exit_code_has_a_summary_that_gives_it() -> None:
 def test_the_result_word_follows_the_exit_code() -> None:
     assert run("json", DEPLOY_EVENTS)[0].result == "deployed"
     assert (
-        run("json", [RunStarted("plan", "prod"), PlanReady(PLAN)], detailed_exitcode=True)[0].result
+        run("json", [RunStarted("plan", "prod"), PlanReady(PLAN)], pending_exit_code=10)[0].result
         == "planned"
     )
     assert run("json", [RunStarted("deploy", "prod"), PlanReady(PLAN)])[0].result == "planned"
