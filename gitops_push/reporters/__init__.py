@@ -14,6 +14,11 @@ from gitops_push.reporters import stats
 from gitops_push.reporters.stats import Summary
 
 
+def console_width() -> int | None:
+    """Terminals keep their width; logs get wide lines instead of tables wrapped at 80 columns."""
+    return None if sys.stdout.isatty() else 200
+
+
 class Reporter(Protocol):
     def handle(self, event: Event) -> None: ...
 
@@ -59,8 +64,12 @@ def build(
         # stdout stays pure JSON; errors and notes still reach people on stderr.
         out_console = Console(file=err_stream, quiet=True)
     else:
-        out_console = Console(file=out_stream, no_color=no_color or None, highlight=False, soft_wrap=True)
-    err_console = Console(file=err_stream, no_color=no_color or None, highlight=False, soft_wrap=True)
+        out_console = Console(
+            file=out_stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+        )
+    err_console = Console(
+        file=err_stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+    )
     from gitops_push.reporters.human import HumanReporter
 
     chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose))

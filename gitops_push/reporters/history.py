@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from gitops_push.reporters import console_width
+
 
 def render(
     deploys: Sequence[Mapping[str, Any]],
@@ -24,7 +26,9 @@ def render(
         json.dump(list(deploys), stream, indent=2)
         stream.write("\n")
         return
-    console = Console(file=stream, no_color=no_color or None, highlight=False, soft_wrap=True)
+    console = Console(
+        file=stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+    )
     if not deploys:
         console.print("no deploys yet")
         return

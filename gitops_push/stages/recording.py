@@ -8,6 +8,7 @@ after a blank line comes one JSON document (`metadata()`), which `history` and `
 from __future__ import annotations
 
 import datetime
+import getpass
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -45,7 +46,7 @@ def ci_identity(environ: Mapping[str, str]) -> dict[str, str]:
             "actor": environ.get("BUILD_USER_ID", ""),
             "run": environ.get("BUILD_URL", ""),
         }
-    user = environ.get("USER") or environ.get("LOGNAME") or "unknown"
+    user = environ.get("USER") or environ.get("LOGNAME") or getpass.getuser()
     return {"system": "local", "actor": f"{user}@{os.uname().nodename}", "run": ""}
 
 
