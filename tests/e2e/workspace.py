@@ -39,6 +39,10 @@ class Result:
         data: dict[str, Any] = json.loads(self.stdout)
         return data
 
+    def json_list(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = json.loads(self.stdout)
+        return data
+
     def actions(self) -> dict[str, str]:
         """'Kind ns/name' -> action, from the JSON output."""
         return {
@@ -90,9 +94,9 @@ class Workspace:
     def cli(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Result:
         """Run `gitops-push ARGS` in-process with --env and --kubeconfig of this workspace."""
         argv = [*args, "--repo", str(self.root)]
-        if args and args[0] in ("plan", "deploy") and "--env" not in args:
+        if args and args[0] in ("plan", "deploy", "rollback", "status", "drift") and "--env" not in args:
             argv += ["--env", self.env]
-        if args and args[0] in ("plan", "deploy") and "--offline" not in args:
+        if args and args[0] in ("plan", "deploy", "rollback", "status", "drift") and "--offline" not in args:
             argv += ["--kubeconfig", str(kubeconfig or self.kubeconfig)]
         result = CliRunner().invoke(main, argv, env=dict(env or {}), catch_exceptions=False)
         return Result(result.exit_code, result.stdout, result.stderr)

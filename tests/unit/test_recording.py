@@ -148,7 +148,9 @@ def test_ci_identity_locally_is_user_at_host() -> None:
         "run": "",
     }
     assert recording.ci_identity({"LOGNAME": "bob"})["actor"] == f"bob@{host}"
-    assert recording.ci_identity({})["actor"] == f"{getpass.getuser()}@{host}"  # the account, when no variable names it
+    assert (
+        recording.ci_identity({})["actor"] == f"{getpass.getuser()}@{host}"
+    )  # the account, when no variable names it
 
 
 def test_ci_identity_needs_github_actions_to_be_true() -> None:
