@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import json
 import getpass
+import json
 import os
 from pathlib import Path
 
