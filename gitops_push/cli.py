@@ -180,6 +180,13 @@ def _deploy_options(function: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="If apply or wait fails, return the environment to its last deployed tag.",
         ),
+        click.option(
+            "--lock-timeout",
+            type=Duration(),
+            default="10m",
+            show_default=True,
+            help="How long to wait for another deploy of the environment to finish.",
+        ),
         click.option("--diff", "show_diff", is_flag=True, help="Print the diff of every change."),
     ]
     for option in reversed(options):
@@ -344,3 +351,29 @@ def history(
             click.echo(f"hint: {exc.hint}", err=True)
         sys.exit(int(exc.exit_code))
     history_report.render(deploys, output=output, no_color=no_color)
+
+
+@main.command()
+@click.option("--env", "environment", required=True, metavar="NAME", help="The environment to unlock.")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG).")
+@click.option("--context", metavar="NAME", help="Kubeconfig context.")
+def unlock(environment: str, kubeconfig: str | None, context: str | None) -> None:
+    """Break an environment's deploy lock, saying whose lock it was.
+
+    Use it when a deploy was killed and you do not want to wait for its lock to expire (it does so on
+    its own a minute after its last renewal). Breaking the lock of a deploy that still runs lets
+    another deploy interleave with it.
+
+    \b
+    Examples:
+      gitops-push unlock --env production
+    """
+    from gitops_push import pipeline
+
+    try:
+        click.echo(pipeline.unlock(kubeconfig, context, environment))
+    except GitopsPushError as exc:
+        click.echo(f"error: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(int(exc.exit_code))

@@ -93,3 +93,8 @@ class ApplyFailed(GitopsPushError):
 class TagRace(GitopsPushError):
     reference = "tag-race"
     exit_code = ExitCode.RACE
+
+
+class LockHeld(GitopsPushError):
+    reference = "lock-held"
+    exit_code = ExitCode.RACE

@@ -10,6 +10,7 @@ RunFailed event here, so `cli.py` only maps the folded Summary to an exit code.
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ from gitops_push.stages import (
     applying,
     gitrange,
     loading,
+    locking,
     ownership,
     planning,
     pruning,
@@ -171,11 +173,16 @@ class Run:
             span = gitrange.find_range(self.repo, env.prefix, self.settings.to, self.settings.from_rev)
         self._note_dirty()
         cluster = None if self.settings.offline else self._connect()
+        lock = None
         try:
+            if self.settings.mode is Mode.DEPLOY and cluster is not None:
+                lock = self._lock(cluster)
             plan = self._plan(span, cluster)
             if self.settings.mode is Mode.DEPLOY and cluster is not None and plan is not None:
                 self._deploy(cluster, plan)
         finally:
+            if lock is not None:
+                lock.release()
             if cluster is not None:
                 cluster.close()
         self.sink.handle(RunFinished(env.name, span.base, span.head, None))
@@ -208,6 +215,14 @@ class Run:
         )
         cluster.version()  # fail early, naming the server, if it cannot be reached
         return cluster
+
+    def _lock(self, cluster: Any) -> locking.Lock:
+        """Before the dry-run: two deploys of one environment must not interleave."""
+        identity = recording.ci_identity(os.environ)
+        who = identity["actor"] or identity["system"]
+        lock = locking.Lock(cluster, self.settings.environment.name, who, identity["run"])
+        lock.acquire(timeout=self.settings.lock_timeout, sink=self.sink)
+        return lock
 
     def _note_dirty(self) -> None:
         dirty = self.repo.dirty_paths(self.settings.environment.paths)
@@ -530,3 +545,18 @@ def _empty(span: Any) -> Any:
     from gitops_push.model import ChangeSet
 
     return ChangeSet(range=span, old={}, new={})
+
+
+def unlock(kubeconfig: str | None, context: str | None, environment: str) -> str:
+    """Break an environment's deploy lock; says whose lock it broke."""
+    from gitops_push import kube
+
+    cluster = kube.connect(kubeconfig, context, cache_dir=settings.cache_dir())
+    try:
+        holder = locking.unlock(cluster, environment)
+    finally:
+        cluster.close()
+    if holder is None:
+        return f"environment {environment!r} is not locked"
+    state = "expired" if holder.expired(locking.now()) else "active"
+    return f"broke the deploy lock of {environment!r} held by {holder.describe()} ({state})"

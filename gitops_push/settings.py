@@ -23,6 +23,7 @@ CONFIG_FILE = "gitops-push.yaml"
 DEFAULT_ENVIRONMENT = "default"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT = 300.0
+DEFAULT_LOCK_TIMEOUT = 600.0
 
 NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
 CONFIG_SCHEMA: Mapping[str, Any] = {
@@ -94,6 +95,7 @@ class Settings:
     wait: bool = True
     timeout: float = DEFAULT_TIMEOUT
     rollback_on_failure: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 

@@ -217,14 +217,37 @@ class Cluster:
         )
         return answer
 
-    def delete(self, resource: Resource, namespace: str | None, name: str) -> bool:
-        """Delete in the background (dependents are collected by the cluster); False when already gone."""
+    def create(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST: fails with 409 AlreadyExists when someone created it first (what a lock needs)."""
+        answer: dict[str, Any] = self.request(
+            "POST", resource.path(body["metadata"].get("namespace")), body=body
+        )
+        return answer
+
+    def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT with the body's resourceVersion: fails with 409 Conflict if the object changed meanwhile."""
+        metadata = body["metadata"]
+        answer: dict[str, Any] = self.request(
+            "PUT", resource.path(metadata.get("namespace"), metadata["name"]), body=body
+        )
+        return answer
+
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, *, resource_version: str | None = None
+    ) -> bool:
+        """Delete in the background (dependents are collected by the cluster); False when already gone.
+
+        With `resource_version`, only that version is deleted (a 409 Conflict otherwise).
+        """
+        options: dict[str, Any] = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "propagationPolicy": "Background",
+        }
+        if resource_version:
+            options["preconditions"] = {"resourceVersion": resource_version}
         try:
-            self.request(
-                "DELETE",
-                resource.path(namespace, name),
-                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
-            )
+            self.request("DELETE", resource.path(namespace, name), body=options)
         except KubeApiError as exc:
             if exc.status == 404:
                 return False
