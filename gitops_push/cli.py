@@ -87,13 +87,22 @@ def _common(
         click.option(
             "-o",
             "--output",
-            type=click.Choice(["text", "json"]),
-            default="text",
-            show_default=True,
-            help="text for people; json for machines (one document on stdout).",
+            type=click.Choice(["text", "json", "github"]),
+            default=None,
+            help="text for people (default); json for machines (one document on stdout); github for "
+            "workflow annotations and a job summary (default inside GitHub Actions).",
+        ),
+        click.option(
+            "--junit",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="Also write a JUnit XML report (Jenkins, GitLab).",
         ),
         click.option("--no-color", is_flag=True, help="No colours (NO_COLOR is honoured too)."),
-        click.option("-v", "--verbose", count=True, help="Also list unchanged objects."),
+        click.option(
+            "-v", "--verbose", count=True, help="Also list unchanged objects and every health change."
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors and the final line."),
     ]
     if not revisions:
         options = [o for o in options if o not in (options[4], options[5])]
@@ -143,9 +152,17 @@ def _run(
     from gitops_push.settings import Mode
 
     output, no_color, verbose = options.pop("output"), options.pop("no_color"), options.pop("verbose")
-    repo = options.pop("repo")
+    quiet, junit, repo = options.pop("quiet"), options.pop("junit"), options.pop("repo")
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose exclude each other")
     sink = reporters.build(
-        output, show_diff=show_diff, verbose=verbose, no_color=no_color, pending_exit_code=pending_exit_code
+        output,
+        show_diff=show_diff,
+        verbose=verbose,
+        quiet=quiet,
+        no_color=no_color,
+        pending_exit_code=pending_exit_code,
+        junit=junit,
     )
     getattr(pipeline, runner)(Mode(mode_name), repo, options, sink, **extra)
     summary = sink.close()

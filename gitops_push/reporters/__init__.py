@@ -6,7 +6,10 @@ the exit code; `close()` lets buffered reporters (JSON) write at the end.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import IO, Protocol
 
 from gitops_push.events import Event
@@ -44,19 +47,33 @@ class Reporters:
 
 
 def build(
-    output: str,
+    output: str | None,
     *,
     show_diff: bool = False,
     verbose: int = 0,
+    quiet: bool = False,
     no_color: bool = False,
     pending_exit_code: int | None = None,
+    junit: Path | None = None,
+    environ: Mapping[str, str] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> Reporters:
+    """The reporters for one run. `output` None: github inside GitHub Actions, text elsewhere."""
     from rich.console import Console
 
+    from gitops_push.reporters.human import HumanReporter
+
+    env = os.environ if environ is None else environ
+    if output is None:
+        output = "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
     out_stream, err_stream = stdout or sys.stdout, stderr or sys.stderr
     chosen: list[Reporter] = []
+    plain = no_color or output == "github"  # Actions logs show workflow commands, not colours
+    if output == "github":
+        from gitops_push.reporters.github import GithubReporter
+
+        chosen.append(GithubReporter(out_stream, summary_file=env.get("GITHUB_STEP_SUMMARY")))
     if output == "json":
         from gitops_push.reporters.jsonout import JsonReporter
 
@@ -65,12 +82,14 @@ def build(
         out_console = Console(file=err_stream, quiet=True)
     else:
         out_console = Console(
-            file=out_stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+            file=out_stream, no_color=plain or None, highlight=False, soft_wrap=True, width=console_width()
         )
     err_console = Console(
-        file=err_stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+        file=err_stream, no_color=plain or None, highlight=False, soft_wrap=True, width=console_width()
     )
-    from gitops_push.reporters.human import HumanReporter
+    chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose, quiet=quiet))
+    if junit is not None:
+        from gitops_push.reporters.junit import JunitReporter
 
-    chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose))
+        chosen.append(JunitReporter(junit))
     return Reporters(chosen, pending_exit_code=pending_exit_code)

@@ -45,7 +45,10 @@ ACTION_STYLE = {
 
 
 class HumanReporter:
-    def __init__(self, out: Console, err: Console, *, show_diff: bool, verbose: int = 0) -> None:
+    def __init__(
+        self, out: Console, err: Console, *, show_diff: bool, verbose: int = 0, quiet: bool = False
+    ) -> None:
+        self._quiet = quiet
         self._out = out
         self._err = err
         self._show_diff = show_diff
@@ -57,6 +60,10 @@ class HumanReporter:
         self._command = ""
 
     def handle(self, event: Event) -> None:
+        if self._quiet and not isinstance(event, FindingFound | RunFailed | RollbackFinished | ObjectActed):
+            return  # -q: errors and the final line only
+        if self._quiet and isinstance(event, ObjectActed) and event.action is not Action.FAILED:
+            return
         match event:
             case RunStarted(command=command):
                 self._command = command
