@@ -13,7 +13,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
-TEST_DEPS = ["pytest>=8", "cryptography>=42"]
+TEST_DEPS = ["pytest>=8", "cryptography>=42", "xmlschema>=3"]
 
 
 @nox.session(python=PYTHON)
