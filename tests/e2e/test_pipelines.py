@@ -6,6 +6,7 @@ import datetime
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xmlschema
@@ -18,6 +19,16 @@ from tests.e2e.workspace import Result, Workspace, config_map, namespace_manifes
 pytestmark = pytest.mark.e2e
 
 JUNIT_SCHEMA = xmlschema.XMLSchema(REPO_ROOT / "tests" / "data" / "junit.xsd")
+
+
+def junit(path: Path) -> dict[str, Any]:
+    """Validate a report against the schema, then read it as data."""
+    JUNIT_SCHEMA.validate(str(path))
+    data = JUNIT_SCHEMA.to_dict(str(path))
+    assert isinstance(data, dict)
+    return data
+
+
 BAD_DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -84,15 +95,13 @@ def test_junit_report_follows_the_schema_jenkins_reads(workspace: Workspace, tmp
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s", "--junit", str(failed_report)).exit_code == 3
 
-    JUNIT_SCHEMA.validate(str(passed_report))
-    JUNIT_SCHEMA.validate(str(failed_report))
-    passed = JUNIT_SCHEMA.to_dict(str(passed_report))
+    passed = junit(passed_report)
     suites = {suite["@name"]: suite for suite in passed["testsuite"]}
     assert {"validate", "dry-run", "apply", "gitops-push"} <= set(suites)
     apply_cases = {case["@name"] for case in suites["apply"]["testcase"]}
     assert apply_cases == {f"Namespace {ns}", f"ConfigMap {ns}/cm"}
     assert passed["@failures"] == 0
-    failed = JUNIT_SCHEMA.to_dict(str(failed_report))
+    failed = junit(failed_report)
     validate = next(suite for suite in failed["testsuite"] if suite["@name"] == "validate")
     bad = next(case for case in validate["testcase"] if case["@name"] == f"Deployment.apps {ns}/bad")
     assert bad["@file"] == "k8s/bad.yaml"
