@@ -12,10 +12,8 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -25,31 +23,9 @@ from kubernetes.config.config_exception import ConfigException
 
 from gitops_push.errors import ClusterUnreachable, UsageError
 from gitops_push.kube.errors import KubeApiError, from_api_exception
+from gitops_push.kube.resource import FIELD_MANAGER, Resource
 
-FIELD_MANAGER = "gitops-push"
 REQUEST_TIMEOUT = (10, 60)  # connect, read: seconds
-
-
-@dataclass(frozen=True)
-class Resource:
-    """How the API serves one kind: its REST path pieces and its scope."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, namespace: str | None = None, name: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        return f"{base}/{quote(name, safe='')}" if name else base
 
 
 def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8) -> Cluster:

@@ -13,13 +13,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitops_push import masking
 from gitops_push.errors import GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
-from gitops_push.kube import Cluster, KubeApiError, Resource
+from gitops_push.kube import KubeApiError, Resource
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 T = TypeVar("T")
 R = TypeVar("R")

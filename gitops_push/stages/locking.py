@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_push.errors import LockHeld
 from gitops_push.events import EventSink, Note
-from gitops_push.kube import Cluster, KubeApiError, Resource
+from gitops_push.kube import KubeApiError, Resource
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 LEASES = Resource(group="coordination.k8s.io", version="v1", kind="Lease", plural="leases", namespaced=True)
 LOCK_NAMESPACE = "default"

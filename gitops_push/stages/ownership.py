@@ -13,11 +13,14 @@ import base64
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_push import __version__
-from gitops_push.kube import Cluster, Resource
+from gitops_push.kube import Resource
 from gitops_push.model import Manifest, ObjectRef, SourceLocation
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 PARENT_NAMESPACE = "default"
 ID_LABEL = "applyset.kubernetes.io/id"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_push.events import EventSink, ObjectActed, Stage
-from gitops_push.kube import Cluster, KubeApiError
+from gitops_push.kube import KubeApiError
 from gitops_push.model import Action, Manifest, ObjectRef
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_push.events import EventSink, HealthChanged
-from gitops_push.kube import Cluster, Resource, health
+from gitops_push.kube import Resource, health
 from gitops_push.model import Manifest, ObjectRef
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 POLL_SECONDS = 1.0
 UNSCHEDULABLE_GRACE = 30.0  # seconds a new pod may stay unschedulable (a node may be on its way)
