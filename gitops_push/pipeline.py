@@ -164,6 +164,7 @@ class Run:
     rejected: bool = False
     deferred: set[ObjectRef] = field(default_factory=set)  # dry-run waits for a Namespace or CRD
     existing: set[ObjectRef] = field(default_factory=set)  # live before this run
+    full: bool = False  # the whole desired set, not the difference
 
     def execute(self) -> None:
         env = self.settings.environment
@@ -200,6 +201,12 @@ class Run:
         return Range(base=last.commit, head=last.commit, base_tag=last.name)
 
     @property
+    def _read_live(self) -> bool:
+        """Live objects are read for diffs (plan, status) and to tell unchanged ones apart (full sets);
+        a deploy of what Git says changed needs only the dry-run's answer."""
+        return self.settings.mode in (Mode.PLAN, Mode.STATUS) or self.full
+
+    @property
     def force(self) -> bool:
         """Take over conflicting fields: when asked, when repairing drift (--all), when measuring drift."""
         return self.settings.force_conflicts or self.settings.all_objects or self.settings.mode is Mode.STATUS
@@ -233,6 +240,7 @@ class Run:
     def _plan(self, span: Any, cluster: Any) -> Plan | None:
         env = self.settings.environment
         full, notes = self._full_deploy(span, cluster)
+        self.full = full
         if span.base == span.head and not full:
             self.sink.handle(Note(f"nothing to deploy: {env.prefix} already points to {span.head[:12]}"))
             self.sink.handle(
@@ -376,6 +384,7 @@ class Run:
             force=self.force,
             concurrency=self.settings.concurrency,
             sink=self.sink,
+            read_live=self._read_live,
         )
         self.rejected = any(o.error for o in outcomes.values())
         waiting_for: dict[str, int] = {}
@@ -387,9 +396,12 @@ class Run:
                 Note(f"{count} object(s) are dry-run once their prerequisites are applied: {why}")
             )
         self.deferred = {ref for ref, o in outcomes.items() if o.deferred}
-        self.existing = {ref for ref, o in outcomes.items() if o.live is not None}
+        observations = {
+            ref: planning.Observation(o.live, o.answer, o.live_read) for ref, o in outcomes.items()
+        }
+        self.existing = {ref for ref, seen in observations.items() if seen.exists}
         self.sink.handle(StageFinished(Stage.DRY_RUN, Status.FAILED if self.rejected else Status.SUCCEEDED))
-        return {ref: planning.Observation(o.live, o.answer) for ref, o in outcomes.items()}
+        return observations
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -430,11 +442,12 @@ class Run:
         for wave in plan.apply_waves:
             self._apply_wave(cluster, [c.desired for c in wave if c.desired is not None])
         self.sink.handle(StageFinished(Stage.APPLY, Status.SUCCEEDED))
-        if not self.settings.wait or not applied:
+        watched = [m for m in applied if waiting.worth_waiting(m)]
+        if not self.settings.wait or not watched:
             return
-        self.sink.handle(StageStarted(Stage.WAIT, total=len(applied)))
+        self.sink.handle(StageStarted(Stage.WAIT, total=len(watched)))
         failures = waiting.wait_healthy(
-            cluster, applied, timeout=self.settings.timeout, sink=self.sink, since=started
+            cluster, watched, timeout=self.settings.timeout, sink=self.sink, since=started
         )
         for ref, why in sorted(failures.items()):
             manifest = next(m for m in applied if m.ref == ref)

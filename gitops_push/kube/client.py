@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from gitops_push.errors import ClusterUnreachable, UsageError
+from gitops_push.kinds import BUILTIN_GROUPS
 from gitops_push.kube.errors import KubeApiError, from_api_exception
 from gitops_push.kube.resource import FIELD_MANAGER, Resource
 
@@ -60,6 +62,7 @@ class Cluster:
         self.server: str = str(api_client.configuration.host)
         self._cache_dir = cache_dir / hashlib.sha256(self.server.encode()).hexdigest()[:16]
         self._discovery: dict[str, dict[str, Resource]] = {}
+        self._server_version: str | None = None
         self._lock = threading.Lock()
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -113,15 +116,16 @@ class Cluster:
 
     def version(self) -> str:
         answer = self.request("GET", "/version")
-        return str(answer.get("gitVersion", "unknown"))
+        self._server_version = str(answer.get("gitVersion", "unknown"))
+        return self._server_version
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
         """Discovery for one group-version, asked once per run; None when the cluster lacks the kind."""
+        # One discovery request per group-version, even when many workers ask at once.
         with self._lock:
             known = self._discovery.get(api_version)
-        if known is None:
-            known = self._discover(api_version)
-            with self._lock:
+            if known is None:
+                known = self._discover(api_version)
                 self._discovery[api_version] = known
         return known.get(kind)
 
@@ -145,6 +149,12 @@ class Cluster:
 
     def _discover(self, api_version: str) -> dict[str, Resource]:
         group, _, version = api_version.rpartition("/")
+        cached = self._discovery_file(group, api_version)
+        if cached is not None:
+            try:
+                return _resources(group, version, json.loads(cached.read_text()))
+            except (OSError, ValueError, KeyError):
+                pass
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         try:
             answer = self.request("GET", path)
@@ -152,18 +162,16 @@ class Cluster:
             if exc.status == 404:
                 return {}
             raise
-        resources = {}
-        for entry in answer.get("resources", []):
-            if "/" in entry["name"]:
-                continue  # subresources such as deployments/status
-            resources[entry["kind"]] = Resource(
-                group=group,
-                version=version,
-                kind=entry["kind"],
-                plural=entry["name"],
-                namespaced=entry["namespaced"],
-            )
-        return resources
+        if cached is not None:
+            _write_atomically(cached, json.dumps(answer))
+        return _resources(group, version, answer)
+
+    def _discovery_file(self, group: str, api_version: str) -> Path | None:
+        """Built-in group-versions are cached on disk per cluster and server version; custom ones (CRDs
+        come and go) are always asked."""
+        if group not in BUILTIN_GROUPS or not self._server_version:
+            return None
+        return self._cache_dir / "discovery" / self._server_version / f"{api_version.replace('/', '__')}.json"
 
     # --- objects ---------------------------------------------------------------------------------
 
@@ -262,11 +270,30 @@ class Cluster:
         path, _, query = relative_url.partition("?")
         params = [tuple(p.split("=", 1)) for p in query.split("&") if "=" in p]
         answer: dict[str, Any] = self.request("GET", path, query=params)  # type: ignore[arg-type]
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(answer))
-        tmp.replace(cached)
+        _write_atomically(cached, json.dumps(answer))
         return answer
+
+
+def _resources(group: str, version: str, answer: Mapping[str, Any]) -> dict[str, Resource]:
+    resources = {}
+    for entry in answer.get("resources", []):
+        if "/" in entry["name"]:
+            continue  # subresources such as deployments/status
+        resources[entry["kind"]] = Resource(
+            group=group,
+            version=version,
+            kind=entry["kind"],
+            plural=entry["name"],
+            namespaced=entry["namespaced"],
+        )
+    return resources
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _reason(exc: BaseException) -> str:

@@ -31,10 +31,22 @@ class Candidates:
 
 @dataclass(frozen=True)
 class Observation:
-    """What the cluster said about one desired object: the live object and the dry-run answer."""
+    """What the cluster said about one desired object: the dry-run answer, and the live object when read.
+
+    A deploy of objects that Git says changed does not read them first (one request fewer per
+    object): `exists` then comes from the dry-run answer, which has a resourceVersion only for an
+    object the cluster already stores.
+    """
 
     live: Mapping[str, Any] | None
     answer: Mapping[str, Any] | None
+    live_read: bool = True
+
+    @property
+    def exists(self) -> bool:
+        if self.live_read:
+            return self.live is not None
+        return bool(self.answer and (self.answer.get("metadata") or {}).get("resourceVersion"))
 
 
 def candidates(change_set: ChangeSet) -> Candidates:
@@ -99,8 +111,16 @@ def online_change(manifest: Manifest, previous: Manifest | None, seen: Observati
     if seen is None or seen.answer is None:
         # Not dry-run yet (its Namespace or CRD arrives in this deploy): Git's view until then.
         return offline_change(manifest, previous)
-    if seen.live is None:
+    if not seen.exists:
         return Change(Op.CREATE, manifest.ref, manifest, previous, diff=_diff(None, _comparable(seen.answer)))
+    if seen.live is None:  # not read: Git's diff says what changes
+        return Change(
+            Op.UPDATE,
+            manifest.ref,
+            manifest,
+            previous,
+            diff=_diff(previous.body if previous else None, manifest.body),
+        )
     before, after = _comparable(seen.live), _comparable(seen.answer)
     if before == after:
         return Change(Op.UNCHANGED, manifest.ref, manifest, previous)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitops_push import kinds
 from gitops_push.events import EventSink, HealthChanged
 from gitops_push.kube import Resource, health
 from gitops_push.model import Manifest, ObjectRef
@@ -67,6 +68,12 @@ def wait_healthy(
             }
         sleep(POLL_SECONDS)
     return {}
+
+
+def worth_waiting(manifest: Manifest) -> bool:
+    """Kinds with a health rule, and custom kinds (they may have a Ready condition). A ConfigMap, a
+    Secret or a Role is healthy once applied: polling it would only cost a request per object."""
+    return manifest.ref.kind in health.RULES or manifest.ref.group not in kinds.BUILTIN_GROUPS
 
 
 def wait_current(
