@@ -58,6 +58,7 @@ from gitops_push.stages import (
 )
 
 PREREQUISITE_TIMEOUT = 120.0
+STARTUP_RETRY_BUDGET = 5.0
 
 
 def run(mode: Mode, directory: Path, options: Mapping[str, Any], sink: EventSink) -> None:
@@ -220,7 +221,10 @@ class Run:
             cache_dir=settings.cache_dir(),
             pool_size=self.settings.concurrency,
         )
-        cluster.version()  # fail early, naming the server, if it cannot be reached
+        # Fail early, naming the server, if it cannot be reached: a short retry budget for this first call.
+        cluster.retry_budget, budget = STARTUP_RETRY_BUDGET, cluster.retry_budget
+        cluster.version()
+        cluster.retry_budget = budget
         return cluster
 
     def _lock(self, cluster: Any) -> locking.Lock:

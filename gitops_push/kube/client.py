@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,17 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from gitops_push.errors import ClusterUnreachable, UsageError
+from gitops_push.errors import ClusterUnreachable, GitopsPushError, UsageError
 from gitops_push.kinds import BUILTIN_GROUPS
 from gitops_push.kube.errors import KubeApiError, from_api_exception
 from gitops_push.kube.resource import FIELD_MANAGER, Resource
 
-REQUEST_TIMEOUT = (10, 60)  # connect, read: seconds
+REQUEST_TIMEOUT = (10, 30)  # connect, read: seconds; a stalled connection is retried, not waited on forever
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+BASE_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
+MAX_RETRY_AFTER = 30.0
+RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
 
 
 def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8) -> Cluster:
@@ -63,6 +70,9 @@ class Cluster:
         self._cache_dir = cache_dir / hashlib.sha256(self.server.encode()).hexdigest()[:16]
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._server_version: str | None = None
+        self.retry_budget = RETRY_BUDGET
+        self._clock: Callable[[], float] = time.monotonic
+        self._sleep: Callable[[float], None] = time.sleep
         self._lock = threading.Lock()
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -76,31 +86,62 @@ class Cluster:
         body: Any = None,
         content_type: str = "application/json",
     ) -> Any:
-        """One REST call; JSON in and out. Raises KubeApiError or ClusterUnreachable."""
+        """One REST call; JSON in and out. Raises KubeApiError or ClusterUnreachable.
+
+        Idempotent requests (reads, server-side apply, deletes) are retried on connection faults,
+        429 and 5xx answers, with exponential backoff and jitter, honouring Retry-After, within a
+        bounded total time. Others (POST, PUT) are sent once: the caller decides.
+        """
+        idempotent = method in ("GET", "DELETE") or content_type == "application/apply-patch+yaml"
+        deadline = self._clock() + self.retry_budget
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._send(method, path, query, body, content_type)
+            except (KubeApiError, ClusterUnreachable) as exc:
+                delay = self._retry_delay(exc, attempt) if idempotent else None
+                if delay is None or self._clock() + delay > deadline:
+                    raise
+                self._sleep(delay)
+
+    def _retry_delay(self, exc: GitopsPushError, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when this failure is final."""
+        if isinstance(exc, KubeApiError):
+            if exc.status not in RETRIED_STATUSES:
+                return None
+            if exc.retry_after is not None:
+                return min(exc.retry_after, MAX_RETRY_AFTER)
+        backoff = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (attempt - 1))
+        return random.uniform(backoff / 2, backoff)  # noqa: S311 - jitter, not cryptography
+
+    def _send(
+        self, method: str, path: str, query: list[tuple[str, str]] | None, body: Any, content_type: str
+    ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         # The client serialises JSON types itself; apply-patch+yaml must arrive as text (JSON is YAML).
         payload = json.dumps(body) if body is not None and not content_type.endswith("json") else body
         try:
-            method, url, headers, payload, _ = self._api.param_serialize(
+            verb, url, headers, payload, _ = self._api.param_serialize(
                 method,
                 path,
-                query_params=query or [],
+                query_params=list(query or []),
                 header_params=headers,
                 body=payload,
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(
-                method, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+                verb, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
             )
             raw = response.read()
         except ApiException as exc:
             if exc.status:
-                raise from_api_exception(exc.status, exc.body, method, path) from exc
+                raise from_api_exception(exc.status, exc.body, method, path, exc.headers) from exc
             raise self._unreachable(exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(exc) from exc
         if not 200 <= response.status < 300:
-            raise from_api_exception(response.status, raw, method, path)
+            raise from_api_exception(response.status, raw, method, path, response.getheaders())
         return json.loads(raw) if raw else None
 
     def _unreachable(self, exc: BaseException) -> ClusterUnreachable:

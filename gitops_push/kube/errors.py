@@ -7,6 +7,7 @@ stages mask Secret values before anything reaches a reporter.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,17 @@ class KubeApiError(GitopsPushError):
     reference = "api-error"
 
     def __init__(
-        self, status: int, reason: str, message: str, causes: tuple[Cause, ...], method: str, path: str
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        causes: tuple[Cause, ...],
+        method: str,
+        path: str,
+        retry_after: float | None = None,
     ):
         super().__init__(message, hint=hint_for(status, reason, message))
+        self.retry_after = retry_after
         self.status = status
         self.reason = reason
         self.causes = causes
@@ -44,7 +53,9 @@ class KubeApiError(GitopsPushError):
         return self.status == 404 and "namespaces" in self.message and "not found" in self.message
 
 
-def from_api_exception(status: int, body: Any, method: str, path: str) -> KubeApiError:
+def from_api_exception(
+    status: int, body: Any, method: str, path: str, headers: Mapping[str, str] | None = None
+) -> KubeApiError:
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     try:
@@ -61,7 +72,18 @@ def from_api_exception(status: int, body: Any, method: str, path: str) -> KubeAp
     message = str(parsed.get("message") or f"HTTP {status}")
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + " …(cut)"
-    return KubeApiError(status, str(parsed.get("reason") or ""), message, causes, method, path)
+    return KubeApiError(
+        status, str(parsed.get("reason") or ""), message, causes, method, path, _retry_after(headers)
+    )
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a Retry-After header (the API server sends whole seconds)."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def hint_for(status: int, reason: str, message: str) -> str | None:
