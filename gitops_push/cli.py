@@ -180,6 +180,13 @@ def _deploy_options(function: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option("--allow-empty", is_flag=True, help="Allow a deploy that leaves the environment empty."),
         click.option(
+            "--max-prune",
+            type=click.IntRange(0),
+            default=50,
+            show_default=True,
+            help="Refuse a deploy that would prune more objects than this.",
+        ),
+        click.option(
             "--push/--no-push", default=None, help="Push the deploy tag (default: when there is a remote)."
         ),
         click.option(

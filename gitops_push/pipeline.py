@@ -268,6 +268,7 @@ class Run:
         self._validate(loaded, chosen, cluster)
         selection = self._prune_selection(loaded.change_set, chosen, cluster, full)
         self._refuse_empty(loaded.change_set, selection)
+        self._refuse_mass_prune(selection)
         self.bodies = {m.ref: planning.desired_body(m, self._labels()) for m in chosen.to_apply}
         self.coming = applying.arrivals(chosen.to_apply)
         observations = None
@@ -377,6 +378,14 @@ class Run:
                 f"(it would prune {len(prune)})",
                 hint="check --path; if you mean it, give --allow-empty",
             )
+
+    def _refuse_mass_prune(self, prune: Sequence[Manifest]) -> None:
+        if self.settings.mode is Mode.STATUS or len(prune) <= self.settings.max_prune:
+            return
+        raise UsageError(
+            f"this deploy would prune {len(prune)} objects, more than --max-prune {self.settings.max_prune}",
+            hint="if Git really removed that much, rerun with a higher --max-prune",
+        )
 
     def _dry_run(self, cluster: Any, manifests: Sequence[Manifest]) -> dict[ObjectRef, planning.Observation]:
         self.sink.handle(StageStarted(Stage.DRY_RUN, total=0))

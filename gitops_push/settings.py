@@ -24,6 +24,7 @@ DEFAULT_ENVIRONMENT = "default"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_TIMEOUT = 300.0
 DEFAULT_LOCK_TIMEOUT = 600.0
+DEFAULT_MAX_PRUNE = 50
 
 NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
 CONFIG_SCHEMA: Mapping[str, Any] = {
@@ -96,6 +97,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     rollback_on_failure: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    max_prune: int = DEFAULT_MAX_PRUNE
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 

@@ -153,7 +153,10 @@ def parse_file(path: str, data: bytes, side: Side) -> None:
     for document in documents:
         found = _take_document(path, text, document, side) or found
     if not found and not any(s.source.path == path for s in side.skipped):
-        side.skipped.append(Skipped(where, "no objects in this file"))
+        # An empty manifest file is almost always a mistake (a bad merge, a truncated write): say so.
+        side.findings.append(
+            Finding(where, "no Kubernetes object in this file: it is empty or holds only `---`")
+        )
 
 
 def _documents(path: str, text: str) -> Iterator[yamltext.Document]:

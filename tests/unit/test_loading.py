@@ -209,13 +209,19 @@ def test_a_document_without_api_version_and_kind_is_skipped_with_a_note(repo: Re
     assert loaded.findings == ()
 
 
-def test_a_file_without_objects_is_skipped_with_a_note(repo: Repo) -> None:
-    loaded = repo.load_files({"k8s/empty.yaml": "# nothing here yet\n---\n"})
-    assert loaded.change_set.skipped == (
-        Skipped(SourceLocation("k8s/empty.yaml", 1), "no objects in this file"),
-    )
+@pytest.mark.parametrize("text", ["", "---\n", "# nothing here yet\n---\n", "---\n---\n"])
+def test_a_file_without_objects_is_a_finding(repo: Repo, text: str) -> None:
+    loaded = repo.load_files({"k8s/empty.yaml": text})
     assert loaded.change_set.new == {}
+    assert findings(loaded) == [
+        ("k8s/empty.yaml", 1, "", "no Kubernetes object in this file: it is empty or holds only `---`")
+    ]
+
+
+def test_empty_documents_between_objects_are_fine(repo: Repo) -> None:
+    loaded = repo.load_files({"k8s/a.yaml": "---\n" + CM.format(name="a", value=1) + "---\n---\n"})
     assert loaded.findings == ()
+    assert len(loaded.change_set.new) == 1
 
 
 def test_a_document_that_is_not_a_mapping_is_a_finding(repo: Repo) -> None:
