@@ -105,6 +105,9 @@ def promote(mode: Mode, directory: Path, options: Mapping[str, Any], sink: Event
 
     def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
         source_prefix = settings.tag_prefix_of(repo.root, source)
+        remote = repo.remote()
+        if remote is not None:
+            repo.fetch_deploy_tags(remote, source_prefix)
         last = gitrange.last_deploy(repo, source_prefix)
         if last is None:
             raise UsageError(
@@ -172,7 +175,12 @@ class Run:
         if self.settings.mode is Mode.STATUS:
             span = self._deployed_range()
         else:
-            span = gitrange.find_range(self.repo, env.prefix, self.settings.to, self.settings.from_rev)
+            notes: list[str] = []
+            span = gitrange.find_range(
+                self.repo, env.prefix, self.settings.to, self.settings.from_rev, notes=notes
+            )
+            for note in notes:
+                self.sink.handle(Note(note))
         self._note_dirty()
         cluster = None if self.settings.offline else self._connect()
         lock = None

@@ -167,6 +167,28 @@ class GitRepo:
                 index += 1  # the next field is the path the entry was renamed or copied from
         return dirty
 
+    def is_shallow(self) -> bool:
+        return str(self._repo.git.rev_parse("--is-shallow-repository")).strip() == "true"
+
+    def fetch_deploy_tags(self, remote: str, prefix: str) -> None:
+        """Fetch the environment's deploy tags (and, in a shallow clone, just their commits).
+
+        CI checkouts are often shallow and without tags; the last deploy tag and its commit's tree
+        are all a deploy needs, since the change set is a difference of two trees.
+        """
+        spec = f"+refs/tags/{prefix}/*:refs/tags/{prefix}/*"
+        args = ["--no-tags", "--quiet", remote, spec]
+        if self.is_shallow():
+            args.insert(0, "--depth=1")
+        try:
+            self._repo.git.fetch(*args)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().splitlines()
+            raise GitStateError(
+                f"could not fetch the deploy tags from {remote}: {detail[-1] if detail else exc}",
+                hint="give the pipeline read access to the remote's tags, or fetch them before running",
+            ) from exc
+
     def remote(self) -> str | None:
         names = [r.name for r in self._repo.remotes]
         if not names:
