@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -169,6 +170,7 @@ class Run:
     deferred: set[ObjectRef] = field(default_factory=set)  # dry-run waits for a Namespace or CRD
     existing: set[ObjectRef] = field(default_factory=set)  # live before this run
     full: bool = False  # the whole desired set, not the difference
+    replace: set[ObjectRef] = field(default_factory=set)  # --replace-immutable: delete, then create
 
     def execute(self) -> None:
         env = self.settings.environment
@@ -406,8 +408,13 @@ class Run:
             concurrency=self.settings.concurrency,
             sink=self.sink,
             read_live=self._read_live,
+            replace_immutable=self.settings.replace_immutable,
         )
-        self.rejected = any(o.error for o in outcomes.values())
+        replaceable = {ref for ref, o in outcomes.items() if o.immutable and self.settings.replace_immutable}
+        for ref in sorted(replaceable):
+            self.sink.handle(Note(f"{ref}: an immutable field changes: it will be deleted and created again"))
+        self.replace = replaceable
+        self.rejected = any(o.error for ref, o in outcomes.items() if ref not in replaceable)
         waiting_for: dict[str, int] = {}
         for outcome in outcomes.values():
             if outcome.deferred:
@@ -552,6 +559,10 @@ class Run:
             )
             if any(o.error for o in outcomes.values()):
                 raise DryRunRejected("the dry-run after the prerequisites were applied rejected changes")
+        for manifest in manifests:
+            if manifest.ref in self.replace:
+                applying.replace(cluster, manifest, timeout=PREREQUISITE_TIMEOUT, sleep=time.sleep)
+                self.existing.discard(manifest.ref)
         failed = applying.apply_wave(
             cluster,
             [(m, self.bodies[m.ref], m.ref in self.existing) for m in manifests],

@@ -98,6 +98,7 @@ class Settings:
     rollback_on_failure: bool = False
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     max_prune: int = DEFAULT_MAX_PRUNE
+    replace_immutable: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 

@@ -49,6 +49,10 @@ class KubeApiError(GitopsPushError):
         return self.status == 409 and self.reason == "Conflict"
 
     @property
+    def is_immutable(self) -> bool:
+        return self.status == 422 and "immutable" in self.message
+
+    @property
     def is_namespace_missing(self) -> bool:
         return self.status == 404 and "namespaces" in self.message and "not found" in self.message
 
@@ -94,7 +98,7 @@ def hint_for(status: int, reason: str, message: str) -> str | None:
     if status == 409 and reason == "Conflict":
         return "another field manager owns these fields; --force-conflicts takes them over"
     if status == 422 and "immutable" in message:
-        return "this field cannot change in place: the object must be deleted and recreated"
+        return "this field cannot change in place: the object must be replaced (--replace-immutable deletes and recreates it)"
     if "no matches for kind" in message:
         return "is the CRD applied?"
     return None

@@ -38,6 +38,7 @@ class Outcome:
     error: str | None = None
     deferred: str | None = None
     live_read: bool = True
+    immutable: bool = False  # rejected only because an immutable field changes
 
     @property
     def ok(self) -> bool:
@@ -85,12 +86,16 @@ def dry_run(
     concurrency: int,
     sink: EventSink,
     read_live: bool = True,
+    replace_immutable: bool = False,
 ) -> dict[ObjectRef, Outcome]:
-    """`read_live=False` skips reading each live object (no diff against it, one request fewer)."""
+    """`read_live=False` skips reading each live object (no diff against it, one request fewer).
+
+    With `replace_immutable`, a rejection for an immutable field is not reported: the caller replaces
+    the object (delete, then create) instead."""
 
     def one(manifest: Manifest) -> Outcome:
         outcome = _dry_run_one(cluster, manifest, bodies[manifest.ref], coming, force, read_live)
-        if outcome.error is not None:
+        if outcome.error is not None and not (replace_immutable and outcome.immutable):
             sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
         return outcome
 
@@ -122,7 +127,7 @@ def _dry_run_one(
     except KubeApiError as exc:
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
             return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
-        return Outcome(ref, error=describe(exc, manifest))
+        return Outcome(ref, error=describe(exc, manifest), immutable=exc.is_immutable)
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))
     return Outcome(ref, live=live, answer=answer, live_read=read_live)
@@ -194,3 +199,20 @@ def _event(stage: Stage, manifest: Manifest, action: Action, error: str | None) 
         api_version=manifest.api_version,
         error=error,
     )
+
+
+def replace(cluster: Cluster, manifest: Manifest, *, timeout: float, sleep: Callable[[float], None]) -> None:
+    """Delete an object and wait until it is gone, so that it can be created anew (immutable fields)."""
+    resource = _resource(cluster, manifest)
+    if resource is None:
+        return
+    ref = manifest.ref
+    cluster.delete(resource, ref.namespace, ref.name)
+    waited = 0.0
+    while cluster.get(resource, ref.namespace, ref.name) is not None:
+        if waited >= timeout:
+            raise GitopsPushError(
+                f"{ref} was deleted to be replaced but is still there after {timeout:.0f} s"
+            )
+        sleep(0.5)
+        waited += 0.5

@@ -20,6 +20,7 @@ from gitops_push.gitrepo import GitFile, GitRepo
 from gitops_push.model import ChangeSet, Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 100  # real manifests nest about 20 deep; deeper input would only strain later stages
 ScopeOf = Callable[[str, str], bool | None]  # (apiVersion, kind) -> namespaced? None: unknown
 
 # Files and API groups that are YAML but not objects to apply.
@@ -203,6 +204,9 @@ def _take_document(path: str, text: str, document: yamltext.Document, side: Side
     source = SourceLocation(path, document.line, document.index)
     if data is None:
         return False  # an empty document, such as a trailing `---`
+    if _deeper_than(data, MAX_DEPTH):
+        side.findings.append(Finding(source, f"the document nests deeper than {MAX_DEPTH} levels"))
+        return True
     if not isinstance(data, dict):
         side.findings.append(Finding(source, f"a manifest must be a mapping, not {_type_name(data)}"))
         return True
@@ -357,6 +361,20 @@ def scope_findings(documents: Iterable[Document], scopes: Scopes) -> list[Findin
         for d in documents
         if d.namespace and scopes.namespaced(d) is False
     ]
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether data nests deeper than `limit`, found without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            stack.extend((child, depth + 1) for child in value.values())
+        elif isinstance(value, list):
+            stack.extend((child, depth + 1) for child in value)
+    return False
 
 
 def _type_name(value: Any) -> str:
