@@ -4,7 +4,6 @@ applied)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest
@@ -174,7 +173,7 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
         target = workspace.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str) and content.startswith("symlink:"):
-            os.symlink(content.removeprefix("symlink:"), target)
+            target.symlink_to(content.removeprefix("symlink:"))
         elif isinstance(content, bytes):
             target.write_bytes(content)
         else:
