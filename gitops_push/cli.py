@@ -178,6 +178,11 @@ def _deploy_options(function: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--prune/--no-prune", default=True, show_default=True, help="Delete objects Git removed."
         ),
+        click.option(
+            "--replace-immutable",
+            is_flag=True,
+            help="Delete and recreate objects whose immutable fields change (a Job's template, a selector...).",
+        ),
         click.option("--allow-empty", is_flag=True, help="Allow a deploy that leaves the environment empty."),
         click.option(
             "--max-prune",

@@ -50,7 +50,7 @@ class KubeApiError(GitopsPushError):
 
     @property
     def is_immutable(self) -> bool:
-        return self.status == 422 and "immutable" in self.message
+        return self.status == 422 and _says_immutable(self.message)
 
     @property
     def is_namespace_missing(self) -> bool:
@@ -74,11 +74,30 @@ def from_api_exception(
         for c in details.get("causes") or []
     )
     message = str(parsed.get("message") or f"HTTP {status}")
+    if status == 422 and causes:
+        # "X is invalid: spec.template: Invalid value: {…the whole value…}: field is immutable" can be
+        # huge and may echo data: say which fields and why, from the causes, without their values.
+        name = f"{(details.get('kind') or 'object')} {details.get('name') or ''}".strip()
+        message = f"{name} is invalid: " + "; ".join(f"{c.field}: {_reason_only(c.message)}" for c in causes)
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE] + " …(cut)"
     return KubeApiError(
         status, str(parsed.get("reason") or ""), message, causes, method, path, _retry_after(headers)
     )
+
+
+IMMUTABLE_PHRASES = ("immutable", "may not change once set", "cannot be changed", "is not allowed to change")
+
+
+def _says_immutable(message: str) -> bool:
+    return any(phrase in message for phrase in IMMUTABLE_PHRASES)
+
+
+def _reason_only(message: str) -> str:
+    """'Invalid value: "x": must be no more than 63 characters' -> 'must be no more than 63 characters'."""
+    if message.startswith("Invalid value: "):
+        return message.rsplit(": ", 1)[-1]
+    return message
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -97,7 +116,7 @@ def hint_for(status: int, reason: str, message: str) -> str | None:
         return "the deploy identity lacks RBAC permission for this (see docs/rbac.md)"
     if status == 409 and reason == "Conflict":
         return "another field manager owns these fields; --force-conflicts takes them over"
-    if status == 422 and "immutable" in message:
+    if status == 422 and _says_immutable(message):
         return "this field cannot change in place: the object must be replaced (--replace-immutable deletes and recreates it)"
     if "no matches for kind" in message:
         return "is the CRD applied?"
