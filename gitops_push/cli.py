@@ -103,6 +103,20 @@ def _common(
             "-v", "--verbose", count=True, help="Also list unchanged objects and every health change."
         ),
         click.option("-q", "--quiet", is_flag=True, help="Only errors and the final line."),
+        click.option(
+            "--request-timeout",
+            type=Duration(),
+            default="30s",
+            show_default=True,
+            help="Give up on one API request after this long (it is retried if it can be).",
+        ),
+        click.option(
+            "--retry-timeout",
+            type=Duration(),
+            default="90s",
+            show_default=True,
+            help="Retry reads and applies on connection faults, 429 and 5xx for at most this long.",
+        ),
     ]
     if not revisions:
         options = [o for o in options if o not in (options[4], options[5])]

@@ -231,10 +231,11 @@ class Run:
             cache_dir=settings.cache_dir(),
             pool_size=self.settings.concurrency,
         )
+        cluster.request_timeout = (min(10.0, self.settings.request_timeout), self.settings.request_timeout)
         # Fail early, naming the server, if it cannot be reached: a short retry budget for this first call.
-        cluster.retry_budget, budget = STARTUP_RETRY_BUDGET, cluster.retry_budget
+        cluster.retry_budget = min(STARTUP_RETRY_BUDGET, self.settings.retry_timeout)
         cluster.version()
-        cluster.retry_budget = budget
+        cluster.retry_budget = self.settings.retry_timeout
         return cluster
 
     def _lock(self, cluster: Any) -> locking.Lock:

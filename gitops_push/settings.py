@@ -99,6 +99,8 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     max_prune: int = DEFAULT_MAX_PRUNE
     replace_immutable: bool = False
+    request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
+    retry_timeout: float = 90.0  # all attempts of one request together
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 

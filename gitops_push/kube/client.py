@@ -71,6 +71,7 @@ class Cluster:
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._server_version: str | None = None
         self.retry_budget = RETRY_BUDGET
+        self.request_timeout: tuple[float, float] = REQUEST_TIMEOUT
         self._clock: Callable[[], float] = time.monotonic
         self._sleep: Callable[[float], None] = time.sleep
         self._lock = threading.Lock()
@@ -131,7 +132,7 @@ class Cluster:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(
-                verb, url, header_params=headers, body=payload, _request_timeout=REQUEST_TIMEOUT
+                verb, url, header_params=headers, body=payload, _request_timeout=self.request_timeout
             )
             raw = response.read()
         except ApiException as exc:
