@@ -6,13 +6,16 @@ control plane through tools/devcluster (Go from the machine, everything else fro
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "imports", "tests"]
+nox.options.sessions = ["lint", "typecheck", "imports", "docs", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
+DOCS_DEPS = ["mkdocs==1.6.1", "mkdocs-click==0.9.0", "pymdown-extensions==13.1.2"]
 TEST_DEPS = ["pytest>=8", "cryptography>=42", "xmlschema>=3"]
 
 
@@ -37,6 +40,13 @@ def imports(session: nox.Session) -> None:
     """import-linter: the layers of docs/architecture.md hold."""
     session.install("-e", ".", "import-linter>=2")
     session.run("lint-imports")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """MkDocs, strict: every page, link, anchor and snippet; the CLI reference from the click commands."""
+    session.install("-e", ".", *DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
 
 
 @nox.session(python=PYTHON)

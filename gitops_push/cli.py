@@ -6,6 +6,7 @@ inside the commands that need them, so `gitops-push --help` starts fast.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -352,7 +353,9 @@ def status(exit_code: bool, **options: Any) -> None:
     _run("status", options, show_diff=True, pending_exit_code=1 if exit_code else None)
 
 
-main.add_command(status, name="drift")
+drift = copy.copy(status)
+drift.hidden = True  # an alias: `status` documents it
+main.add_command(drift, name="drift")
 
 
 @main.command()

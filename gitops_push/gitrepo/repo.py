@@ -218,9 +218,14 @@ class GitRepo:
             self._repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
         except git.GitCommandError as exc:
             detail = (exc.stderr or "").strip().replace("\n", " ")
-            raise TagRace(
-                f"pushing tag {name} to {remote} was refused: {detail}",
-                hint="another deploy may have tagged first; fetch the tags and rerun",
+            if "rejected" in detail or "already exists" in detail:
+                raise TagRace(
+                    f"pushing tag {name} to {remote} was refused: {detail}",
+                    hint="another deploy may have tagged first; fetch the tags and rerun",
+                ) from exc
+            raise GitStateError(
+                f"pushing tag {name} to {remote} failed: {detail}",
+                hint="give the pipeline credentials that may push tags (see docs/ci/)",
             ) from exc
 
     def _identity(self) -> _Identity:

@@ -122,7 +122,15 @@ def members(cluster: Cluster, environment: str, record: Record) -> list[Manifest
         resource = cluster.resource_for_group_kind(group, kind)
         if resource is None:
             continue  # the kind is gone from the cluster (its CRD was deleted), and so are its objects
-        for live in cluster.list(resource, label_selector=selector):
+        # Namespace by namespace, as the ApplySet records them: an identity bound to a few namespaces
+        # may not list across all of them.
+        scopes = sorted(record.namespaces | {PARENT_NAMESPACE}) if resource.namespaced else [None]
+        lives = [
+            live
+            for namespace in scopes
+            for live in cluster.list(resource, label_selector=selector, namespace=namespace)
+        ]
+        for live in lives:
             metadata = live["metadata"]
             ref = ObjectRef(group, kind, metadata.get("namespace"), metadata["name"])
             found.append(Manifest(ref, resource.api_version, live, SourceLocation("(cluster)", 0)))
