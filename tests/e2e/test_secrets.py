@@ -1,0 +1,92 @@
+"""Secret values never appear anywhere: unique values are planted, every output of every command is
+scanned (text at every verbosity, JSON, GitHub annotations and summary, JUnit, tag messages)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.workspace import Result, Workspace, namespace_manifest, unique
+
+pytestmark = pytest.mark.e2e
+
+
+def secret(ns: str, name: str, plain: str, encoded: str, extra: str = "") -> str:
+    return (
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\n"
+        f"stringData: {{token: {plain}}}\ndata: {{key: {encoded}}}\n{extra}"
+    )
+
+
+def test_planted_secret_values_appear_in_no_output(workspace: Workspace, tmp_path: Path) -> None:
+    ns = unique("secrets")
+    plain = f"plain-{uuid.uuid4().hex}"
+    raw = f"raw-{uuid.uuid4().hex}"
+    encoded = base64.b64encode(raw.encode()).decode()
+    planted = [plain, raw, encoded, base64.b64encode(plain.encode()).decode()]
+    summary = tmp_path / "summary.md"
+    github = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    outputs: list[Result] = []
+    reports: list[Path] = []
+
+    def run(*args: str, **kwargs: dict[str, str]) -> Result:
+        report = tmp_path / f"junit-{len(reports)}.xml"
+        reports.append(report)
+        result = workspace.cli(*args, "--junit", str(report), **kwargs)  # type: ignore[arg-type]
+        outputs.append(result)
+        return result
+
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/secret.yaml", secret(ns, "creds", plain, encoded))
+    workspace.commit("a secret")
+    run("plan", "--path", "k8s", "-v")
+    run("plan", "--path", "k8s", "-o", "json")
+    assert run("deploy", "--path", "k8s", "--diff", "-v").exit_code == 0
+
+    # Changed values: diffs say "(hidden, changed)", never the values.
+    plain2, raw2 = plain + "-2", raw + "-2"
+    planted += [plain2, raw2, base64.b64encode(raw2.encode()).decode()]
+    workspace.write("k8s/secret.yaml", secret(ns, "creds", plain2, base64.b64encode(raw2.encode()).decode()))
+    workspace.commit("rotate")
+    changed = run("plan", "--path", "k8s")
+    assert "(hidden, changed)" in changed.stdout
+    run("plan", "--path", "k8s", "-o", "github", env=github)
+    assert run("deploy", "--path", "k8s", "--diff", "-o", "json").exit_code == 0
+
+    # Rejections: the server answers about a Secret that the schema accepts but the server refuses.
+    bad_value = f"not-base64-{uuid.uuid4().hex}!"
+    planted.append(bad_value)
+    workspace.write(
+        "k8s/broken.yaml", secret(ns, "broken", plain, "AAAA", extra="type: kubernetes.io/tls\n")
+    )
+    workspace.write(
+        "k8s/invalid.yaml",
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: invalid, namespace: {ns}}}\ndata: {{key: '{bad_value}'}}\n",
+    )
+    workspace.commit("broken secrets")
+    refused = run("deploy", "--path", "k8s", "-v", env=github)
+    assert refused.exit_code in (3, 4), refused.stdout + refused.stderr
+    run("deploy", "--path", "k8s", "-o", "json")
+    workspace.git("rm", "-q", "k8s/broken.yaml", "k8s/invalid.yaml")
+    workspace.commit("remove the broken ones")
+    assert run("deploy", "--path", "k8s").exit_code == 0
+
+    # Drift, history, rollback.
+    run("status", "--path", "k8s", "-v")
+    run("status", "--path", "k8s", "-o", "json")
+    outputs.append(workspace.cli("history", "--env", workspace.env, "-o", "json"))
+    assert run("rollback", "--path", "k8s", "--diff", "-v").exit_code == 0
+
+    texts = [r.stdout + r.stderr for r in outputs]
+    texts += [report.read_text() for report in reports if report.exists()]
+    texts.append(summary.read_text())
+    texts += [
+        workspace.git("for-each-ref", "--format=%(contents)", f"refs/tags/{tag}") for tag in workspace.tags()
+    ]
+    assert len(texts) > 15
+    for value in planted:
+        leaks = [text for text in texts if value in text]
+        assert not leaks, f"{value!r} leaked into: {leaks[0][:500]}"
