@@ -373,6 +373,14 @@ class Run:
         gone: Sequence[Manifest] = chosen.gone
         if full:
             gone = [m for m in ownership.members(cluster, env, self.record) if m.ref not in change_set.new]
+            copied = [m for m in gone if not ownership.is_member(m.body, env)]
+            for manifest in copied:
+                self.sink.handle(
+                    Note(
+                        f"{manifest.ref}: not pruned: it carries this environment's label but gitops-push never applied it"
+                    )
+                )
+            gone = [m for m in gone if m not in copied]
         selection = pruning.select(cluster, gone, is_member=lambda live: ownership.is_member(live, env))
         for manifest, why in selection.kept:
             self.sink.handle(Note(f"{manifest.ref}: {why}", manifest.source))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import __version__
-from gitops_push.kube import Resource
+from gitops_push.kube import FIELD_MANAGER, Resource
 from gitops_push.model import Manifest, ObjectRef, SourceLocation
 
 if TYPE_CHECKING:
@@ -109,8 +109,16 @@ def write_parent(
 
 
 def is_member(live: Mapping[str, Any] | None, environment: str) -> bool:
-    labels = (live or {}).get("metadata", {}).get("labels") or {}
-    return bool(labels.get(PART_OF_LABEL) == applyset_id(environment))
+    """Labelled as this environment's, and applied by gitops-push: a label alone can be copied (by a
+    controller, by hand) onto objects that were never ours, and pruning those would delete them."""
+    metadata = (live or {}).get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if labels.get(PART_OF_LABEL) != applyset_id(environment):
+        return False
+    return any(
+        entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply"
+        for entry in metadata.get("managedFields") or []
+    )
 
 
 def members(cluster: Cluster, environment: str, record: Record) -> list[Manifest]:
