@@ -4,6 +4,7 @@ scanned (text at every verbosity, JSON, GitHub annotations and summary, JUnit, t
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from pathlib import Path
 
@@ -59,9 +60,7 @@ def test_planted_secret_values_appear_in_no_output(workspace: Workspace, tmp_pat
     # Rejections: the server answers about a Secret that the schema accepts but the server refuses.
     bad_value = f"not-base64-{uuid.uuid4().hex}!"
     planted.append(bad_value)
-    workspace.write(
-        "k8s/broken.yaml", secret(ns, "broken", plain, "AAAA", extra="type: kubernetes.io/tls\n")
-    )
+    workspace.write("k8s/broken.yaml", secret(ns, "broken", plain, "AAAA", extra="type: kubernetes.io/tls\n"))
     workspace.write(
         "k8s/invalid.yaml",
         f"apiVersion: v1\nkind: Secret\nmetadata: {{name: invalid, namespace: {ns}}}\ndata: {{key: '{bad_value}'}}\n",
@@ -90,3 +89,41 @@ def test_planted_secret_values_appear_in_no_output(workspace: Workspace, tmp_pat
     for value in planted:
         leaks = [text for text in texts if value in text]
         assert not leaks, f"{value!r} leaked into: {leaks[0][:500]}"
+
+
+def test_kubeconfig_credentials_are_never_printed(workspace: Workspace, tmp_path: Path) -> None:
+    token = f"token-{uuid.uuid4().hex}"
+    config = json.loads(workspace.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    refused = tmp_path / "refused.kubeconfig"
+    refused.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [
+                    {"name": "c", "cluster": {**config["clusters"][0]["cluster"], "server": server}}
+                ],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    broken = tmp_path / "broken.kubeconfig"
+    broken.write_text(
+        f"apiVersion: v1\nusers: [{{name: u, user: {{token: {token}}}}}]\ncurrent-context: nowhere\n"
+    )
+    workspace.write("k8s/ns.yaml", namespace_manifest(unique("creds")))
+    workspace.commit()
+
+    outputs = [
+        workspace.cli("deploy", "--path", "k8s", "-v", kubeconfig=refused),
+        workspace.cli("plan", "--path", "k8s", "-o", "json", kubeconfig=refused),
+        workspace.cli("deploy", "--path", "k8s", kubeconfig=broken),
+    ]
+
+    assert [r.exit_code for r in outputs] != [0, 0, 0]
+    assert "Unauthorized" in outputs[0].stdout + outputs[0].stderr or "credentials" in outputs[0].stderr
+    for result in outputs:
+        assert token not in result.stdout + result.stderr
