@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from gitops_push.events import Event
 from gitops_push.reporters import stats
@@ -20,6 +20,18 @@ from gitops_push.reporters.stats import Summary
 def console_width() -> int | None:
     """Terminals keep their width; logs get wide lines instead of tables wrapped at 80 columns."""
     return None if sys.stdout.isatty() else 200
+
+
+def _console(stream: IO[str], plain: bool) -> Any:
+    from rich.console import Console
+
+    return Console(
+        file=stream,
+        color_system=None if plain else "auto",
+        highlight=False,
+        soft_wrap=True,
+        width=console_width(),
+    )
 
 
 class Reporter(Protocol):
@@ -69,7 +81,9 @@ def build(
         output = "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
     out_stream, err_stream = stdout or sys.stdout, stderr or sys.stderr
     chosen: list[Reporter] = []
-    plain = no_color or output == "github"  # Actions logs show workflow commands, not colours
+    # --no-color and NO_COLOR mean no escape codes at all (rich alone would keep bold and dim); Actions
+    # logs get workflow commands instead of colours.
+    plain = no_color or bool(env.get("NO_COLOR")) or output == "github"
     if output == "github":
         from gitops_push.reporters.github import GithubReporter
 
@@ -81,12 +95,8 @@ def build(
         # stdout stays pure JSON; errors and notes still reach people on stderr.
         out_console = Console(file=err_stream, quiet=True)
     else:
-        out_console = Console(
-            file=out_stream, no_color=plain or None, highlight=False, soft_wrap=True, width=console_width()
-        )
-    err_console = Console(
-        file=err_stream, no_color=plain or None, highlight=False, soft_wrap=True, width=console_width()
-    )
+        out_console = _console(out_stream, plain)
+    err_console = _console(err_stream, plain)
     chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose, quiet=quiet))
     if junit is not None:
         from gitops_push.reporters.junit import JunitReporter
