@@ -7,10 +7,10 @@ import io
 import pytest
 
 from gitops_push import reporters
-from gitops_push.events import FindingFound, Note, RunStarted
+from gitops_push.events import Event, FindingFound, Note, RunStarted
 from gitops_push.model import Finding, SourceLocation
 
-EVENTS = [
+EVENTS: list[Event] = [
     RunStarted("plan", "prod"),
     Note("something worth knowing"),
     FindingFound(Finding(SourceLocation("k8s/a.yaml", 3), "unknown field", field_path="spec.x")),
@@ -22,8 +22,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def render(stream: io.StringIO, **options: bool) -> str:
-    sink = reporters.build("text", stdout=stream, stderr=stream, **options)
+def render(stream: io.StringIO, *, no_color: bool = False, quiet: bool = False) -> str:
+    sink = reporters.build("text", stdout=stream, stderr=stream, no_color=no_color, quiet=quiet)
     for event in EVENTS:
         sink.handle(event)
     sink.close()
