@@ -10,7 +10,7 @@ import copy
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import click
 
@@ -119,10 +119,11 @@ def _common(
             help="Retry reads and applies on connection faults, 429 and 5xx for at most this long.",
         ),
     ]
+    env_option, revision_options = options[0], options[4:6]
     if not revisions:
-        options = [o for o in options if o not in (options[4], options[5])]
+        options = [o for o in options if o not in revision_options]
     if not environment:
-        options = options[1:]
+        options = [o for o in options if o is not env_option]
 
     def decorate(function: Callable[..., None]) -> Callable[..., None]:
         for option in reversed(options):
@@ -130,6 +131,14 @@ def _common(
         return function
 
     return decorate
+
+
+def _fail(exc: GitopsPushError) -> NoReturn:
+    """For the commands that print no event stream (history, unlock): the error, its hint, its code."""
+    click.echo(f"error: {exc}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(int(exc.exit_code))
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
@@ -392,10 +401,7 @@ def history(
     try:
         deploys = pipeline.history(repo, environment=environment, tag_prefix=tag_prefix, limit=limit)
     except GitopsPushError as exc:
-        click.echo(f"error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(int(exc.exit_code))
+        _fail(exc)
     history_report.render(deploys, output=output, no_color=no_color)
 
 
@@ -419,7 +425,4 @@ def unlock(environment: str, kubeconfig: str | None, context: str | None) -> Non
     try:
         click.echo(pipeline.unlock(kubeconfig, context, environment))
     except GitopsPushError as exc:
-        click.echo(f"error: {exc}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(int(exc.exit_code))
+        _fail(exc)
