@@ -46,9 +46,22 @@ def main() -> None:
 def _common(
     *, revisions: bool = True, environment: bool = True
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """The options the pipeline commands share (flags override gitops-push.yaml)."""
+    """The options the pipeline commands share (flags override gitops-push.yaml).
+
+    rollback, promote and status name their own revisions (and promote its environments).
+    """
+    env_option = click.option(
+        "--env", "environment", metavar="NAME", help="Environment name (default: default)."
+    )
+    revision_options = [
+        click.option(
+            "--to", "to", default="HEAD", show_default=True, metavar="REV", help="The commit to deploy."
+        ),
+        click.option(
+            "--from", "from_rev", metavar="REV", help="Compare with REV instead of the last deploy tag."
+        ),
+    ]
     options = [
-        click.option("--env", "environment", metavar="NAME", help="Environment name (default: default)."),
         click.option(
             "--path",
             "paths",
@@ -59,12 +72,6 @@ def _common(
         click.option("--namespace", metavar="NS", help="Namespace for namespaced objects that name none."),
         click.option(
             "--tag-prefix", metavar="PREFIX", help="Deploy tags live under PREFIX/ (default: deployed/ENV)."
-        ),
-        click.option(
-            "--to", "to", default="HEAD", show_default=True, metavar="REV", help="The commit to deploy."
-        ),
-        click.option(
-            "--from", "from_rev", metavar="REV", help="Compare with REV instead of the last deploy tag."
         ),
         click.option(
             "--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG)."
@@ -119,11 +126,7 @@ def _common(
             help="Retry reads and applies on connection faults, 429 and 5xx for at most this long.",
         ),
     ]
-    env_option, revision_options = options[0], options[4:6]
-    if not revisions:
-        options = [o for o in options if o not in revision_options]
-    if not environment:
-        options = [o for o in options if o is not env_option]
+    options = ([env_option] if environment else []) + options + (revision_options if revisions else [])
 
     def decorate(function: Callable[..., None]) -> Callable[..., None]:
         for option in reversed(options):
