@@ -281,18 +281,25 @@ class Cluster:
         return True
 
     def list(
-        self, resource: Resource, *, label_selector: str, namespace: str | None = None
+        self,
+        resource: Resource,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Objects matching the selector, in one namespace or (None) in all of them; pages of 500."""
+        """Objects matching the selectors, in one namespace or (None) in all of them; pages of 500."""
         items: list[dict[str, Any]] = []
-        query = [("labelSelector", label_selector), ("limit", "500")]
+        selectors = [("labelSelector", label_selector)] if label_selector else []
+        selectors += [("fieldSelector", field_selector)] if field_selector else []
+        query = [*selectors, ("limit", "500")]
         while True:
             answer = self.request("GET", resource.path(namespace), query=query)
             items.extend(answer.get("items", []))
             token = answer.get("metadata", {}).get("continue")
             if not token:
                 return items
-            query = [("labelSelector", label_selector), ("limit", "500"), ("continue", token)]
+            query = [*selectors, ("limit", "500"), ("continue", token)]
 
     # --- OpenAPI v3, for validation --------------------------------------------------------------
 

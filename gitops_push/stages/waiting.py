@@ -26,6 +26,7 @@ POLL_SECONDS = 1.0
 UNSCHEDULABLE_GRACE = 30.0  # seconds a new pod may stay unschedulable (a node may be on its way)
 CLOCK_SLACK = datetime.timedelta(seconds=5)  # pods created just before we looked still count as new
 PODS = Resource(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
+EVENTS = Resource(group="", version="v1", kind="Event", plural="events", namespaced=True)
 
 
 def wait_healthy(
@@ -129,16 +130,30 @@ def _pod_problem(
         metadata = pod.get("metadata") or {}
         if metadata.get("deletionTimestamp") or _time(metadata.get("creationTimestamp")) < started_at:
             continue
-        name = metadata.get("name")
+        name = str(metadata.get("name"))
         problem = health.pod_problem(pod)
-        if problem:
-            return f"pod {name}: {problem}"
         unschedulable = health.unschedulable(pod)
         scheduled = health.conditions(pod).get("PodScheduled") or {}
-        since = _time(scheduled.get("lastTransitionTime"))
-        if unschedulable and (now - since).total_seconds() >= grace:
-            return f"pod {name}: {unschedulable}"
+        if (
+            not problem
+            and unschedulable
+            and (now - _time(scheduled.get("lastTransitionTime"))).total_seconds() >= grace
+        ):
+            problem = unschedulable
+        if problem:
+            return f"pod {name}: {problem}{_last_warning(cluster, namespace, name)}"
     return None
+
+
+def _last_warning(cluster: Cluster, namespace: str, pod: str) -> str:
+    """The pod's newest Warning event, which often says more than its status (a failed pull's cause)."""
+    events = cluster.list(
+        EVENTS, field_selector=f"involvedObject.name={pod},type=Warning", namespace=namespace
+    )
+    if not events:
+        return ""
+    newest = max(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    return f" (last event: {newest.get('reason', '')}: {newest.get('message', '')})"
 
 
 def _time(text: str | None) -> datetime.datetime:

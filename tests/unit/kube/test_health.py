@@ -1,0 +1,202 @@
+"""kube.health.compute: the kstatus rules, object by object (pure: no cluster needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gitops_push.kube import health
+from gitops_push.kube.health import Status
+
+
+def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": {"generation": generation},
+        "spec": {"replicas": desired},
+        "status": {"observedGeneration": 1, **status},
+    }
+
+
+@pytest.mark.parametrize(
+    ("obj", "status", "message"),
+    [
+        (None, Status.NOT_FOUND, "not found"),
+        (
+            deployment(updatedReplicas=2, replicas=2, readyReplicas=2, availableReplicas=2),
+            Status.CURRENT,
+            "2 of 2 replicas available",
+        ),
+        (
+            deployment(generation=2, updatedReplicas=2, replicas=2, readyReplicas=2, availableReplicas=2),
+            Status.IN_PROGRESS,
+            "waiting for the controller to observe generation 2",
+        ),
+        (deployment(updatedReplicas=1, replicas=2), Status.IN_PROGRESS, "1 of 2 replicas updated"),
+        (deployment(updatedReplicas=2, replicas=3), Status.IN_PROGRESS, "1 old replicas pending termination"),
+        (
+            deployment(updatedReplicas=2, replicas=2, readyReplicas=1),
+            Status.IN_PROGRESS,
+            "1 of 2 replicas ready",
+        ),
+        (
+            deployment(
+                conditions=[
+                    {
+                        "type": "Progressing",
+                        "status": "False",
+                        "reason": "ProgressDeadlineExceeded",
+                        "message": "rs web-1 has timed out progressing",
+                    }
+                ]
+            ),
+            Status.FAILED,
+            "ProgressDeadlineExceeded: rs web-1 has timed out progressing",
+        ),
+        (
+            {"kind": "Job", "status": {"conditions": [{"type": "Complete", "status": "True"}]}},
+            Status.CURRENT,
+            "complete",
+        ),
+        (
+            {
+                "kind": "Job",
+                "status": {
+                    "conditions": [
+                        {
+                            "type": "Failed",
+                            "status": "True",
+                            "reason": "BackoffLimitExceeded",
+                            "message": "Job has reached the specified backoff limit",
+                        }
+                    ]
+                },
+            },
+            Status.FAILED,
+            "BackoffLimitExceeded: Job has reached the specified backoff limit",
+        ),
+        ({"kind": "Job", "spec": {}, "status": {"active": 1}}, Status.IN_PROGRESS, "0 succeeded, 1 active"),
+        (
+            {
+                "kind": "StatefulSet",
+                "spec": {"replicas": 2},
+                "status": {
+                    "readyReplicas": 2,
+                    "updatedReplicas": 2,
+                    "currentRevision": "a",
+                    "updateRevision": "b",
+                },
+            },
+            Status.IN_PROGRESS,
+            "rolling out revision b",
+        ),
+        (
+            {
+                "kind": "StatefulSet",
+                "spec": {"replicas": 2},
+                "status": {
+                    "readyReplicas": 2,
+                    "updatedReplicas": 2,
+                    "currentRevision": "b",
+                    "updateRevision": "b",
+                },
+            },
+            Status.CURRENT,
+            "2 of 2 replicas ready",
+        ),
+        (
+            {
+                "kind": "DaemonSet",
+                "status": {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2},
+            },
+            Status.IN_PROGRESS,
+            "2 of 3 pods available",
+        ),
+        (
+            {
+                "kind": "CustomResourceDefinition",
+                "status": {"conditions": [{"type": "Established", "status": "True"}]},
+            },
+            Status.CURRENT,
+            "established",
+        ),
+        (
+            {
+                "kind": "CustomResourceDefinition",
+                "status": {
+                    "conditions": [{"type": "NamesAccepted", "status": "False", "message": "plural taken"}]
+                },
+            },
+            Status.FAILED,
+            "plural taken",
+        ),
+        ({"kind": "Namespace", "status": {"phase": "Terminating"}}, Status.IN_PROGRESS, "phase Terminating"),
+        ({"kind": "PersistentVolumeClaim", "status": {"phase": "Bound"}}, Status.CURRENT, "bound"),
+        (
+            {"kind": "PersistentVolumeClaim", "status": {"phase": "Pending"}},
+            Status.IN_PROGRESS,
+            "phase Pending",
+        ),
+        (
+            {
+                "kind": "Widget",
+                "status": {"conditions": [{"type": "Ready", "status": "False", "message": "warming up"}]},
+            },
+            Status.IN_PROGRESS,
+            "warming up",
+        ),
+        (
+            {"kind": "Widget", "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            Status.CURRENT,
+            "ready",
+        ),
+        ({"kind": "ConfigMap", "metadata": {}}, Status.CURRENT, "exists"),
+        (
+            {"kind": "ConfigMap", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}},
+            Status.IN_PROGRESS,
+            "terminating",
+        ),
+    ],
+)
+def test_compute(obj: dict[str, Any] | None, status: Status, message: str) -> None:
+    assert health.compute(obj) == health.Health(status, message)
+
+
+def test_a_load_balancer_is_waited_for_only_when_asked() -> None:
+    service = {"kind": "Service", "spec": {"type": "LoadBalancer"}, "status": {}}
+    assert health.compute(service).status is Status.CURRENT
+    assert health.compute(service, wait_for_load_balancers=True) == health.Health(
+        Status.IN_PROGRESS, "waiting for a load balancer address"
+    )
+
+
+@pytest.mark.parametrize("reason", ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"])
+def test_pods_that_will_not_recover_are_named_with_the_reason(reason: str) -> None:
+    pod = {
+        "kind": "Pod",
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {"name": "web", "state": {"waiting": {"reason": reason, "message": "back-off 10s"}}}
+            ],
+        },
+    }
+    assert health.pod_problem(pod) == f"container web: {reason}: back-off 10s"
+    assert health.compute(pod).status is Status.FAILED
+
+
+def test_an_unschedulable_pod_says_why() -> None:
+    pod = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/2 nodes are available",
+                }
+            ]
+        }
+    }
+    assert health.unschedulable(pod) == "unschedulable: 0/2 nodes are available"
