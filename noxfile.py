@@ -54,3 +54,10 @@ def tests(session: nox.Session) -> None:
     """Unit tests and e2e tests against a real control plane (built and started by the tests)."""
     session.install("-e", ".", *TEST_DEPS)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmarks of docs/benchmarks.md; rewrites its results table unless given arguments."""
+    session.install("-e", ".", "cryptography>=42")
+    session.run("python", "benchmarks/run_all.py", *(session.posargs or ["--update-docs"]))

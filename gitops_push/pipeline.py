@@ -213,9 +213,10 @@ class Run:
 
     @property
     def _read_live(self) -> bool:
-        """Live objects are read for diffs (plan, status) and to tell unchanged ones apart (full sets);
-        a deploy of what Git says changed needs only the dry-run's answer."""
-        return self.settings.mode in (Mode.PLAN, Mode.STATUS) or self.full
+        """Live objects are read for diffs (plan, status) and to tell unchanged ones apart when the full
+        set is redeployed over a cluster that has it. A first deploy, or one of what Git says changed,
+        needs only the dry-run's answer: two requests per object."""
+        return self.settings.mode in (Mode.PLAN, Mode.STATUS) or (self.full and self.record.exists)
 
     @property
     def force(self) -> bool:

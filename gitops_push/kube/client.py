@@ -34,7 +34,8 @@ RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 30.0
-RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
+RETRY_BUDGET = 90.0
+MAX_INTERNAL_ERROR_RETRIES = 2  # seconds, all attempts of one request together
 
 
 def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8) -> Cluster:
@@ -111,6 +112,10 @@ class Cluster:
         if isinstance(exc, KubeApiError):
             if exc.status not in RETRIED_STATUSES:
                 return None
+            if exc.status == 500 and attempt > MAX_INTERNAL_ERROR_RETRIES:
+                return (
+                    None  # often deterministic (a body the server cannot convert): do not wait out the budget
+                )
             if exc.retry_after is not None:
                 return min(exc.retry_after, MAX_RETRY_AFTER)
         backoff = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** (attempt - 1))

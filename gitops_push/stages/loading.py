@@ -8,6 +8,8 @@ cluster-scoped kind, the same object twice). Only the blobs of changed files are
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import posixpath
 import re
@@ -256,6 +258,8 @@ def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, p
         problem = name_problem(kinds.split_api_version(api_version)[0], kind, name)
         if problem:
             problems.append(("metadata.name", problem))
+    if not problems and api_version == "v1" and kind == "Secret":
+        problems += _secret_data_problems(data)
     for field_path, message in problems:
         side.findings.append(Finding(source, message, field_path=prefix + field_path))
     if problems:
@@ -270,6 +274,23 @@ def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, p
             source=source,
         )
     )
+
+
+def _secret_data_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Secret `data` values must be base64 (the API server answers a 500 otherwise). Values are never
+    quoted: only the key is named."""
+    values = data.get("data")
+    if not isinstance(values, dict):
+        return []
+    problems = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (ValueError, binascii.Error):
+            problems.append((f"data.{key}", "not valid base64 (use stringData for plain text)"))
+    return problems
 
 
 LABEL_RULE = (

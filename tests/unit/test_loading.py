@@ -798,3 +798,15 @@ def test_objects_of_an_unknown_kind_with_and_without_a_namespace_can_be_planned(
         ObjectRef("example.com", "Widget", None, "a"),
         ObjectRef("example.com", "Widget", "shop", "b"),
     }
+
+
+def test_secret_data_that_is_not_base64_is_a_finding_that_hides_the_value(repo: Repo) -> None:
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\n"
+        "data:\n  good: aGVsbG8=\n  bad: 'n0t-base64-s3cret!'\n"
+    )
+    loaded = repo.load_files({"k8s/secret.yaml": text})
+    assert findings(loaded) == [
+        ("k8s/secret.yaml", 1, "data.bad", "not valid base64 (use stringData for plain text)")
+    ]
+    assert all("s3cret" not in f.message for f in loaded.findings)

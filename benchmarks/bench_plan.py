@@ -1,0 +1,172 @@
+"""Plan speed: does `plan` cost what the change costs, not what the repository holds?
+
+    python benchmarks/bench_plan.py [--runs 10] [--all-runs 3] [--profile]
+
+1. `gitops-push plan --offline --env bench --path k8s` in the 10,000-object repository and in the
+   100-object one (benchmarks/generate.py: the same 20 changed objects behind HEAD, 1,000 commits of
+   history each), run alternately RUNS times after one warm-up run each; median and spread of the
+   wall-clock time of the whole process. Targets: large within 1.3x of small, and under 1 s.
+2. `gitops-push plan --all --offline` in the 10,000-object repository: every object is loaded,
+   validated and diffed. Throughput in objects/s (median of ALL_RUNS) and the peak RSS of one run
+   (getrusage(RUSAGE_CHILDREN) of a helper process that runs only that command). Target: < 300 MB.
+   The same with `-q` (the plan is not printed) separates printing the plan from the pipeline.
+
+`--profile` adds a cProfile of each command (top functions by own time and by total time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import generate
+from common import (
+    Figure,
+    Report,
+    gitops_push_command,
+    peak_rss_mb,
+    print_report,
+    profile_command,
+    time_commands,
+)
+
+NAME = "plan"
+RATIO_TARGET = 1.3
+SECONDS_TARGET = 1.0
+RSS_TARGET_MB = 300.0
+
+
+def plan_argv(repo: generate.Generated, *extra: str) -> list[str]:
+    return ["plan", "--offline", "--env", repo.environment, "--path", repo.manifests, *extra]
+
+
+def check_counts(repo: generate.Generated) -> None:
+    """The plan must see exactly the generated change: a fast wrong plan is no result."""
+    out = subprocess.run(
+        [*gitops_push_command(), *plan_argv(repo, "-o", "json")],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    counts = json.loads(out.stdout)["counts"]
+    if counts["configured"] != len(repo.changed) or counts["created"] or counts["pruned"]:
+        raise RuntimeError(f"plan in {repo.root} saw {counts}, not {len(repo.changed)} configured objects")
+
+
+# Seconds of `plan --all --offline` by object count, measured here and reused by bench_validate.py.
+plan_all_seconds: dict[int, float] = {}
+
+
+def run(report: Report, *, runs: int = 10, all_runs: int = 3, profile: bool = False) -> None:
+    large, small = generate.ensure(generate.LARGE), generate.ensure(generate.SMALL)
+    tool = gitops_push_command()
+    for repo in (large, small):
+        check_counts(repo)
+    timings = time_commands(
+        {
+            "large": ([*tool, *plan_argv(large)], large.path),
+            "small": ([*tool, *plan_argv(small)], small.path),
+        },
+        runs=runs,
+    )
+    big, little = timings["large"], timings["small"]
+    ratio = big.median / little.median
+    report.add(
+        Figure(
+            NAME,
+            f"plan --offline, {large.objects:,} objects, {len(large.changed)} changed",
+            big.median,
+            "s",
+            big.describe(),
+            f"< {SECONDS_TARGET:g} s",
+            big.median < SECONDS_TARGET,
+        )
+    )
+    report.add(
+        Figure(
+            NAME,
+            f"plan --offline, {small.objects:,} objects, {len(small.changed)} changed",
+            little.median,
+            "s",
+            little.describe(),
+        )
+    )
+    report.add(
+        Figure(
+            NAME,
+            f"plan time, {large.objects:,} / {small.objects:,} objects",
+            ratio,
+            "x",
+            "ratio of the medians (runs interleaved)",
+            f"<= {RATIO_TARGET}x",
+            ratio <= RATIO_TARGET,
+        )
+    )
+
+    everything = [*tool, *plan_argv(large, "--all")]
+    full = time_commands(
+        {"text": (everything, large.path), "quiet": ([*everything, "-q"], large.path)},
+        runs=all_runs,
+        warmup=0,  # long runs: the plans above have read the repository into the page cache already
+    )
+    text, quiet = full["text"], full["quiet"]
+    report.add(
+        Figure(
+            NAME,
+            f"plan --all --offline, {large.objects:,} objects",
+            large.objects / text.median,
+            "objects/s",
+            f"{text.median:.1f} s: {text.describe()}",
+        )
+    )
+    report.add(
+        Figure(
+            NAME,
+            f"plan --all --offline -q, {large.objects:,} objects (no plan printed)",
+            large.objects / quiet.median,
+            "objects/s",
+            f"{quiet.median:.1f} s: {quiet.describe()}",
+        )
+    )
+    plan_all_seconds[large.objects] = text.median
+    _, rss = peak_rss_mb(everything, cwd=large.path)
+    report.add(
+        Figure(
+            NAME,
+            f"plan --all --offline, {large.objects:,} objects: peak RSS",
+            rss,
+            "MB",
+            "one run, getrusage(RUSAGE_CHILDREN).ru_maxrss",
+            f"< {RSS_TARGET_MB:g} MB",
+            rss < RSS_TARGET_MB,
+        )
+    )
+    if profile:
+        print(f"\n--- cProfile: plan --offline, {large.objects:,} objects ---")
+        print(profile_command(plan_argv(large), cwd=large.path))
+        print(f"\n--- cProfile: plan --all --offline, {large.objects:,} objects ---")
+        print(profile_command(plan_argv(large, "--all"), cwd=large.path))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10, help="timed runs of each plan (default 10)")
+    parser.add_argument("--all-runs", type=int, default=3, help="timed runs of plan --all (default 3)")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of each command")
+    args = parser.parse_args()
+    report = Report()
+    run(report, runs=args.runs, all_runs=args.all_runs, profile=args.profile)
+    print_report(report, "gitops-push plan")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
