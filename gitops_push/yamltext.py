@@ -25,34 +25,24 @@ class YamlError(Exception):
 
 
 class _StrictLoader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader that refuses duplicate keys and bounds alias expansion."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.alias_count = 0
+    """SafeLoader that refuses duplicate keys (PyYAML would silently keep the last one)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
+        # Compared as the parser resolved them (tag and text), without constructing any key twice.
+        seen: dict[tuple[str, str], int] = {}
         for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                kind = "list" if isinstance(key_node, yaml.SequenceNode) else "dict"
+                raise YamlError(f"a mapping key must be a plain value, not {kind}", line)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise YamlError(f"duplicate key {key!r} (first at line {seen[key]})", line)
-            except TypeError as exc:
-                raise YamlError(
-                    f"a mapping key must be a plain value, not {type(key).__name__}", line
-                ) from exc
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise YamlError(f"duplicate key {key_node.value!r} (first at line {seen[key]})", line)
             seen[key] = line
         result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return result
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            self.alias_count += 1  # an alias: a node constructed before
-        return super().construct_object(node, deep=deep)
 
 
 def _expanded_size(data: Any) -> int:
@@ -82,6 +72,8 @@ class Document:
 def load_documents(text: str) -> Iterator[Document]:
     """Every document of a YAML stream, with its line; raises YamlError with the failing line."""
     loader = _StrictLoader(text)
+    # Aliases need anchors: only a text with an '&' can hold an alias bomb, so only then is it measured.
+    anchors = "&" in text
     index = 0
     try:
         while loader.check_node():
@@ -89,7 +81,7 @@ def load_documents(text: str) -> Iterator[Document]:
             if node is None:
                 break
             data = loader.construct_document(node)
-            if loader.alias_count and _expanded_size(data) > MAX_EXPANDED_NODES:
+            if anchors and _expanded_size(data) > MAX_EXPANDED_NODES:
                 raise YamlError(
                     f"aliases expand this document past {MAX_EXPANDED_NODES:,} nodes: refusing a possible alias bomb",
                     node.start_mark.line + 1,
