@@ -182,6 +182,13 @@ def _run(
     quiet, junit, repo = options.pop("quiet"), options.pop("junit"), options.pop("repo")
     if quiet and verbose:
         raise click.UsageError("-q/--quiet and -v/--verbose exclude each other")
+    from gitops_push.model import Diffs
+
+    # Diffs cost most of a large plan: render only those someone will read.
+    if not show_diff or quiet or output == "json":
+        options["diffs"] = Diffs.NONE
+    else:
+        options["diffs"] = Diffs.ALL if verbose else Diffs.UPDATES
     sink = reporters.build(
         output,
         show_diff=show_diff,

@@ -72,6 +72,12 @@ class Op(enum.Enum):
     UNCHANGED = "unchanged"
 
 
+class Diffs(enum.Enum):
+    NONE = "none"  # machines (JSON), quiet runs, deploys without --diff
+    UPDATES = "updates"  # what changes in objects that exist: the default of plan and --diff
+    ALL = "all"  # also the whole body of created and pruned objects (-v)
+
+
 class Action(enum.Enum):
     """What happened to an object, in the words of the JSON output."""
 

@@ -293,6 +293,7 @@ class Run:
             prune=selection,
             skipped=loaded.change_set.skipped,
             notes=notes,
+            diffs=self.settings.diffs,
         )
         self.sink.handle(PlanReady(plan))
         if self.rejected:

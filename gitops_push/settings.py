@@ -17,7 +17,7 @@ from typing import Any
 
 from gitops_push import yamltext
 from gitops_push.errors import ConfigError, UsageError
-from gitops_push.model import SourceLocation
+from gitops_push.model import Diffs, SourceLocation
 
 CONFIG_FILE = "gitops-push.yaml"
 DEFAULT_ENVIRONMENT = "default"
@@ -101,6 +101,7 @@ class Settings:
     replace_immutable: bool = False
     request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
     retry_timeout: float = 90.0  # all attempts of one request together
+    diffs: Diffs = Diffs.UPDATES  # which changes get a rendered diff
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 

@@ -9,14 +9,14 @@ here, so no later stage or reporter ever sees them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from gitops_push import kinds, masking
-from gitops_push.model import Change, ChangeSet, Manifest, ObjectRef, Op, Plan, Skipped
+from gitops_push.model import Change, ChangeSet, Diffs, Manifest, ObjectRef, Op, Plan, Skipped
 
 # Fields the server manages, which would make every live object look changed.
 VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
@@ -49,6 +49,18 @@ class Observation:
         return bool(self.answer and (self.answer.get("metadata") or {}).get("resourceVersion"))
 
 
+Differ = Callable[[Op, Mapping[str, Any] | None, Mapping[str, Any] | None], tuple[str, ...]]
+
+
+def _differ(diffs: Diffs) -> Differ:
+    def differ(op: Op, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
+        if diffs is Diffs.NONE or (diffs is Diffs.UPDATES and op is not Op.UPDATE):
+            return ()
+        return _diff(before, after)
+
+    return differ
+
+
 def candidates(change_set: ChangeSet) -> Candidates:
     to_apply, unchanged = [], []
     for ref, manifest in sorted(change_set.new.items()):
@@ -78,18 +90,23 @@ def build(
     prune: Sequence[Manifest],
     skipped: Sequence[Skipped] = (),
     notes: Sequence[str] = (),
+    diffs: Diffs = Diffs.ALL,
 ) -> Plan:
-    """`observations` is None offline: the plan then compares the two Git revisions."""
+    """`observations` is None offline: the plan then compares the two Git revisions.
+
+    `diffs` says which changes get a diff: rendering YAML is most of a large plan's cost, and nobody
+    reads 300,000 lines of new objects."""
+    differ = _differ(diffs)
     applies: list[Change] = []
     unchanged = [Change(Op.UNCHANGED, m.ref, m, change_set.old.get(m.ref)) for m in chosen.unchanged]
     for manifest in chosen.to_apply:
         previous = change_set.old.get(manifest.ref)
         if observations is None:
-            change = offline_change(manifest, previous)
+            change = offline_change(manifest, previous, differ)
         else:
-            change = online_change(manifest, previous, observations.get(manifest.ref))
+            change = online_change(manifest, previous, observations.get(manifest.ref), differ)
         (unchanged if change.op is Op.UNCHANGED else applies).append(change)
-    deletions = [Change(Op.DELETE, m.ref, None, m, diff=_diff(m.body, None)) for m in prune]
+    deletions = [Change(Op.DELETE, m.ref, None, m, diff=differ(Op.DELETE, m.body, None)) for m in prune]
     return Plan(
         range=change_set.range,
         apply_waves=_waves(applies, reverse=False),
@@ -101,30 +118,42 @@ def build(
     )
 
 
-def offline_change(manifest: Manifest, previous: Manifest | None) -> Change:
+def offline_change(manifest: Manifest, previous: Manifest | None, differ: Differ | None = None) -> Change:
+    differ = differ or _differ(Diffs.ALL)
     if previous is None:
-        return Change(Op.CREATE, manifest.ref, manifest, None, diff=_diff(None, manifest.body))
-    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=_diff(previous.body, manifest.body))
+        return Change(Op.CREATE, manifest.ref, manifest, None, diff=differ(Op.CREATE, None, manifest.body))
+    return Change(
+        Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, previous.body, manifest.body)
+    )
 
 
-def online_change(manifest: Manifest, previous: Manifest | None, seen: Observation | None) -> Change:
+def online_change(
+    manifest: Manifest, previous: Manifest | None, seen: Observation | None, differ: Differ | None = None
+) -> Change:
+    differ = differ or _differ(Diffs.ALL)
     if seen is None or seen.answer is None:
         # Not dry-run yet (its Namespace or CRD arrives in this deploy): Git's view until then.
-        return offline_change(manifest, previous)
+        return offline_change(manifest, previous, differ)
     if not seen.exists:
-        return Change(Op.CREATE, manifest.ref, manifest, previous, diff=_diff(None, _comparable(seen.answer)))
+        return Change(
+            Op.CREATE,
+            manifest.ref,
+            manifest,
+            previous,
+            diff=differ(Op.CREATE, None, _comparable(seen.answer)),
+        )
     if seen.live is None:  # not read: Git's diff says what changes
         return Change(
             Op.UPDATE,
             manifest.ref,
             manifest,
             previous,
-            diff=_diff(previous.body if previous else None, manifest.body),
+            diff=differ(Op.UPDATE, previous.body if previous else None, manifest.body),
         )
     before, after = _comparable(seen.live), _comparable(seen.answer)
     if before == after:
         return Change(Op.UNCHANGED, manifest.ref, manifest, previous)
-    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=_diff(before, after))
+    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, before, after))
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
