@@ -67,3 +67,22 @@ def test_two_environments_never_prune_each_other(
     assert kube.get(CONFIG_MAPS, ns, "from-a") is not None
     assert kube.get(CONFIG_MAPS, ns, "from-b") is None  # B pruned its own
     assert kube.get(CONFIG_MAPS, ns, "b-keep") is not None
+
+
+def test_a_deploy_that_would_prune_more_than_max_prune_stops(workspace: Workspace, kube: Cluster) -> None:
+    ns = unique("maxprune")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/cms.yaml", "---\n".join(config_map(ns, f"cm-{n}", {"n": str(n)}) for n in range(5)))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.git("rm", "-q", "k8s/cms.yaml")
+    workspace.commit("remove five")
+
+    refused = workspace.cli("deploy", "--path", "k8s", "--max-prune", "3", "-o", "json")
+
+    assert refused.exit_code == 2
+    assert "would prune 5 objects, more than --max-prune 3" in refused.json["errors"][0]["message"]
+    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(5))
+    allowed = workspace.cli("deploy", "--path", "k8s", "--max-prune", "5")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is None for n in range(5))
