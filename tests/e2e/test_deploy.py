@@ -17,6 +17,7 @@ from tests.e2e.workspace import (
     SECRETS,
     SERVICES,
     Workspace,
+    bad_deployment,
     config_map,
     namespace_manifest,
     unique,
@@ -138,22 +139,7 @@ def test_an_invalid_manifest_applies_nothing_and_moves_no_tag(workspace: Workspa
     tags = workspace.tags()
 
     workspace.write("k8s/good.yaml", config_map(ns, "good", {"k": "v"}))
-    workspace.write(
-        "k8s/bad.yaml",
-        f"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: bad
-          namespace: {ns}
-        spec:
-          replicaz: 2
-          selector: {{matchLabels: {{app: bad}}}}
-          template:
-            metadata: {{labels: {{app: bad}}}}
-            spec: {{containers: [{{name: bad, image: bad:1}}]}}
-        """,
-    )
+    workspace.write("k8s/bad.yaml", bad_deployment(ns))
     workspace.commit("one good, one bad")
     result = workspace.cli("deploy", "--path", "k8s", "-o", "json")
 

@@ -16,7 +16,15 @@ import pytest
 from gitops_push.kube import Cluster, connect
 from tests.e2e.conftest import DevCluster, devcluster
 from tests.e2e.faultproxy import FaultProxy
-from tests.e2e.workspace import CONFIG_MAPS, Result, Workspace, config_map, namespace_manifest, unique
+from tests.e2e.workspace import (
+    CONFIG_MAPS,
+    Result,
+    Workspace,
+    config_map,
+    make_workspace,
+    namespace_manifest,
+    unique,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -144,6 +152,20 @@ def own_cluster() -> Iterator[DevCluster]:
     devcluster("down", "--name", name)
 
 
+def slowed_deploy_setup(
+    cluster: DevCluster, tmp_path: Path, ns: str
+) -> tuple[Workspace, Cluster, FaultProxy]:
+    """200 objects to deploy through a proxy that slows each chunk: long enough to stop the API server
+    in the middle of the apply."""
+    workspace = make_workspace(tmp_path, cluster.kubeconfig)
+    many_config_maps(workspace, ns, 200)
+    workspace.commit()
+    kube = connect(str(cluster.kubeconfig), None, cache_dir=tmp_path / "cache")
+    proxy = FaultProxy(apiserver_port(cluster))
+    proxy.faults.latency = 0.01
+    return workspace, kube, proxy
+
+
 def deploy_in_background(workspace: Workspace, *args: str) -> tuple[threading.Thread, list[Result]]:
     results: list[Result] = []
     thread = threading.Thread(
@@ -166,15 +188,8 @@ def wait_for_some(kube: Cluster, ns: str, at_least: int) -> None:
 def test_an_api_server_killed_mid_apply_fails_cleanly_and_a_rerun_converges(
     own_cluster: DevCluster, tmp_path: Path
 ) -> None:
-    workspace = Workspace(root=tmp_path / "repo", kubeconfig=own_cluster.kubeconfig)
-    workspace.root.mkdir()
-    workspace.git("init", "-q", "-b", "main")
     ns = unique("killed")
-    many_config_maps(workspace, ns, 200)
-    workspace.commit()
-    kube = connect(str(own_cluster.kubeconfig), None, cache_dir=tmp_path / "cache")
-    proxy = FaultProxy(apiserver_port(own_cluster))
-    proxy.faults.latency = 0.01  # slow enough to stop the server in the middle
+    workspace, kube, proxy = slowed_deploy_setup(own_cluster, tmp_path, ns)
     via_proxy = kubeconfig_via(own_cluster, proxy.port, tmp_path / "k")
     try:
         thread, results = deploy_in_background(
@@ -202,15 +217,8 @@ def test_an_api_server_killed_mid_apply_fails_cleanly_and_a_rerun_converges(
 
 
 def test_an_api_server_restarted_mid_apply_is_survived(own_cluster: DevCluster, tmp_path: Path) -> None:
-    workspace = Workspace(root=tmp_path / "repo", kubeconfig=own_cluster.kubeconfig)
-    workspace.root.mkdir()
-    workspace.git("init", "-q", "-b", "main")
     ns = unique("restarted")
-    many_config_maps(workspace, ns, 200)
-    workspace.commit()
-    kube = connect(str(own_cluster.kubeconfig), None, cache_dir=tmp_path / "cache")
-    proxy = FaultProxy(apiserver_port(own_cluster))
-    proxy.faults.latency = 0.01
+    workspace, kube, proxy = slowed_deploy_setup(own_cluster, tmp_path, ns)
     try:
         thread, results = deploy_in_background(
             workspace, "--kubeconfig", str(kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"))

@@ -14,7 +14,7 @@ import xmlschema
 from gitops_push.kube import Cluster
 from gitops_push.stages import locking
 from tests.conftest import REPO_ROOT
-from tests.e2e.workspace import Result, Workspace, config_map, namespace_manifest, unique
+from tests.e2e.workspace import Result, Workspace, bad_deployment, config_map, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -29,26 +29,12 @@ def junit(path: Path) -> dict[str, Any]:
     return data
 
 
-BAD_DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: bad
-  namespace: {ns}
-spec:
-  replicaz: 2
-  selector: {{matchLabels: {{app: bad}}}}
-  template:
-    metadata: {{labels: {{app: bad}}}}
-    spec: {{containers: [{{name: bad, image: bad:1}}]}}
-"""
-
-
 def test_inside_github_actions_errors_become_annotations_and_a_step_summary(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     ns = unique("gha")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
-    workspace.write("k8s/bad.yaml", BAD_DEPLOYMENT.format(ns=ns))
+    workspace.write("k8s/bad.yaml", bad_deployment(ns))
     workspace.commit()
     summary = tmp_path / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
@@ -91,7 +77,7 @@ def test_junit_report_follows_the_schema_jenkins_reads(workspace: Workspace, tmp
     workspace.commit()
     passed_report, failed_report = tmp_path / "ok.xml", tmp_path / "bad.xml"
     assert workspace.cli("deploy", "--path", "k8s", "--junit", str(passed_report)).exit_code == 0
-    workspace.write("k8s/bad.yaml", BAD_DEPLOYMENT.format(ns=ns))
+    workspace.write("k8s/bad.yaml", bad_deployment(ns))
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s", "--junit", str(failed_report)).exit_code == 3
 

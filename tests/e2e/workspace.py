@@ -121,3 +121,19 @@ def namespace_manifest(name: str) -> str:
 
 def live(kube: Cluster, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
     return kube.get(resource, namespace, name)
+
+
+def bad_deployment(namespace: str) -> str:
+    """A Deployment with an unknown field, `replicaz`, on line 7: a validation error with a known place."""
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bad
+  namespace: {namespace}
+spec:
+  replicaz: 2
+  selector: {{matchLabels: {{app: bad}}}}
+  template:
+    metadata: {{labels: {{app: bad}}}}
+    spec: {{containers: [{{name: bad, image: bad:1}}]}}
+"""
