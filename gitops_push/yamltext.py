@@ -7,6 +7,7 @@ expand past a bound, which stops a "billion laughs" document from eating the mac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+ANCHOR = re.compile(r"(?:^|[\s\[{,:?-])&[^\s,\[\]{}&]")  # "&name" where YAML allows an anchor, not "a&b"
 MAX_EXPANDED_NODES = 1_000_000  # far beyond any real manifest; a "billion laughs" document is far beyond it
 
 
@@ -72,8 +74,8 @@ class Document:
 def load_documents(text: str) -> Iterator[Document]:
     """Every document of a YAML stream, with its line; raises YamlError with the failing line."""
     loader = _StrictLoader(text)
-    # Aliases need anchors: only a text with an '&' can hold an alias bomb, so only then is it measured.
-    anchors = "&" in text
+    # Aliases need anchors: only a text with one can hold an alias bomb, so only then is it measured.
+    anchors = ANCHOR.search(text) is not None
     index = 0
     try:
         while loader.check_node():

@@ -177,3 +177,16 @@ def test_line_of_a_document_that_does_not_exist_or_unparsable_text_is_none() -> 
 def test_line_of_flow_style_mappings() -> None:
     text = "metadata: {name: a,\n  labels: {app: web}}\n"
     assert yamltext.line_of(text, 0, ["metadata", "labels", "app"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "anchored"),
+    [
+        ("labels: &common {a: b}\n", True),
+        ("- &first x\n- *first\n", True),
+        ("url: http://example.test/?a=1&b=2\n", False),
+        ("command: [sh, -c, 'a && b']\n", False),
+    ],
+)
+def test_only_texts_with_an_anchor_are_measured_for_alias_bombs(text: str, anchored: bool) -> None:
+    assert (yamltext.ANCHOR.search(text) is not None) is anchored
