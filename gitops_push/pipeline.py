@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_push import gitrepo, kinds, settings
 from gitops_push.errors import (
@@ -43,7 +43,7 @@ from gitops_push.events import (
     Status,
     TagRecorded,
 )
-from gitops_push.model import Action, Manifest, ObjectRef, Plan, Range
+from gitops_push.model import Action, ChangeSet, Manifest, ObjectRef, Plan, Range
 from gitops_push.settings import Mode, Settings
 from gitops_push.stages import (
     applying,
@@ -57,6 +57,9 @@ from gitops_push.stages import (
     validating,
     waiting,
 )
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
 
 PREREQUISITE_TIMEOUT = 120.0
 STARTUP_RETRY_BUDGET = 5.0
@@ -130,10 +133,10 @@ def history(
     directory: Path, *, environment: str | None, tag_prefix: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The environment's deploys, newest first, read back from its tags' metadata."""
-    repo = gitrepo.open_repo(directory)
-    name = environment or settings.DEFAULT_ENVIRONMENT
-    prefix = (tag_prefix or "").rstrip("/") or settings.tag_prefix_of(repo.root, name)
-    return [recording.read_deploy(repo, tag) for tag in repo.deploy_tags(prefix)[:limit]]
+    with gitrepo.open_repo(directory) as repo:
+        name = environment or settings.DEFAULT_ENVIRONMENT
+        prefix = (tag_prefix or "").rstrip("/") or settings.tag_prefix_of(repo.root, name)
+        return [recording.read_deploy(repo, tag) for tag in repo.deploy_tags(prefix)[:limit]]
 
 
 def _guarded(
@@ -148,8 +151,8 @@ def _guarded(
     command = {Mode.PLAN: "plan", Mode.STATUS: "status"}.get(mode, "deploy")
     sink.handle(RunStarted(command=command, environment=environment))
     try:
-        repo = gitrepo.open_repo(directory)
-        body(repo, settings.resolve(mode=mode, repo=repo.root, **options))
+        with gitrepo.open_repo(directory) as repo:
+            body(repo, settings.resolve(mode=mode, repo=repo.root, **options))
     except GitopsPushError as exc:
         sink.handle(
             RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
@@ -223,7 +226,7 @@ class Run:
         """Take over conflicting fields: when asked, when repairing drift (--all), when measuring drift."""
         return self.settings.force_conflicts or self.settings.all_objects or self.settings.mode is Mode.STATUS
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Cluster:
         from gitops_push import kube
 
         cluster = kube.connect(
@@ -239,7 +242,7 @@ class Run:
         cluster.retry_budget = self.settings.retry_timeout
         return cluster
 
-    def _lock(self, cluster: Any) -> locking.Lock:
+    def _lock(self, cluster: Cluster) -> locking.Lock:
         """Before the dry-run: two deploys of one environment must not interleave."""
         identity = recording.ci_identity(os.environ)
         who = identity["actor"] or identity["system"]
@@ -253,7 +256,7 @@ class Run:
             shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
             self.sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))
 
-    def _plan(self, span: Any, cluster: Any) -> Plan | None:
+    def _plan(self, span: Range, cluster: Cluster | None) -> Plan | None:
         env = self.settings.environment
         full, notes = self._full_deploy(span, cluster)
         self.full = full
@@ -303,7 +306,7 @@ class Run:
     def _labels(self) -> dict[str, str]:
         return {ownership.PART_OF_LABEL: ownership.applyset_id(self.settings.environment.name)}
 
-    def _full_deploy(self, span: Any, cluster: Any) -> tuple[bool, list[str]]:
+    def _full_deploy(self, span: Range, cluster: Cluster | None) -> tuple[bool, list[str]]:
         """The whole set: when asked, for drift, on a first deploy, or when the cluster's record disagrees."""
         if cluster is not None:
             self.record = ownership.read_record(cluster, self.settings.environment.name)
@@ -325,7 +328,7 @@ class Run:
         self.sink.handle(Note(note))
         return True, [note]
 
-    def _scope_of(self, cluster: Any) -> loading.ScopeOf:
+    def _scope_of(self, cluster: Cluster | None) -> loading.ScopeOf:
         if cluster is None:
             return lambda api_version, kind: None
 
@@ -335,7 +338,7 @@ class Run:
 
         return ask
 
-    def _validate(self, loaded: loading.Loaded, chosen: planning.Candidates, cluster: Any) -> None:
+    def _validate(self, loaded: loading.Loaded, chosen: planning.Candidates, cluster: Cluster | None) -> None:
         self.sink.handle(StageStarted(Stage.VALIDATE))
         findings = list(loaded.findings)
         schemas: validating.SchemaSource = (
@@ -365,7 +368,7 @@ class Run:
             )
 
     def _prune_selection(
-        self, change_set: Any, chosen: planning.Candidates, cluster: Any, full: bool
+        self, change_set: ChangeSet, chosen: planning.Candidates, cluster: Cluster | None, full: bool
     ) -> tuple[Manifest, ...]:
         if not self.settings.prune:
             return ()
@@ -388,7 +391,7 @@ class Run:
             self.sink.handle(Note(f"{manifest.ref}: {why}", manifest.source))
         return selection.prune
 
-    def _refuse_empty(self, change_set: Any, prune: Sequence[Manifest]) -> None:
+    def _refuse_empty(self, change_set: ChangeSet, prune: Sequence[Manifest]) -> None:
         if not prune or self.settings.allow_empty or change_set.new:
             return
         if change_set.full or not self.repo.tree_files(
@@ -408,7 +411,9 @@ class Run:
             hint="if Git really removed that much, rerun with a higher --max-prune",
         )
 
-    def _dry_run(self, cluster: Any, manifests: Sequence[Manifest]) -> dict[ObjectRef, planning.Observation]:
+    def _dry_run(
+        self, cluster: Cluster, manifests: Sequence[Manifest]
+    ) -> dict[ObjectRef, planning.Observation]:
         self.sink.handle(StageStarted(Stage.DRY_RUN, total=0))
         outcomes = applying.dry_run(
             cluster,
@@ -444,7 +449,7 @@ class Run:
 
     # --- writes ----------------------------------------------------------------------------------
 
-    def _deploy(self, cluster: Any, plan: Plan) -> None:
+    def _deploy(self, cluster: Cluster, plan: Plan) -> None:
         env = self.settings.environment
         members = [c.ref for c in plan.changes] + [c.ref for c in plan.unchanged]
         ownership.write_parent(cluster, env.name, self.record, refs=members, commit=self.record.commit)
@@ -462,8 +467,8 @@ class Run:
             if failed:
                 raise ApplyFailed(f"{len(failed)} object(s) could not be pruned; no tag was created")
         self.sink.handle(StageFinished(Stage.PRUNE, Status.SUCCEEDED))
-        record = ownership.read_record(cluster, env.name)
-        ownership.write_parent(cluster, env.name, record, refs=members, commit=plan.range.head)
+        # The parent already lists these members' kinds (written before the apply): only the commit changes.
+        ownership.write_parent(cluster, env.name, self.record, refs=members, commit=plan.range.head)
         tag, pushed = recording.record(
             self.repo,
             prefix=env.prefix,
@@ -474,7 +479,7 @@ class Run:
         )
         self.sink.handle(TagRecorded(tag, plan.range.head, pushed))
 
-    def _apply_and_wait(self, cluster: Any, plan: Plan) -> None:
+    def _apply_and_wait(self, cluster: Cluster, plan: Plan) -> None:
         applied = [c.desired for wave in plan.apply_waves for c in wave if c.desired is not None]
         started = datetime.datetime.now(datetime.UTC)
         self.sink.handle(StageStarted(Stage.APPLY, total=len(applied)))
@@ -497,7 +502,7 @@ class Run:
         if failures:
             raise ApplyFailed(f"{len(failures)} object(s) did not become healthy; no tag was created")
 
-    def _rollback(self, cluster: Any, plan: Plan) -> None:
+    def _rollback(self, cluster: Cluster, plan: Plan) -> None:
         """Return the environment to its last deployed commit: the same stages, from head back to base."""
         base, head = plan.range.base, plan.range.head
         env = self.settings.environment
@@ -556,7 +561,9 @@ class Run:
             RollbackFinished(True, f"rolled back to {target}: {len(restore)} restored, {len(remove)} deleted")
         )
 
-    def _apply_wave(self, cluster: Any, manifests: Sequence[Manifest], stage: Stage = Stage.APPLY) -> None:
+    def _apply_wave(
+        self, cluster: Cluster, manifests: Sequence[Manifest], stage: Stage = Stage.APPLY
+    ) -> None:
         waiting_first = [m for m in manifests if m.ref in self.deferred]
         if waiting_first:
             outcomes = applying.dry_run(
@@ -597,7 +604,7 @@ class Run:
             cluster.forget_discovery()
 
 
-def _empty(span: Any) -> Any:
+def _empty(span: Range) -> Any:
     from gitops_push.model import ChangeSet
 
     return ChangeSet(range=span, old={}, new={})

@@ -71,6 +71,16 @@ class GitRepo:
         self._repo = repo
         self.root = Path(str(repo.working_tree_dir))
 
+    def close(self) -> None:
+        """End the long-lived `git cat-file` processes GitPython keeps for reading blobs."""
+        self._repo.close()
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def resolve(self, rev: str) -> str:
         try:
             return str(self._repo.git.rev_parse("--verify", "--end-of-options", f"{rev}^{{commit}}"))
