@@ -34,7 +34,7 @@ import referencing.jsonschema
 from jsonschema import ValidationError
 from jsonschema.protocols import Validator
 
-from gitops_push import kinds, yamltext
+from gitops_push import kinds, schemacheck, yamltext
 from gitops_push.model import Finding, Manifest
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ MAX_FINDINGS_PER_MANIFEST = 20
 # Marks an object schema translated from a built-in (Go) type. The API server decodes a null field of
 # such a type as "not set", so `creationTimestamp: null` (which `kubectl create --dry-run -o yaml`
 # writes) is accepted; for CRDs, server-side apply rejects null unless the field is `nullable`.
-_NULLS_ARE_UNSET = "x-gitops-push-nulls-are-unset"
+_NULLS_ARE_UNSET = schemacheck.NULLS_ARE_UNSET
 # Keywords that mean the same in OpenAPI 3.0 and JSON Schema Draft 4, taken over as they are.
 _COPIED_KEYWORDS = (
     "$ref",
@@ -138,10 +138,13 @@ def validate(
         validator = custom.validator_for(manifest.api_version, kind)
         if validator is None:
             validator = compiler.validator_for(manifest.api_version, kind)
-        if validator is not None:
-            findings += _check(manifest, validator, lines)
-        elif not _unchecked_offline(manifest, schemas):
-            findings.append(_unknown_kind(manifest, lines))
+        if validator is None:
+            if not _unchecked_offline(manifest, schemas):
+                findings.append(_unknown_kind(manifest, lines))
+        elif not validator.passes(manifest.body):
+            # Only a manifest that the fast check does not pass is walked by jsonschema, which
+            # explains each error (or, for the few shapes the fast check leaves open, finds none).
+            findings += _check(manifest, validator.explainer, lines)
     return findings
 
 
@@ -347,12 +350,25 @@ _VALIDATOR_CLASS: Any = _validator_class(jsonschema.Draft4Validator)
 _SPECIFICATION = referencing.jsonschema.DRAFT4
 
 
+@dataclass(frozen=True)
+class _KindValidator:
+    """The fast yes-or-no check of one kind's schema, and jsonschema's validator to explain a no."""
+
+    passes: schemacheck.Check
+    explainer: Validator
+
+    @classmethod
+    def of(cls, schema: Mapping[str, Any], checks: schemacheck.Checks) -> _KindValidator:
+        return cls(passes=checks.of(schema), explainer=_VALIDATOR_CLASS(schema))
+
+
 @dataclass
 class _Compiled:
     """One group-version's document as JSON Schema, $refs linked, and the schema name of each kind."""
 
     schemas: dict[str, Any]
     by_kind: dict[str, str]
+    checks: schemacheck.Checks = field(default_factory=schemacheck.Checks)  # shared by its kinds
 
 
 @dataclass
@@ -361,20 +377,19 @@ class _Compiler:
 
     source: SchemaSource
     documents: dict[str, _Compiled | None] = field(default_factory=dict)
-    validators: dict[tuple[str, str], Validator | None] = field(default_factory=dict)
+    validators: dict[tuple[str, str], _KindValidator | None] = field(default_factory=dict)
 
-    def validator_for(self, api_version: str, kind: str) -> Validator | None:
+    def validator_for(self, api_version: str, kind: str) -> _KindValidator | None:
         key = (api_version, kind)
         if key not in self.validators:
             self.validators[key] = self._compile(api_version, kind)
         return self.validators[key]
 
-    def _compile(self, api_version: str, kind: str) -> Validator | None:
+    def _compile(self, api_version: str, kind: str) -> _KindValidator | None:
         compiled = self._document(api_version)
         if compiled is None or kind not in compiled.by_kind:
             return None
-        validator: Validator = _VALIDATOR_CLASS(compiled.schemas[compiled.by_kind[kind]])
-        return validator
+        return _KindValidator.of(compiled.schemas[compiled.by_kind[kind]], compiled.checks)
 
     def _document(self, api_version: str) -> _Compiled | None:
         if api_version not in self.documents:
@@ -450,15 +465,19 @@ class _CustomKinds:
         self._schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
         for crd in crds:
             self._schemas.update(_crd_schemas(crd.body))
-        self._validators: dict[tuple[str, str], Validator] = {}
+        self._validators: dict[tuple[str, str], _KindValidator] = {}
+        self._checks = schemacheck.Checks()
+        self._roots: list[dict[str, Any]] = []  # kept alive: the checks know their nodes by identity
 
-    def validator_for(self, api_version: str, kind: str) -> Validator | None:
+    def validator_for(self, api_version: str, kind: str) -> _KindValidator | None:
         key = (api_version, kind)
         schema = self._schemas.get(key)
         if schema is None:
             return None
         if key not in self._validators:
-            self._validators[key] = _VALIDATOR_CLASS(_crd_root(schema))
+            root = _crd_root(schema)
+            self._roots.append(root)
+            self._validators[key] = _KindValidator.of(root, self._checks)
         return self._validators[key]
 
 
