@@ -385,16 +385,17 @@ def scope_findings(documents: Iterable[Document], scopes: Scopes) -> list[Findin
 
 
 def _deeper_than(data: Any, limit: int) -> bool:
-    """Whether data nests deeper than `limit`, found without recursion."""
+    """Whether data nests deeper than `limit`, found without recursion (only containers are visited)."""
+    if not isinstance(data, dict | list):
+        return limit < 1
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > limit:
             return True
-        if isinstance(value, dict):
-            stack.extend((child, depth + 1) for child in value.values())
-        elif isinstance(value, list):
-            stack.extend((child, depth + 1) for child in value)
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gitops_push import yamltext
 
@@ -190,3 +191,47 @@ def test_line_of_flow_style_mappings() -> None:
 )
 def test_only_texts_with_an_anchor_are_measured_for_alias_bombs(text: str, anchored: bool) -> None:
     assert (yamltext.ANCHOR.search(text) is not None) is anchored
+
+
+# The loader builds plain documents itself (yamltext._PlainBuilder) and leaves the rest to PyYAML's
+# constructor: either way the values must be PyYAML's own.
+SAME_AS_PYYAML = [
+    "a: 1\nb: 0x1f\nc: 0o17\nd: 017\ne: 1_000\nf: 1:30\ng: -2\nh: +3\n",
+    "a: 1.5\nb: .inf\nc: -.Inf\nd: 1e3\ne: 6.8523015e+5\n",
+    "a: yes\nb: No\nc: on\nd: OFF\ne: true\nf: 'true'\ng: y\n",
+    "a: ~\nb: null\nc:\nd: ''\ne: 'null'\n",
+    "a: 2026-01-02\nb: 2026-01-02T03:04:05Z\nc: '2026-01-02'\n",
+    'a: "quoted: text"\nb: |\n  block\n  text\nc: >\n  folded\n  text\nd: plain text\n',
+    "ports: [{port: 80, name: http}, {port: 443}]\nlist:\n- 1\n- [2, 3]\n- {}\n",
+    "base: &b {x: 1, y: [1, 2]}\nderived:\n  <<: *b\n  y: 3\n",
+    "a: !!binary aGVsbG8=\nb: !!str 12\nc: !!int '7'\nd: !!float '2'\n",
+    "shared: &s [1, 2]\nagain: *s\nmap: {k: *s}\n",
+    "? complex\n: value\n80: port\n1.5: float key\ntrue: bool key\n",
+]
+
+
+@pytest.mark.parametrize("text", SAME_AS_PYYAML)
+def test_values_are_those_of_pyyaml(text: str) -> None:
+    ours = [document.data for document in yamltext.load_documents(text)]
+    assert ours == list(yaml.load_all(text, Loader=yaml.SafeLoader))
+
+
+def test_an_aliased_node_is_one_shared_object_as_in_pyyaml() -> None:
+    data = documents("shared: &s [1, 2]\nagain: *s\n")[0][2]
+    assert isinstance(data, dict)
+    assert data["shared"] is data["again"]
+
+
+def test_a_bomb_whose_anchors_the_pattern_misses_is_still_bounded() -> None:
+    # Even a document built as a tree (no anchor seen) counts each node it expands.
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for name, previous in zip("bcdefghi", "abcdefgh", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    loader = yamltext._StrictLoader("\n".join(lines) + "\n")
+    try:
+        node = loader.get_single_node()
+        with pytest.raises(yamltext._TooLarge):
+            yamltext._PlainBuilder(loader).tree(node)
+    finally:
+        loader.dispose()
+    assert isinstance(node, yaml.MappingNode)
