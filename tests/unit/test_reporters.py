@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from gitops_push import reporters
 from gitops_push.errors import ExitCode
@@ -39,6 +41,7 @@ from gitops_push.model import (
     Skipped,
     SourceLocation,
 )
+from gitops_push.reporters.human import HumanReporter
 from gitops_push.reporters.stats import Summary
 
 BASE = "1111111111111111111111111111111111111111"
@@ -326,6 +329,26 @@ def test_text_of_a_first_full_deploy_plan() -> None:
         "action  object          file",
         "create  Namespace shop  k8s/ns.yaml:1",
     ]
+
+
+def test_text_of_a_plan_on_a_colour_terminal_has_the_same_columns_with_styles() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=120)
+    reporter = HumanReporter(console, Console(file=io.StringIO()), show_diff=False)
+    for event in (RunStarted("plan", "prod"), PlanReady(PLAN)):
+        reporter.handle(event)
+    styled = out.getvalue()
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", styled)
+    assert lines(plain)[1:5] == [
+        "action  object                    file",
+        "create  ConfigMap shop/settings   k8s/app.yaml:1",
+        "update  Deployment.apps shop/web  k8s/app.yaml:9",
+        "prune   Service shop/legacy       k8s/old.yaml:1",
+    ]
+    assert "\x1b[1maction  object" in styled  # a bold header
+    assert "\x1b[32mcreate\x1b[0m" in styled  # the action in its colour, the rest not
+    assert "\x1b[31mprune" in styled
+    assert "\x1b[2mk8s/app.yaml:9\x1b[0m" in styled  # the file dimmed
 
 
 def test_text_of_a_plan_without_changes() -> None:
