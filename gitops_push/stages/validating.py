@@ -26,18 +26,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol, cast
-
-import jsonschema
-import referencing
-import referencing.exceptions
-import referencing.jsonschema
-from jsonschema import ValidationError
-from jsonschema.protocols import Validator
+from urllib.parse import unquote
 
 from gitops_push import kinds, schemacheck, yamltext
 from gitops_push.model import Finding, Manifest
 
 if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
     from gitops_push import kube
 
 BUNDLED_VERSION = "v1.36"
@@ -309,7 +306,7 @@ def _additional_properties(
     if allowed is False:
         # One error per field, on the field itself, so that each has its own path and line.
         for name in extras:
-            yield ValidationError(f'unknown field "{name}"', path=[name])
+            yield _error(f'unknown field "{name}"', name)
     elif isinstance(allowed, Mapping):
         nulls_are_unset = schema.get(_NULLS_ARE_UNSET, False)
         for name in extras:
@@ -322,7 +319,13 @@ def _required(validator: Any, required: Any, instance: Any, schema: Any) -> Iter
         return
     for name in required:
         if name not in instance:
-            yield ValidationError(f'missing required field "{name}"', path=[name])
+            yield _error(f'missing required field "{name}"', name)
+
+
+def _error(message: str, name: str) -> ValidationError:
+    from jsonschema import ValidationError
+
+    return ValidationError(message, path=[name])
 
 
 def _is_string(checker: Any, instance: Any) -> bool:
@@ -332,6 +335,8 @@ def _is_string(checker: Any, instance: Any) -> bool:
 
 def _validator_class(base: Any) -> Any:
     """`base` with Kubernetes' idea of null fields and errors that carry the field's own path."""
+    import jsonschema.validators
+
     extend: Any = jsonschema.validators.extend  # untyped in jsonschema
     return extend(
         base,
@@ -344,22 +349,36 @@ def _validator_class(base: Any) -> Any:
     )
 
 
-# Draft 4 is the dialect OpenAPI 3.0 derives from (boolean exclusiveMinimum, `$ref` without siblings);
-# benchmarks/validation_throughput.py measured it against Draft 7 and 2020-12.
-_VALIDATOR_CLASS: Any = _validator_class(jsonschema.Draft4Validator)
-_SPECIFICATION = referencing.jsonschema.DRAFT4
+# The jsonschema validator class that explains errors, made at its first use: jsonschema (and what it
+# imports) is needed only when a manifest fails the fast check. Draft 4 is the dialect OpenAPI 3.0
+# derives from (boolean exclusiveMinimum, `$ref` without siblings); benchmarks/validation_throughput.py
+# measured it against Draft 7 and 2020-12.
+_EXPLAINER_CLASS: Any = None
 
 
-@dataclass(frozen=True)
+def _explainer(schema: Mapping[str, Any]) -> Validator:
+    global _EXPLAINER_CLASS
+    if _EXPLAINER_CLASS is None:
+        import jsonschema
+
+        _EXPLAINER_CLASS = _validator_class(jsonschema.Draft4Validator)
+    explainer: Validator = _EXPLAINER_CLASS(schema)
+    return explainer
+
+
 class _KindValidator:
     """The fast yes-or-no check of one kind's schema, and jsonschema's validator to explain a no."""
 
-    passes: schemacheck.Check
-    explainer: Validator
+    def __init__(self, schema: Mapping[str, Any], checks: schemacheck.Checks) -> None:
+        self.schema = schema
+        self.passes = checks.of(schema)
+        self._explainer: Validator | None = None
 
-    @classmethod
-    def of(cls, schema: Mapping[str, Any], checks: schemacheck.Checks) -> _KindValidator:
-        return cls(passes=checks.of(schema), explainer=_VALIDATOR_CLASS(schema))
+    @property
+    def explainer(self) -> Validator:
+        if self._explainer is None:
+            self._explainer = _explainer(self.schema)
+        return self._explainer
 
 
 @dataclass
@@ -389,7 +408,7 @@ class _Compiler:
         compiled = self._document(api_version)
         if compiled is None or kind not in compiled.by_kind:
             return None
-        return _KindValidator.of(compiled.schemas[compiled.by_kind[kind]], compiled.checks)
+        return _KindValidator(compiled.schemas[compiled.by_kind[kind]], compiled.checks)
 
     def _document(self, api_version: str) -> _Compiled | None:
         if api_version not in self.documents:
@@ -399,7 +418,7 @@ class _Compiler:
 
 
 def _link(document: Mapping[str, Any], api_version: str) -> _Compiled:
-    """Translate a document and resolve each of its $refs once, through a registry holding the document.
+    """Translate a document and resolve each of its $refs once.
 
     Every `{"$ref": ...}` is replaced by the schema it points to, so the schemas become one linked
     (possibly cyclic) graph. Letting the validator resolve each $ref at every use instead costs a JSON
@@ -407,14 +426,11 @@ def _link(document: Mapping[str, Any], api_version: str) -> _Compiled:
     benchmarks/validation_throughput.py.
     """
     translated, by_kind = _document_schemas(document, api_version)
-    uri = f"urn:gitops-push:openapi:{_openapi_path(api_version)}"
-    resource = _SPECIFICATION.create_resource({"components": {"schemas": translated}})
-    resolver = referencing.Registry().with_resource(uri, resource).resolver(base_uri=uri)
-    _inline_refs(translated, resolver)
+    _inline_refs(translated, {"components": {"schemas": translated}})
     return _Compiled(schemas=translated, by_kind=by_kind)
 
 
-def _inline_refs(schemas: dict[str, Any], resolver: Any) -> None:
+def _inline_refs(schemas: dict[str, Any], document: Mapping[str, Any]) -> None:
     seen: set[int] = set()
     pending: list[Any] = [schemas]
     while pending:
@@ -426,20 +442,37 @@ def _inline_refs(schemas: dict[str, Any], resolver: Any) -> None:
         for slot, child in list(slots):
             if isinstance(child, dict) and isinstance(child.get("$ref"), str):
                 # As in OpenAPI 3.0 and Draft 4, a $ref's siblings do not count.
-                child = node[slot] = _target(child, resolver)
+                child = node[slot] = _target(child, document)
             if isinstance(child, dict | list):
                 pending.append(child)
 
 
-def _target(schema: dict[str, Any], resolver: Any) -> Any:
+def _target(schema: dict[str, Any], document: Mapping[str, Any]) -> Any:
     hops = 0
     while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and hops < 32:
-        try:
-            schema = resolver.lookup(schema["$ref"]).contents
-        except referencing.exceptions.Unresolvable:
+        found = _pointer_target(document, schema["$ref"])
+        if found is None:
             return {}  # a dangling $ref in the server's document: let the server judge that field
+        schema = found
         hops += 1
     return schema
+
+
+def _pointer_target(document: Mapping[str, Any], ref: str) -> Any:
+    """The node a local `#/a/b` reference points to (RFC 6901 escapes), or None. OpenAPI documents
+    from Kubernetes only refer within themselves."""
+    if not ref.startswith("#/"):
+        return None
+    node: Any = document
+    for token in ref[2:].split("/"):
+        token = unquote(token).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
 
 
 # The compiled validators live as long as their schema source, so a long-lived source (one per run,
@@ -477,7 +510,7 @@ class _CustomKinds:
         if key not in self._validators:
             root = _crd_root(schema)
             self._roots.append(root)
-            self._validators[key] = _KindValidator.of(root, self._checks)
+            self._validators[key] = _KindValidator(root, self._checks)
         return self._validators[key]
 
 

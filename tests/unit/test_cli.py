@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from gitops_push import __version__
 from gitops_push.cli import main
+from tests.unit import gitutil
 
 
 def test_help_lists_the_exit_codes() -> None:
@@ -34,3 +37,35 @@ def test_help_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("HEAVY=")
+
+
+PLAN_AND_REPORT_IMPORTS = (
+    "import sys\n"
+    "from gitops_push.cli import main\n"
+    "try:\n    main(['plan', '--offline', '--env', 'dev', '--path', 'k8s', '-o', 'json'])\n"
+    "except SystemExit as exit:\n    code = exit.code\n"
+    "heavy = sorted(m for m in ('kubernetes', 'jsonschema') if m in sys.modules)\n"
+    "print('HEAVY=' + ','.join(heavy) + f' EXIT={code}', file=sys.stderr)\n"
+)
+CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\ndata: {a: b}\n"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        (CONFIG_MAP, "HEAVY= EXIT=0"),  # valid: the fast schema check alone decides
+        (
+            CONFIG_MAP.replace("data: {a: b}", "data: {a: 1}"),
+            "HEAVY=jsonschema EXIT=3",
+        ),  # explained: exit 3 is a validation error
+    ],
+)
+def test_an_offline_plan_imports_no_kubernetes_client_and_jsonschema_only_to_explain(
+    tmp_path: Path, manifest: str, expected: str
+) -> None:
+    repo = gitutil.init(tmp_path / "repo")
+    gitutil.commit(repo, {"k8s/settings.yaml": manifest})
+    result = subprocess.run(
+        [sys.executable, "-c", PLAN_AND_REPORT_IMPORTS], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert result.stderr.strip().endswith(expected), result.stderr

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops_push.gitrepo import open_repo
+from gitops_push import forking
+from gitops_push.gitrepo import GitFile, open_repo
 from gitops_push.model import Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
 from gitops_push.stages import loading, planning
 from gitops_push.stages.loading import ScopeOf
@@ -810,3 +811,36 @@ def test_secret_data_that_is_not_base64_is_a_finding_that_hides_the_value(repo: 
         ("k8s/secret.yaml", 1, "data.bad", "not valid base64 (use stringData for plain text)")
     ]
     assert all("s3cret" not in f.message for f in loaded.findings)
+
+
+# --- large sets are parsed in forked processes -----------------------------------------------------
+
+
+def test_a_set_parsed_in_several_processes_loads_exactly_as_in_one(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, gitutil.Content | gitutil.Symlink] = {
+        f"k8s/app-{n:02}.yaml": CM.format(name=f"settings-{n}", value=n) + "---\n" + MULTI for n in range(30)
+    }
+    files["k8s/app-05.yaml"] = "a: [1, 2\n"  # a finding in the middle
+    files["k8s/kustomization.yaml"] = "resources: []\n"  # a note
+    files["k8s/link.yaml"] = gitutil.Symlink("app-01.yaml")
+    head = repo.commit(files)
+    monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 10**9)
+    serial = repo.load(None, head)
+    monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(forking, "usable_processes", lambda: 3)
+    parallel = repo.load(None, head)
+    assert len(serial.change_set.new) == 29 + 3  # the objects of MULTI are the same in every file
+    assert len(serial.findings) > 1 and serial.change_set.skipped
+    assert parallel == serial  # the same objects, findings, notes and texts, in the same order
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_shares_are_contiguous_and_of_about_equal_size(count: int) -> None:
+    blobs = [(GitFile(f"f{n}.yaml", "0" * 40), b"x" * (10 + n % 4)) for n in range(40)]
+    shares = loading.split_by_size(blobs, count)
+    assert [blob for share in shares for blob in share] == blobs
+    assert len(shares) == count
+    sizes = [sum(len(data) for _, data in share) for share in shares]
+    assert max(sizes) - min(sizes) <= 2 * 13

@@ -1,0 +1,79 @@
+"""forking: shares computed in forked children come back in order, and a failed child costs nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from gitops_push import forking
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking splits work only where fork exists")
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever machine runs the tests, let the work be split in two (and in four with `four`)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+
+
+def pid_and_square(number: int) -> tuple[int, int]:
+    return os.getpid(), number * number
+
+
+@pytest.mark.usefixtures("two_cores")
+def test_each_share_after_the_first_runs_in_a_child_and_results_keep_their_order() -> None:
+    results = forking.map_shares(pid_and_square, [1, 2, 3])
+    assert [square for _, square in results] == [1, 4, 9]
+    pids = [pid for pid, _ in results]
+    assert pids[0] == os.getpid()
+    assert os.getpid() not in pids[1:]
+    assert len(set(pids)) == 3
+
+
+def fails_in_a_child(parent: int) -> str:
+    if os.getpid() != parent:
+        raise RuntimeError("broken child")
+    return "computed here"
+
+
+def dies_in_a_child(parent: int) -> str:
+    if os.getpid() != parent:
+        os._exit(9)
+    return "computed here"
+
+
+@pytest.mark.usefixtures("two_cores")
+@pytest.mark.parametrize("work", [fails_in_a_child, dies_in_a_child])
+def test_a_child_that_fails_has_its_share_computed_here(work: object) -> None:
+    assert forking.map_shares(work, [os.getpid(), os.getpid()]) == ["computed here", "computed here"]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+@pytest.mark.usefixtures("two_cores", "another_thread")
+def test_no_fork_beside_another_thread() -> None:
+    assert forking.usable_processes() == 1
+    assert {pid for pid, _ in forking.map_shares(pid_and_square, [1, 2])} == {os.getpid()}
+
+
+def test_one_core_or_another_system_means_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert forking.usable_processes() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert forking.usable_processes() == 1
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert forking.usable_processes() == forking.MAX_PROCESSES
