@@ -28,7 +28,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
-from gitops_push import kinds, schemacheck, yamltext
+from gitops_push import forking, kinds, schemacheck, yamltext
 from gitops_push.model import Finding, Manifest
 
 if TYPE_CHECKING:
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 BUNDLED_VERSION = "v1.36"
 MAX_FINDINGS_PER_MANIFEST = 20
+# From this many manifests on, shares are checked side by side in forked processes (see `forking`).
+PARALLEL_MIN_MANIFESTS = 1000
 
 # Marks an object schema translated from a built-in (Go) type. The API server decodes a null field of
 # such a type as "not set", so `creationTimestamp: null` (which `kubectl create --dry-run -o yaml`
@@ -128,21 +130,31 @@ def validate(
     """
     compiler = _compiler_for(schemas)
     custom = _CustomKinds(crds)
-    lines = _Lines(text_of)
-    findings: list[Finding] = []
-    for manifest in manifests:
-        kind = manifest.ref.kind
-        validator = custom.validator_for(manifest.api_version, kind)
-        if validator is None:
-            validator = compiler.validator_for(manifest.api_version, kind)
-        if validator is None:
-            if not _unchecked_offline(manifest, schemas):
-                findings.append(_unknown_kind(manifest, lines))
-        elif not validator.passes(manifest.body):
-            # Only a manifest that the fast check does not pass is walked by jsonschema, which
-            # explains each error (or, for the few shapes the fast check leaves open, finds none).
-            findings += _check(manifest, validator.explainer, lines)
-    return findings
+    # Every kind's validator is made here, before any share is checked in a forked child: a child must
+    # not fetch a schema over the parent's connections.
+    validators = {
+        key: custom.validator_for(*key) or compiler.validator_for(*key)
+        for key in dict.fromkeys((m.api_version, m.ref.kind) for m in manifests)  # in manifest order
+    }
+
+    def check(share: Sequence[Manifest]) -> list[Finding]:
+        lines = _Lines(text_of)
+        findings: list[Finding] = []
+        for manifest in share:
+            validator = validators[(manifest.api_version, manifest.ref.kind)]
+            if validator is None:
+                if not _unchecked_offline(manifest, schemas):
+                    findings.append(_unknown_kind(manifest, lines))
+            elif not validator.passes(manifest.body):
+                # Only a manifest that the fast check does not pass is walked by jsonschema, which
+                # explains each error (or, for the few shapes the fast check leaves open, finds none).
+                findings += _check(manifest, validator.explainer, lines)
+        return findings
+
+    processes = forking.usable_processes() if len(manifests) >= PARALLEL_MIN_MANIFESTS else 1
+    size = -(-len(manifests) // processes)
+    shares = [manifests[start : start + size] for start in range(0, len(manifests), size)] or [manifests]
+    return [finding for part in forking.map_shares(check, shares) for finding in part]
 
 
 # --- from OpenAPI 3.0 to JSON Schema -------------------------------------------------------------
