@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gitops_push import model, yamltext
+from gitops_push import forking, model, yamltext
 from gitops_push.stages import validating
 
 BUNDLED = validating.BundledSchemas()
@@ -427,3 +427,24 @@ def test_the_bundle_covers_the_built_in_kinds_people_deploy() -> None:
             for gvk in schema.get("x-kubernetes-group-version-kind", ())
         ]
         assert kind in gvks, (api_version, kind)
+
+
+# --- large sets are checked in forked shares -------------------------------------------------------
+
+
+def test_a_large_set_checked_in_several_processes_gives_the_same_findings_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    documents = []
+    for n in range(1200):
+        value = "1" if n % 97 == 0 else '"ok"'  # every 97th ConfigMap has a number where text belongs
+        documents.append(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{n}}}\ndata: {{a: {value}}}\n")
+    documents.insert(600, WIDGET_CRD.replace("kind: CustomResourceDefinition", "kind: Unheard"))
+    text = "---\n".join(documents)
+    monkeypatch.setattr(validating, "PARALLEL_MIN_MANIFESTS", 10**9)
+    serial = check(text)
+    monkeypatch.setattr(validating, "PARALLEL_MIN_MANIFESTS", 0)
+    monkeypatch.setattr(forking, "usable_processes", lambda: 3)
+    parallel = check(text)
+    assert len(serial) == 1 + len(range(0, 1200, 97))
+    assert parallel == serial
