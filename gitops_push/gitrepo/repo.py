@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from gitops_push.errors import GitStateError, TagRace
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
 SYMLINK_MODE = "120000"
+BATCH_READ_MIN = 50  # from this many blobs on, one `git cat-file --batch` process reads them all
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,22 @@ def _pathspecs(paths: Sequence[str]) -> list[str]:
 
 def is_manifest_path(path: str) -> bool:
     return path.endswith(MANIFEST_SUFFIXES)
+
+
+def _batch_contents(output: bytes, shas: Sequence[str]) -> list[bytes]:
+    """The contents in `git cat-file --batch` output: "<sha> <type> <size>\\n<content>\\n" each."""
+    contents, position = [], 0
+    for sha in shas:
+        end = output.index(b"\n", position)
+        header = output[position:end].split()
+        if len(header) != 3:
+            raise GitStateError(
+                f"blob {sha} is not in the repository ({bytes(output[position:end]).decode()})"
+            )
+        size = int(header[2])
+        contents.append(output[end + 1 : end + 1 + size])
+        position = end + 1 + size + 1
+    return contents
 
 
 class GitRepo:
@@ -162,6 +180,22 @@ class GitRepo:
     def read_blob(self, sha: str) -> bytes:
         stream = self._repo.odb.stream(bytes.fromhex(sha))
         return bytes(stream.read())
+
+    def read_blobs(self, shas: Sequence[str]) -> list[bytes]:
+        """Many blobs in one `git cat-file --batch` (one request and answer per blob costs more)."""
+        if len(shas) < BATCH_READ_MIN:
+            return [self.read_blob(sha) for sha in shas]
+        request = "".join(f"{sha}\n" for sha in shas).encode()
+        result = subprocess.run(
+            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch"],
+            cwd=self._repo.git_dir,
+            input=request,
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise GitStateError(f"git cat-file failed: {result.stderr.decode(errors='replace').strip()}")
+        return _batch_contents(result.stdout, shas)
 
     def dirty_paths(self, paths: Sequence[str]) -> list[str]:
         """Paths with uncommitted changes (`git status --porcelain -z`; a rename also names its origin)."""

@@ -102,7 +102,8 @@ def load(
 
 
 def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
-    blobs = [(file, repo.read_blob(file.blob)) for file in files]
+    listed = list(files)
+    blobs = list(zip(listed, repo.read_blobs([file.blob for file in listed]), strict=True))
     shares = split_by_size(blobs, _parse_processes(sum(len(data) for _, data in blobs)))
     with _collector_paused():
         return _joined(forking.map_shares(parse_files, shares))

@@ -393,3 +393,23 @@ def test_commit_subject_and_ancestry(workdir: Path) -> None:
 def test_tree_files_treat_a_path_with_glob_characters_literally(workdir: Path) -> None:
     head = gitutil.commit(workdir, {"k8s/[ab]/x.yaml": "a: 1\n", "k8s/a/y.yaml": "b: 1\n"})
     assert [f.path for f in open_repo(workdir).tree_files(head, ["k8s/[ab]"])] == ["k8s/[ab]/x.yaml"]
+
+
+def test_many_blobs_are_read_in_one_batch_exactly_as_one_by_one(workdir: Path) -> None:
+    files: dict[str, gitutil.Content] = {f"k8s/f{n}.yaml": f"n: {n}\n" * n for n in range(60)}
+    files["k8s/binary.yaml"] = bytes(range(256)) + b"\n\n"
+    files["k8s/empty.yaml"] = ""
+    head = gitutil.commit(workdir, files)
+    with open_repo(workdir) as repo:
+        listed = repo.tree_files(head, ["k8s"])
+        shas = [file.blob for file in listed] + [listed[0].blob]  # a blob asked for twice, too
+        assert len(shas) >= 60
+        assert repo.read_blobs(shas) == [repo.read_blob(sha) for sha in shas]
+
+
+def test_a_missing_blob_in_a_batch_is_a_git_state_error(workdir: Path) -> None:
+    head = gitutil.commit(workdir, {f"k8s/f{n}.yaml": f"n: {n}\n" for n in range(60)})
+    with open_repo(workdir) as repo:
+        shas = [file.blob for file in repo.tree_files(head, ["k8s"])]
+        with pytest.raises(GitStateError, match="not in the repository"):
+            repo.read_blobs([*shas, "0123456789" * 4])
