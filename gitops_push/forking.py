@@ -1,28 +1,37 @@
-"""CPU-bound work split over forked processes: a share each, the results back in order.
+"""CPU-bound work spread over forked processes, the results back in order.
 
-Used by the `loading` stage to parse a large set of manifests on every core. A forked child starts in
-microseconds with everything already imported and already in memory, so only its result travels
-(pickled, through a pipe). That is why this is not a `ProcessPoolExecutor`, which also pickles each
-task's input and keeps worker processes and threads of its own.
+Used by the `loading` and `validating` stages for large sets. A forked child starts in microseconds
+with everything already imported and in memory, so only results travel (pickled, through a pipe).
+That is why this is not a `ProcessPoolExecutor`, which also pickles each task's input and keeps
+worker processes and threads of its own.
 
-Forking is only safe where the process has no other threads (another thread might hold a lock the
-child would then wait on for ever) and is only cheap on Linux; elsewhere, or for a child that fails in
-any way, the share is simply computed here. A result never depends on how it was computed.
+The work comes as many small shares, and every process (this one included) takes the next share
+from a common queue until none is left: a pipe holding the share numbers, read four bytes at a time
+(the kernel hands each read to one reader whole). Shares are not dealt out in equal halves because
+cores are not equal: on a shared virtual machine one core often runs at half the speed of the
+other, and a process with a fixed half would leave the other waiting.
+
+Forking is only safe where the process has no other threads (another thread might hold a lock that
+the child would then wait on for ever) and is only cheap on Linux; elsewhere, or for a child that
+fails in any way, the shares are computed here. A result never depends on how it was computed.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import struct
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 Share = TypeVar("Share")
 Result = TypeVar("Result")
 
 MAX_PROCESSES = 4
+MAX_SHARES = 4096  # the queue is written whole before the children start: it must fit a pipe (64 KiB)
+_NUMBER = struct.Struct("<I")
 
 
 def usable_processes() -> int:
@@ -33,18 +42,32 @@ def usable_processes() -> int:
 
 
 def map_shares(work: Callable[[Share], Result], shares: Sequence[Share]) -> list[Result]:
-    """[work(share) for share in shares], the first share in this process, each other in a child."""
-    if len(shares) <= 1 or usable_processes() == 1:
+    """[work(share) for share in shares], computed by this process and forked children together."""
+    processes = min(usable_processes(), len(shares))
+    if processes <= 1 or len(shares) > MAX_SHARES:
         return [work(share) for share in shares]
-    children = [_start(work, share) for share in shares[1:]]
-    results = [work(shares[0])]
-    for child, share in zip(children, shares[1:], strict=True):
-        results.append(_result_of(child, work, share))
-    return results
+    queue_out, queue_in = os.pipe()
+    os.write(queue_in, b"".join(_NUMBER.pack(index) for index in range(len(shares))))
+    os.close(queue_in)  # an empty queue then reads as the end of the file
+    children = [_start(work, shares, queue_out) for _ in range(processes - 1)]
+    results = dict(_take(work, shares, queue_out))
+    os.close(queue_out)
+    for child in children:
+        results.update(_results_of(child))
+    # A child that failed took its shares with it: compute them here.
+    return [results[index] if index in results else work(share) for index, share in enumerate(shares)]
 
 
-def _start(work: Callable[[Share], Result], share: Share) -> tuple[int, int] | None:
-    """(pid, read end of its pipe) of a child computing work(share); None if it could not start."""
+def _take(
+    work: Callable[[Share], Result], shares: Sequence[Share], queue: int
+) -> Iterator[tuple[int, Result]]:
+    while len(taken := os.read(queue, _NUMBER.size)) == _NUMBER.size:
+        (index,) = _NUMBER.unpack(taken)
+        yield index, work(shares[index])
+
+
+def _start(work: Callable[[Share], Result], shares: Sequence[Share], queue: int) -> tuple[int, int] | None:
+    """(pid, read end of its result pipe) of a child taking shares from the queue; None if none started."""
     try:
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -54,8 +77,9 @@ def _start(work: Callable[[Share], Result], share: Share) -> tuple[int, int] | N
         status = 1
         try:
             os.close(read_end)
+            results = dict(_take(work, shares, queue))
             with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(work(share), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(results, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             status = 0
         finally:
             os._exit(status)
@@ -63,14 +87,14 @@ def _start(work: Callable[[Share], Result], share: Share) -> tuple[int, int] | N
     return pid, read_end
 
 
-def _result_of(child: tuple[int, int] | None, work: Callable[[Share], Result], share: Share) -> Result:
+def _results_of(child: tuple[int, int] | None) -> dict[int, Result]:
     if child is None:
-        return work(share)
+        return {}
     pid, read_end = child
     with os.fdopen(read_end, "rb") as pipe:
         data = pipe.read()  # read before waiting: a child blocks while its result fills the pipe
     _, status = os.waitpid(pid, 0)
     if status != 0 or not data:
-        return work(share)  # the child failed (an error, a kill): compute its share here instead
-    result: Result = pickle.loads(data)  # noqa: S301 - our own child's result, through our own pipe
-    return result
+        return {}
+    results: dict[int, Result] = pickle.loads(data)  # noqa: S301 - our own child's result, through our own pipe
+    return results

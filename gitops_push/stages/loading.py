@@ -104,17 +104,17 @@ def load(
 def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
     listed = list(files)
     blobs = list(zip(listed, repo.read_blobs([file.blob for file in listed]), strict=True))
-    shares = split_by_size(blobs, _parse_processes(sum(len(data) for _, data in blobs)))
+    total = sum(len(data) for _, data in blobs)
+    # Many small shares, so that processes on cores of unequal speed finish together (see `forking`).
+    processes = forking.usable_processes() if total >= PARALLEL_MIN_BYTES else 1
+    shares = split_by_size(blobs, 1 if processes == 1 else -(-total // SHARE_BYTES))
     with _collector_paused():
         return _joined(forking.map_shares(parse_files, shares))
 
 
 # Below this much YAML (about 3,000 objects, a second of parsing) a second process is not worth it.
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
-
-
-def _parse_processes(total_bytes: int) -> int:
-    return forking.usable_processes() if total_bytes >= PARALLEL_MIN_BYTES else 1
+SHARE_BYTES = 128 * 1024
 
 
 def split_by_size(

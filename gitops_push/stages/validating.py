@@ -41,6 +41,7 @@ BUNDLED_VERSION = "v1.36"
 MAX_FINDINGS_PER_MANIFEST = 20
 # From this many manifests on, shares are checked side by side in forked processes (see `forking`).
 PARALLEL_MIN_MANIFESTS = 1000
+SHARE_MANIFESTS = 250
 
 # Marks an object schema translated from a built-in (Go) type. The API server decodes a null field of
 # such a type as "not set", so `creationTimestamp: null` (which `kubectl create --dry-run -o yaml`
@@ -151,9 +152,8 @@ def validate(
                 findings += _check(manifest, validator.explainer, lines)
         return findings
 
-    processes = forking.usable_processes() if len(manifests) >= PARALLEL_MIN_MANIFESTS else 1
-    size = -(-len(manifests) // processes)
-    shares = [manifests[start : start + size] for start in range(0, len(manifests), size)] or [manifests]
+    size = SHARE_MANIFESTS if len(manifests) >= PARALLEL_MIN_MANIFESTS else max(len(manifests), 1)
+    shares = [manifests[start : start + size] for start in range(0, len(manifests), size)]
     return [finding for part in forking.map_shares(check, shares) for finding in part]
 
 

@@ -829,6 +829,7 @@ def test_a_set_parsed_in_several_processes_loads_exactly_as_in_one(
     monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 10**9)
     serial = repo.load(None, head)
     monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(loading, "SHARE_BYTES", 500)  # a share of two or three files
     monkeypatch.setattr(forking, "usable_processes", lambda: 3)
     parallel = repo.load(None, head)
     assert len(serial.change_set.new) == 29 + 3  # the objects of MULTI are the same in every file

@@ -444,6 +444,7 @@ def test_a_large_set_checked_in_several_processes_gives_the_same_findings_in_ord
     monkeypatch.setattr(validating, "PARALLEL_MIN_MANIFESTS", 10**9)
     serial = check(text)
     monkeypatch.setattr(validating, "PARALLEL_MIN_MANIFESTS", 0)
+    monkeypatch.setattr(validating, "SHARE_MANIFESTS", 50)
     monkeypatch.setattr(forking, "usable_processes", lambda: 3)
     parallel = check(text)
     assert len(serial) == 1 + len(range(0, 1200, 97))
