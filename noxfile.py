@@ -59,5 +59,5 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks of docs/benchmarks.md; rewrites its results table unless given arguments."""
-    session.install("-e", ".", "cryptography>=42")
+    session.install("-e", ".", "cryptography>=42", "fastjsonschema")  # the last for validation_throughput.py
     session.run("python", "benchmarks/run_all.py", *(session.posargs or ["--update-docs"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import gc
 import json
 import posixpath
@@ -48,8 +49,8 @@ class Document:
     body: Mapping[str, Any]
     source: SourceLocation
 
-    @property
-    def group(self) -> str:
+    @functools.cached_property
+    def group(self) -> str:  # asked for several times per document while keying and scoping
         return kinds.split_api_version(self.api_version)[0]
 
 
