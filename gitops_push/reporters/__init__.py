@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -46,11 +47,15 @@ class Reporters:
     def __init__(self, reporters: list[Reporter], *, pending_exit_code: int | None = None) -> None:
         self._reporters = reporters
         self.summary = Summary(pending_exit_code=pending_exit_code)
+        # The apply and dry-run workers send their events from several threads at once: one event
+        # at a time keeps the Summary's counts exact and each reporter's output whole.
+        self._one_at_a_time = threading.RLock()
 
     def handle(self, event: Event) -> None:
-        stats.fold(self.summary, event)
-        for reporter in self._reporters:
-            reporter.handle(event)
+        with self._one_at_a_time:
+            stats.fold(self.summary, event)
+            for reporter in self._reporters:
+                reporter.handle(event)
 
     def close(self) -> Summary:
         for reporter in self._reporters:

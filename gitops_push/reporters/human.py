@@ -203,6 +203,11 @@ class HumanReporter:
             )
             return
         if self._progress is None or self._verbose:
+            if self._out.color_system is None:
+                # A line per object in a CI log: rich's markup and rendering would only cost time.
+                if not self._out.quiet:
+                    self._out.file.write(f"{event.action.value} {event.ref}\n")
+                return
             style = ACTION_STYLE.get(event.action, "dim")
             self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -511,3 +512,25 @@ def test_json_document_of_a_kind_both_cluster_wide_and_namespaced() -> None:
     _, stdout, _ = run("json", [RunStarted("plan", "prod"), PlanReady(plan)])
     document = json.loads(stdout)
     assert [(o["namespace"], o["name"]) for o in document["objects"]] == [(None, "a"), ("shop", "b")]
+
+
+def test_events_sent_from_many_threads_at_once_each_print_one_whole_line() -> None:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    sink = reporters.build("text", no_color=True, stdout=stdout, stderr=stderr)
+    sink.handle(RunStarted("deploy", "prod"))
+
+    def send(worker: int) -> None:
+        for n in range(300):
+            ref = ObjectRef("", "ConfigMap", "shop", f"c-{worker}-{n}")
+            sink.handle(ObjectActed(Stage.APPLY, ref, Action.CREATED, SETTINGS.source, "v1"))
+
+    threads = [threading.Thread(target=send, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    summary = sink.close()
+    printed = [line for line in lines(stdout.getvalue()) if line.startswith("created")]
+    expected = {f"created ConfigMap shop/c-{w}-{n}" for w in range(8) for n in range(300)}
+    assert sorted(printed) == sorted(expected)
+    assert len(summary.objects) == 8 * 300
