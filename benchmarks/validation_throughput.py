@@ -133,34 +133,41 @@ def jsonschema_only(base: Any, format_checker: bool = False) -> Iterator[None]:
         validating._EXPLAINER_CLASS, schemacheck.Checks.of = saved  # type: ignore[method-assign]
 
 
+# How a set-up turns one kind's translated schemas into an object with `passes` and `explainer`:
+# (api_version, the document, its translated schemas, the kind's schema name) -> validator.
+MakeValidator = Callable[[str, Any, dict[str, Any], str], Any]
+
+
 @contextmanager
-def refs_resolved_at_each_use() -> Iterator[None]:
-    """jsonschema only, the $refs left in place and looked up through a registry at each use."""
+def compiled_with(make: MakeValidator) -> Iterator[None]:
+    """`validating` compiles each kind with `make` instead of its own compiler."""
     saved = validating._Compiler._compile
 
-    def compile_with_registry(self: validating._Compiler, api_version: str, kind: str) -> Any:
+    def compile_kind(self: validating._Compiler, api_version: str, kind: str) -> Any:
         document = self.source.document_for(api_version)
         if document is None:
             return None
         schemas, by_kind = validating._document_schemas(document, api_version)
-        if kind not in by_kind:
-            return None
-        uri = f"urn:benchmark:{api_version}"
-        resource = referencing.jsonschema.DRAFT4.create_resource({"components": {"schemas": schemas}})
-        registry = referencing.Registry().with_resource(uri, resource)
-        root = {"$ref": f"{uri}#/components/schemas/{by_kind[kind]}"}
-        explainer = validating._validator_class(jsonschema.Draft4Validator)(root, registry=registry)
-        return SimpleNamespace(passes=lambda value: False, explainer=explainer)
+        return make(api_version, document, schemas, by_kind[kind]) if kind in by_kind else None
 
-    validating._Compiler._compile = compile_with_registry  # type: ignore[method-assign]
+    validating._Compiler._compile = compile_kind  # type: ignore[method-assign]
     try:
         yield
     finally:
         validating._Compiler._compile = saved  # type: ignore[method-assign]
 
 
-@contextmanager
-def fastjsonschema_check() -> Iterator[None]:
+def with_registry(api_version: str, document: Any, schemas: dict[str, Any], name: str) -> Any:
+    """jsonschema only, the $refs left in place and looked up through a registry at each use."""
+    uri = f"urn:benchmark:{api_version}"
+    resource = referencing.jsonschema.DRAFT4.create_resource({"components": {"schemas": schemas}})
+    registry = referencing.Registry().with_resource(uri, resource)
+    root = {"$ref": f"{uri}#/components/schemas/{name}"}
+    explainer = validating._validator_class(jsonschema.Draft4Validator)(root, registry=registry)
+    return SimpleNamespace(passes=lambda value: False, explainer=explainer)
+
+
+def with_fastjsonschema(api_version: str, document: Any, schemas: dict[str, Any], name: str) -> Any:
     """fastjsonschema's generated code decides (the $refs left to it), jsonschema explains a failure.
 
     fastjsonschema knows nothing of `validating`'s null-as-unset and date-as-string rules, so where
@@ -169,33 +176,19 @@ def fastjsonschema_check() -> Iterator[None]:
     """
     import fastjsonschema
 
-    saved = validating._Compiler._compile
+    generated = fastjsonschema.compile(
+        {"$ref": f"#/components/schemas/{name}", "components": {"schemas": schemas}}
+    )
 
-    def compile_generated(self: validating._Compiler, api_version: str, kind: str) -> Any:
-        document = self.source.document_for(api_version)
-        if document is None:
-            return None
-        schemas, by_kind = validating._document_schemas(document, api_version)
-        if kind not in by_kind:
-            return None
-        root = {"$ref": f"#/components/schemas/{by_kind[kind]}", "components": {"schemas": schemas}}
-        generated = fastjsonschema.compile(root)
+    def passes(value: Any) -> bool:
+        try:
+            generated(value)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
 
-        def passes(value: Any) -> bool:
-            try:
-                generated(value)
-            except fastjsonschema.JsonSchemaException:
-                return False
-            return True
-
-        explainer = validating._explainer(validating._link(document, api_version).schemas[by_kind[kind]])
-        return SimpleNamespace(passes=passes, explainer=explainer)
-
-    validating._Compiler._compile = compile_generated  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        validating._Compiler._compile = saved  # type: ignore[method-assign]
+    explainer = validating._explainer(validating._link(document, api_version).schemas[name])
+    return SimpleNamespace(passes=passes, explainer=explainer)
 
 
 def measure(name: str, items: list[model.Manifest], repeat: int, setup: Callable[[], Any]) -> list[str]:
@@ -229,10 +222,10 @@ def main() -> int:
             "jsonschema Draft 4, linked, format_checker",
             lambda: jsonschema_only(jsonschema.Draft4Validator, format_checker=True),
         ),
-        ("jsonschema Draft 4, $refs looked up per use", refs_resolved_at_each_use),
+        ("jsonschema Draft 4, $refs looked up per use", lambda: compiled_with(with_registry)),
     ]
     if importlib.util.find_spec("fastjsonschema") is not None:
-        setups.insert(1, ("fastjsonschema, jsonschema explains", fastjsonschema_check))
+        setups.insert(1, ("fastjsonschema, jsonschema explains", lambda: compiled_with(with_fastjsonschema)))
     else:
         print("fastjsonschema is not installed: its set-up is left out", file=sys.stderr)
     # One process for every set-up: this compares validators; bench_validate.py measures the stage,
