@@ -22,12 +22,18 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
 
 
+@pytest.fixture
+def no_other_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Earlier tests may leave a thread behind; the children here only compute and exit."""
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+
+
 def pid_and_square(number: int) -> tuple[int, int]:
     time.sleep(0.002)  # long enough for every process to take some shares
     return os.getpid(), number * number
 
 
-@pytest.mark.usefixtures("two_cores")
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
 def test_shares_are_taken_by_this_process_and_a_child_and_results_keep_their_order() -> None:
     results = forking.map_shares(pid_and_square, list(range(200)))
     assert [square for _, square in results] == [n * n for n in range(200)]
@@ -50,7 +56,7 @@ def dies_in_a_child(parent: int) -> str:
     return "computed here"
 
 
-@pytest.mark.usefixtures("two_cores")
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
 @pytest.mark.parametrize("work", [fails_in_a_child, dies_in_a_child])
 def test_the_shares_of_a_child_that_fails_are_computed_here(work: object) -> None:
     shares = [os.getpid()] * 50
@@ -73,6 +79,7 @@ def test_no_fork_beside_another_thread() -> None:
     assert {pid for pid, _ in forking.map_shares(pid_and_square, [1, 2])} == {os.getpid()}
 
 
+@pytest.mark.usefixtures("no_other_thread")
 def test_one_core_or_another_system_means_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert forking.usable_processes() == 1
