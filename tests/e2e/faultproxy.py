@@ -6,6 +6,7 @@ while the test decides, connection by connection, to reset it, delay it or stall
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -36,12 +37,18 @@ class FaultProxy:
         self.port = int(self._listener.getsockname()[1])
         self._open: set[socket.socket] = set()
         self._stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True, name="fault-proxy").start()
+        self._threads = [threading.Thread(target=self._accept, daemon=True, name="fault-proxy")]
+        self._threads[0].start()
 
     def close(self) -> None:
+        """Stop accepting, reset every connection, and wait for every thread of the proxy to end."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone may not
         self._listener.close()
         self.reset_all()
+        for thread in list(self._threads):
+            thread.join(timeout=10)
 
     def reset_all(self) -> None:
         for sock in list(self._open):
@@ -70,7 +77,9 @@ class FaultProxy:
                 continue
             self._open.update({client, upstream})
             for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+                pump = threading.Thread(target=self._pump, args=(source, target), daemon=True)
+                self._threads.append(pump)
+                pump.start()
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
