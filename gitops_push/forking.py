@@ -30,7 +30,9 @@ Share = TypeVar("Share")
 Result = TypeVar("Result")
 
 MAX_PROCESSES = 4
-MAX_SHARES = 4096  # the queue is written whole before the children start: it must fit a pipe (64 KiB)
+# The queue is written whole before the children start, so it must fit in a pipe even where the
+# kernel gives a pipe a single 4 KiB page (it does once a user holds many pipes): 1,024 numbers.
+MAX_SHARES = 1024
 _NUMBER = struct.Struct("<I")
 
 

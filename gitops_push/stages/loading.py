@@ -108,7 +108,7 @@ def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
     total = sum(len(data) for _, data in blobs)
     # Many small shares, so that processes on cores of unequal speed finish together (see `forking`).
     processes = forking.usable_processes() if total >= PARALLEL_MIN_BYTES else 1
-    shares = split_by_size(blobs, 1 if processes == 1 else -(-total // SHARE_BYTES))
+    shares = split_by_size(blobs, 1 if processes == 1 else min(-(-total // SHARE_BYTES), forking.MAX_SHARES))
     with _collector_paused():
         return _joined(forking.map_shares(parse_files, shares))
 

@@ -152,7 +152,9 @@ def validate(
                 findings += _check(manifest, validator.explainer, lines)
         return findings
 
-    size = SHARE_MANIFESTS if len(manifests) >= PARALLEL_MIN_MANIFESTS else max(len(manifests), 1)
+    size = max(len(manifests), 1)
+    if len(manifests) >= PARALLEL_MIN_MANIFESTS:
+        size = max(SHARE_MANIFESTS, -(-len(manifests) // forking.MAX_SHARES))
     shares = [manifests[start : start + size] for start in range(0, len(manifests), size)]
     return [finding for part in forking.map_shares(check, shares) for finding in part]
 

@@ -88,3 +88,15 @@ def test_one_core_or_another_system_means_one_process(monkeypatch: pytest.Monkey
     assert forking.usable_processes() == 1
     monkeypatch.setattr(sys, "platform", "linux")
     assert forking.usable_processes() == forking.MAX_PROCESSES
+
+
+def pid_and_double(number: int) -> tuple[int, int]:
+    return os.getpid(), 2 * number
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_more_shares_than_the_queue_holds_are_computed_here() -> None:
+    shares = list(range(forking.MAX_SHARES + 1))
+    results = forking.map_shares(pid_and_double, shares)
+    assert [double for _, double in results] == [2 * n for n in shares]
+    assert {pid for pid, _ in results} == {os.getpid()}
