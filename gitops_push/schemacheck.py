@@ -58,15 +58,6 @@ _TYPE_TESTS: dict[str, Check] = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str, date),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "null": (type(None),),
-}
 
 
 def compile_check(schema: Any) -> Check:
@@ -108,10 +99,9 @@ class Checks:
     def _is_exact(self, schema: Any) -> bool:
         if not isinstance(schema, Mapping) or not set(schema) <= _KNOWN_KEYWORDS:
             return False
-        if any(k in schema for k in ("not", "oneOf", "enum", "uniqueItems", "multipleOf", "pattern")):
+        # The string keywords leave a date undecided: it is a string to `type` but has no length.
+        if any(k in schema for k in ("not", "oneOf", "enum", "uniqueItems", "multipleOf", *_STRING_KEYWORDS)):
             return False
-        if any(k in schema for k in _STRING_KEYWORDS):
-            return False  # a date is a string to `type` but has no length
         if not isinstance(schema.get("items", {}), Mapping) or _type_part(schema.get("type")) is _undecided:
             return False
         if not isinstance(schema.get("additionalProperties", True), bool | Mapping):

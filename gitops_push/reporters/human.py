@@ -168,9 +168,8 @@ class HumanReporter:
         if not rows:
             return
         (header, *body) = _plan_table(rows, DRIFT_WORD if self._command == "status" else OP_WORD)
-        if self._out.color_system is None:
-            # Without styles (a CI log, a pipe) rich would only cost time: a second per 10,000 lines.
-            self._out.file.write("".join(f"{a}  {ref}  {source}\n" for a, ref, source, _ in (header, *body)))
+        if self._plain:
+            self._write_plain("".join(f"{a}  {ref}  {source}\n" for a, ref, source, _ in (header, *body)))
         else:
             text = Text()
             text.append("  ".join(header[:3]) + "\n", style="bold")
@@ -183,6 +182,16 @@ class HumanReporter:
         if self._show_diff:
             for change in plan.changes:
                 self._print_diff(change)
+
+    @property
+    def _plain(self) -> bool:
+        """Output without styles (a CI log, a pipe), where rich's markup and rendering would only cost
+        time: a second per 10,000 lines of a plan."""
+        return self._out.color_system is None
+
+    def _write_plain(self, text: str) -> None:
+        if not self._out.quiet:
+            self._out.file.write(text)
 
     def _print_diff(self, change: Change) -> None:
         if not change.diff or self._out.quiet:
@@ -203,10 +212,8 @@ class HumanReporter:
             )
             return
         if self._progress is None or self._verbose:
-            if self._out.color_system is None:
-                # A line per object in a CI log: rich's markup and rendering would only cost time.
-                if not self._out.quiet:
-                    self._out.file.write(f"{event.action.value} {event.ref}\n")
+            if self._plain:
+                self._write_plain(f"{event.action.value} {event.ref}\n")
                 return
             style = ACTION_STYLE.get(event.action, "dim")
             self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")

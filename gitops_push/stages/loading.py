@@ -106,9 +106,10 @@ def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
     listed = list(files)
     blobs = list(zip(listed, repo.read_blobs([file.blob for file in listed]), strict=True))
     total = sum(len(data) for _, data in blobs)
-    # Many small shares, so that processes on cores of unequal speed finish together (see `forking`).
-    processes = forking.usable_processes() if total >= PARALLEL_MIN_BYTES else 1
-    shares = split_by_size(blobs, 1 if processes == 1 else min(-(-total // SHARE_BYTES), forking.MAX_SHARES))
+    # A large set in many small shares, so that processes on cores of unequal speed finish together
+    # (`forking` decides how many processes take them).
+    count = min(-(-total // SHARE_BYTES), forking.MAX_SHARES) if total >= PARALLEL_MIN_BYTES else 1
+    shares = split_by_size(blobs, count)
     with _collector_paused():
         return _joined(forking.map_shares(parse_files, shares))
 

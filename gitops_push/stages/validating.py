@@ -513,8 +513,7 @@ class _CustomKinds:
         for crd in crds:
             self._schemas.update(_crd_schemas(crd.body))
         self._validators: dict[tuple[str, str], _KindValidator] = {}
-        self._checks = schemacheck.Checks()
-        self._roots: list[dict[str, Any]] = []  # kept alive: the checks know their nodes by identity
+        self._checks = schemacheck.Checks()  # knows nodes by identity: each validator keeps its root
 
     def validator_for(self, api_version: str, kind: str) -> _KindValidator | None:
         key = (api_version, kind)
@@ -522,9 +521,7 @@ class _CustomKinds:
         if schema is None:
             return None
         if key not in self._validators:
-            root = _crd_root(schema)
-            self._roots.append(root)
-            self._validators[key] = _KindValidator(root, self._checks)
+            self._validators[key] = _KindValidator(_crd_root(schema), self._checks)
         return self._validators[key]
 
 

@@ -12,8 +12,6 @@ import pytest
 
 from gitops_push import forking
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking splits work only where fork exists")
-
 
 @pytest.fixture
 def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
