@@ -227,7 +227,8 @@ def load_documents(text: str) -> Iterator[Document]:
 
 def _construct(loader: Any, node: yaml.Node, *, anchors: bool) -> Any:
     try:
-        return _PlainBuilder(loader).shared(node)[0] if anchors else _PlainBuilder(loader).tree(node)
+        builder = _PlainBuilder(loader)
+        return builder.shared(node)[0] if anchors else builder.tree(node)
     except _NotPlain:
         pass
     except _TooLarge:
