@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 # The binary and cluster cache of tools/devcluster, fixed before `isolate` moves HOME.
 CACHE_ROOT = Path(
     os.environ.get("GITOPS_PUSH_CACHE")
