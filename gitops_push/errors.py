@@ -14,15 +14,30 @@ from gitops_push.model import ObjectRef, SourceLocation
 
 
 class ExitCode(enum.IntEnum):
-    """Documented in `gitops-push --help`, the README and docs/exit-codes.md; each has a test."""
+    """Documented in `gitops-push --help` (from `meaning`), the README and docs/exit-codes.md."""
 
-    OK = 0  # success, also "nothing to deploy"
-    FAILED = 1  # apply, prune or wait failed; the cluster could not be reached
-    USAGE = 2  # bad flags, configuration or Git state
-    INVALID = 3  # a manifest failed validation: nothing was applied
-    REJECTED = 4  # the server-side dry-run rejected a change: nothing was applied
-    RACE = 5  # another deploy tagged first (tag push refused) or holds the lock
-    CHANGES_PENDING = 10  # `plan --detailed-exitcode` only: the plan is not empty
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    INVALID = 3
+    REJECTED = 4
+    RACE = 5
+    CHANGES_PENDING = 10
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "success (also: nothing to deploy)",
+    ExitCode.FAILED: "apply, prune or wait failed; cluster unreachable",
+    ExitCode.USAGE: "usage, configuration or Git state error",
+    ExitCode.INVALID: "validation failed: nothing was applied",
+    ExitCode.REJECTED: "server-side dry-run rejected a change: nothing was applied",
+    ExitCode.RACE: "another deploy tagged first, or holds the lock",
+    ExitCode.CHANGES_PENDING: "plan --detailed-exitcode: changes are pending",
+}
 
 
 class GitopsPushError(Exception):

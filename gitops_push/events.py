@@ -10,19 +10,15 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from gitops_push.model import Action, Finding, ObjectRef, Plan, Skipped, SourceLocation
+from gitops_push.model import Action, Finding, ObjectRef, Plan, Skipped, SourceLocation, StepView
 
 
 class Stage(enum.Enum):
-    RANGE = "range"
-    LOAD = "load"
     VALIDATE = "validate"
-    PLAN = "plan"
     DRY_RUN = "dry-run"
     APPLY = "apply"
     WAIT = "wait"
     PRUNE = "prune"
-    RECORD = "record"
     ROLLBACK = "rollback"
 
 
@@ -71,6 +67,7 @@ class FindingFound:
 @dataclass(frozen=True)
 class PlanReady:
     plan: Plan
+    steps: tuple[StepView, ...] = ()  # what a deploy of this plan does, in order
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,13 @@ class Plan:
             lines += [f"prune wave {number}: {c.op.value} {c.ref}" for c in wave]
         lines += [f"unchanged: {c.ref}" for c in self.unchanged]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of a run as reporters show it: `apply wave 4 (config): 3 objects`."""
+
+    step: str  # lock, read-record, prepare, dry-run, review, apply, wait-healthy, prune, tag, ...
+    wave: str | None  # the wave's name for per-wave steps
+    objects: int | None  # how many objects the step acts on, when it acts on objects
+    text: str

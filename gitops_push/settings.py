@@ -15,16 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops_push import yamltext
+from gitops_push import naming
 from gitops_push.errors import ConfigError, UsageError
 from gitops_push.model import Diffs, SourceLocation
 
 CONFIG_FILE = "gitops-push.yaml"
 DEFAULT_ENVIRONMENT = "default"
-DEFAULT_CONCURRENCY = 8
-DEFAULT_TIMEOUT = 300.0
-DEFAULT_LOCK_TIMEOUT = 600.0
-DEFAULT_MAX_PRUNE = 50
 
 NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
 CONFIG_SCHEMA: Mapping[str, Any] = {
@@ -74,74 +70,98 @@ class Environment:
 
     @property
     def prefix(self) -> str:
-        return self.tag_prefix or f"deployed/{self.name}"
+        return self.tag_prefix or naming.tag_prefix(self.name)
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line says, typed: every option of every command, and its default (the only
+    place the defaults live). `None` in an environment field means "as gitops-push.yaml says"."""
+
+    environment: str | None = None
+    paths: tuple[str, ...] = ()
+    namespace: str | None = None
+    tag_prefix: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+    repo: Path = Path()
+    to: str = "HEAD"
+    from_rev: str | None = None
+    offline: bool = False
+    all_objects: bool = False
+    dry_run: bool = False
+    force_conflicts: bool = False
+    prune: bool = True
+    allow_empty: bool = False
+    max_prune: int = 50
+    replace_immutable: bool = False
+    push: bool | None = None  # None: push when the repository has a remote
+    wait: bool = True
+    timeout: float = 300.0  # seconds for health, in all
+    rollback_on_failure: bool = False
+    lock_timeout: float = 600.0
+    concurrency: int = 8
+    request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
+    retry_timeout: float = 90.0  # all attempts of one request together
+    output: str | None = None  # text | json | github; None: github inside GitHub Actions, else text
+    junit: Path | None = None
+    no_color: bool = False
+    verbose: int = 0
+    quiet: bool = False
+    show_diff: bool = False
+    detailed_exitcode: bool = False  # plan
+    exit_code: bool = False  # status
+    target_tag: str | None = None  # rollback --to
+    source: str | None = None  # promote --from
+    limit: int = 20  # history
 
 
 @dataclass(frozen=True)
 class Settings:
+    """A run's settings: the flags, the environment they resolve to, and what the command decided."""
+
     mode: Mode
-    repo: Path
+    repo: Path  # the repository's root
     environment: Environment
-    to: str = "HEAD"
-    from_rev: str | None = None
-    kubeconfig: str | None = None
-    offline: bool = False
-    all_objects: bool = False
-    force_conflicts: bool = False
-    prune: bool = True
-    allow_empty: bool = False
-    push: bool | None = None  # None: push when the repository has a remote
-    concurrency: int = DEFAULT_CONCURRENCY
-    detailed_exitcode: bool = False
-    wait: bool = True
-    timeout: float = DEFAULT_TIMEOUT
-    rollback_on_failure: bool = False
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    max_prune: int = DEFAULT_MAX_PRUNE
-    replace_immutable: bool = False
-    request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
-    retry_timeout: float = 90.0  # all attempts of one request together
+    flags: Flags
+    to: str = "HEAD"  # the commit to deploy: --to, or the target of a rollback or promotion
     diffs: Diffs = Diffs.UPDATES  # which changes get a rendered diff
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 
-def resolve(
-    *,
-    mode: Mode,
-    repo: Path,
-    environment: str | None,
-    paths: Sequence[str] = (),
-    namespace: str | None = None,
-    context: str | None = None,
-    tag_prefix: str | None = None,
-    **options: Any,
-) -> Settings:
+def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
     """Merge flags over the config file; raise ConfigError or UsageError with the place and the reason."""
     config = load_config(repo)
-    name = environment or DEFAULT_ENVIRONMENT
+    name = flags.environment or DEFAULT_ENVIRONMENT
     declared = config.get("environments", {})
-    if environment and declared and name not in declared and not paths:
+    if flags.environment and declared and name not in declared and not flags.paths:
         raise UsageError(
             f"environment {name!r} is not declared in {CONFIG_FILE}",
             hint=f"declared environments: {', '.join(sorted(declared))}; or give --path",
         )
     entry = declared.get(name, {})
-    chosen_paths = tuple(paths) or tuple(entry.get("paths", ()))
+    chosen_paths = tuple(flags.paths) or tuple(entry.get("paths", ()))
     if not chosen_paths:
         raise UsageError(
             f"no manifest paths for environment {name!r}",
             hint=f"give --path DIR, or declare environments.{name}.paths in {CONFIG_FILE}",
         )
+    where = "--path" if flags.paths else f"environments.{name}.paths"
     env = Environment(
         name=name,
-        paths=tuple(
-            _inside_repo(p, repo, "--path" if paths else f"environments.{name}.paths") for p in chosen_paths
-        ),
-        namespace=namespace or entry.get("namespace"),
-        context=context or entry.get("context"),
-        tag_prefix=(tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
+        paths=tuple(_inside_repo(p, repo, where) for p in chosen_paths),
+        namespace=flags.namespace or entry.get("namespace"),
+        context=flags.context or entry.get("context"),
+        tag_prefix=(flags.tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
     )
-    return Settings(mode=mode, repo=repo, environment=env, **options)
+    return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
+
+
+def diffs_of(flags: Flags) -> Diffs:
+    """Diffs cost most of a large plan: render only those someone will read."""
+    if not flags.show_diff or flags.quiet or flags.output == "json":
+        return Diffs.NONE
+    return Diffs.ALL if flags.verbose else Diffs.UPDATES
 
 
 def tag_prefix_of(repo: Path, environment: str) -> str:
@@ -162,6 +182,8 @@ def load_config(repo: Path) -> dict[str, Any]:
         raise ConfigError(
             f"cannot read the config file: {exc}", location=SourceLocation(CONFIG_FILE, 1)
         ) from exc
+    from gitops_push import yamltext  # not at import time: `--help` must not load PyYAML
+
     try:
         documents = list(yamltext.load_documents(text))
     except yamltext.YamlError as exc:
@@ -199,6 +221,8 @@ def _check_schema(data: Any, text: str) -> None:
         key = ".".join(map(str, where))
     else:
         reason = error.message
+    from gitops_push import yamltext
+
     line = yamltext.line_of(text, 0, where) or 1
     raise ConfigError(f"{key}: {reason}", location=SourceLocation(CONFIG_FILE, line))
 
@@ -209,6 +233,8 @@ def _inside_repo(
     """A path relative to the repository root, normalised; refuse one that leaves the repository."""
     normal = posixpath.normpath(entry.replace("\\", "/"))
     if entry.startswith("/") or normal == ".." or normal.startswith("../"):
+        from gitops_push import yamltext
+
         line = yamltext.line_of(text, 0, where) if text else None
         message = f"{key}: path {entry!r} is outside the repository"
         if text is not None:

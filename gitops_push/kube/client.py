@@ -1,4 +1,4 @@
-"""Cluster: the one place where gitops-push sends requests to a Kubernetes API server.
+"""KubeCluster: the one place where gitops-push sends requests to a Kubernetes API server.
 
 Built on the official client's `ApiClient` (kubeconfig, contexts, exec plugins, in-cluster service
 accounts, one pooled HTTPS connection set), but with raw REST calls: server-side apply needs the
@@ -34,11 +34,13 @@ RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 BASE_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 30.0
-RETRY_BUDGET = 90.0
-MAX_INTERNAL_ERROR_RETRIES = 2  # seconds, all attempts of one request together
+RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
+MAX_INTERNAL_ERROR_RETRIES = 2  # a 500 is often deterministic (a body the server cannot convert)
 
 
-def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8) -> Cluster:
+def connect(
+    kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8
+) -> KubeCluster:
     """Load credentials the usual way: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster."""
     configuration = k8s_client.Configuration()
     try:
@@ -61,10 +63,12 @@ def connect(kubeconfig: str | None, context: str | None, *, cache_dir: Path, poo
     configuration.connection_pool_maxsize = max(pool_size, 4)
     # Retries are ours to decide (only for idempotent requests); urllib3's would retry PATCH and DELETE.
     configuration.retries = False
-    return Cluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
+    return KubeCluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
 
 
-class Cluster:
+class KubeCluster:
+    """The Cluster protocol over HTTPS, with retries, discovery and OpenAPI caches."""
+
     def __init__(self, api_client: Any, *, cache_dir: Path) -> None:
         self._api = api_client
         self.server: str = str(api_client.configuration.host)

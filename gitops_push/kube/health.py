@@ -49,7 +49,13 @@ def conditions(obj: Obj) -> dict[str, Obj]:
     return {c.get("type", ""): c for c in (obj.get("status") or {}).get("conditions") or []}
 
 
-def compute(obj: Obj | None, *, wait_for_load_balancers: bool = False) -> Health:
+def group_kind(obj: Obj) -> tuple[str, str]:
+    """(group, kind) of an object from its apiVersion: the key of every table of rules."""
+    group, _, _version = str(obj.get("apiVersion", "")).rpartition("/")
+    return group, str(obj.get("kind", ""))
+
+
+def compute(obj: Obj | None) -> Health:
     if obj is None:
         return Health(Status.NOT_FOUND, "not found")
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
@@ -58,10 +64,7 @@ def compute(obj: Obj | None, *, wait_for_load_balancers: bool = False) -> Health
     observed = (obj.get("status") or {}).get("observedGeneration")
     if generation is not None and observed is not None and observed < generation:
         return in_progress(f"waiting for the controller to observe generation {generation}")
-    kind = obj.get("kind", "")
-    if kind == "Service":
-        return _service(obj, wait_for_load_balancers)
-    rule = RULES.get(kind)
+    rule = RULES.get(group_kind(obj))
     if rule is not None:
         return rule(obj)
     return _ready_condition(obj)
@@ -173,13 +176,6 @@ def _pvc(obj: Obj) -> Health:
     return in_progress(f"phase {phase or 'Pending'}")
 
 
-def _service(obj: Obj, wait_for_load_balancers: bool) -> Health:
-    if not wait_for_load_balancers or (obj.get("spec") or {}).get("type") != "LoadBalancer":
-        return current("exists")
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-    return current("load balancer ready") if ingress else in_progress("waiting for a load balancer address")
-
-
 def pod_problem(pod: Obj) -> str | None:
     """Why a pod will not become ready by waiting (CrashLoopBackOff, image pulls...), or None."""
     status = pod.get("status") or {}
@@ -211,15 +207,26 @@ def _pod(obj: Obj) -> Health:
     return _ready_condition(obj) if phase == "Running" else in_progress(f"phase {phase or 'Pending'}")
 
 
-RULES: dict[str, Callable[[Obj], Health]] = {
-    "Deployment": _deployment,
-    "StatefulSet": _stateful_set,
-    "DaemonSet": _daemon_set,
-    "ReplicaSet": _replica_set,
-    "Job": _job,
-    "CustomResourceDefinition": _crd,
-    "Namespace": _namespace,
-    "PersistentVolumeClaim": _pvc,
-    "Pod": _pod,
+# (group, kind) -> rule. A kind of another group with the same name (a `Job` of some CRD) is not a
+# batch Job: it falls back to its Ready condition.
+RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
+    ("apps", "Deployment"): _deployment,
+    ("apps", "StatefulSet"): _stateful_set,
+    ("apps", "DaemonSet"): _daemon_set,
+    ("apps", "ReplicaSet"): _replica_set,
+    ("batch", "Job"): _job,
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): _crd,
+    ("", "Namespace"): _namespace,
+    ("", "PersistentVolumeClaim"): _pvc,
+    ("", "Pod"): _pod,
 }
-WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"})
+# Kinds whose pods are judged while waiting (fail fast on CrashLoopBackOff and the like).
+WORKLOADS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("apps", "ReplicaSet"),
+        ("batch", "Job"),
+    }
+)

@@ -1,12 +1,15 @@
-"""Which commits a run covers: the environment's last deployed tag to `--to`.
+"""Which commits a run covers: the environment's last deployed tag to `--to`, and the targets of
+rollbacks and promotions, all read from the deploy tags.
 
-Called first by the pipeline; returns a `Range`. The last deploy is the newest tag under the
-environment's prefix by tag date; with none, the range has no base and everything is new.
+The last deploy is the newest tag under the environment's prefix by tag date; with none, the range
+has no base and everything is new.
 """
 
 from __future__ import annotations
 
-from gitops_push.errors import GitStateError
+from collections.abc import Sequence
+
+from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import DeployTag, GitRepo
 from gitops_push.model import Range
 
@@ -45,3 +48,35 @@ def find_range(
 def last_deploy(repo: GitRepo, prefix: str) -> DeployTag | None:
     tags = repo.deploy_tags(prefix)
     return tags[0] if tags else None
+
+
+def rollback_target(tags: Sequence[DeployTag], environment: str, wanted: str | None) -> DeployTag:
+    """The tag a rollback returns to: `wanted`, or the deploy before the last. `tags` newest first."""
+    if not tags:
+        raise UsageError(f"environment {environment!r} has no deploys to roll back")
+    if wanted is None:
+        if len(tags) < 2:
+            raise UsageError(f"{tags[0].name} is the only deploy: there is nothing earlier to roll back to")
+        return tags[1]
+    for tag in tags:
+        if tag.name == wanted:
+            return tag
+    raise UsageError(
+        f"{wanted} is not a deploy tag of this environment",
+        hint=f"see `gitops-push history --env {environment}`",
+    )
+
+
+def promotion_source(repo: GitRepo, source: str, prefix: str) -> DeployTag:
+    """What a promotion deploys: the source environment's last deploy, whose commit this clone has."""
+    last = last_deploy(repo, prefix)
+    if last is None:
+        raise UsageError(
+            f"environment {source!r} has no deploy to promote", hint=f"its deploy tags would be {prefix}/*"
+        )
+    if not repo.has_commit(last.commit):
+        raise GitStateError(
+            f"{last.name} points to commit {last.commit[:12]}, which this clone does not have",
+            hint="fetch the branch that holds it (a deeper clone) and rerun",
+        )
+    return last

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitops_push import naming
 from gitops_push.errors import LockHeld
 from gitops_push.events import EventSink, Note
 from gitops_push.kube import KubeApiError, Resource
@@ -26,16 +27,12 @@ if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
 LEASES = Resource(group="coordination.k8s.io", version="v1", kind="Lease", plural="leases", namespaced=True)
-LOCK_NAMESPACE = "default"
+LOCK_NAMESPACE = naming.RECORD_NAMESPACE
 LEASE_SECONDS = 60
 RENEW_SECONDS = 15.0
 POLL_SECONDS = 2.0
 REPORT_EVERY = 30.0
 HOLDER_URL = "gitops-push.dev/holder-url"
-
-
-def lease_name(environment: str) -> str:
-    return f"gitops-push-{environment}"
 
 
 def now() -> datetime.datetime:
@@ -87,7 +84,7 @@ class Lock:
 
     def __init__(self, cluster: Cluster, environment: str, identity: str, url: str = "") -> None:
         self._cluster = cluster
-        self._name = lease_name(environment)
+        self._name = naming.lease(environment)
         self._identity = f"{identity} pid {os.getpid()}"
         self._url = url
         self._version: str | None = None
@@ -187,8 +184,8 @@ class Lock:
 
 def unlock(cluster: Cluster, environment: str) -> Holder | None:
     """Break the environment's lock; returns whose it was (None when there was none)."""
-    live = cluster.get(LEASES, LOCK_NAMESPACE, lease_name(environment))
+    live = cluster.get(LEASES, LOCK_NAMESPACE, naming.lease(environment))
     if live is None:
         return None
-    cluster.delete(LEASES, LOCK_NAMESPACE, lease_name(environment))
+    cluster.delete(LEASES, LOCK_NAMESPACE, naming.lease(environment))
     return holder_of(live)

@@ -15,21 +15,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gitops_push import __version__
+from gitops_push import __version__, naming
 from gitops_push.kube import FIELD_MANAGER, Resource
 from gitops_push.model import Manifest, ObjectRef, SourceLocation
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
-PARENT_NAMESPACE = "default"
+PARENT_NAMESPACE = naming.RECORD_NAMESPACE
 ID_LABEL = "applyset.kubernetes.io/id"
 PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 TOOLING = "applyset.kubernetes.io/tooling"
 GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
 ADDITIONAL_NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
 COMMIT = "gitops-push.dev/deployed-commit"
-TAG = "gitops-push.dev/deployed-tag"
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 
 
@@ -43,19 +42,15 @@ class Record:
     namespaces: frozenset[str] = frozenset()
 
 
-def parent_name(environment: str) -> str:
-    return f"gitops-push-{environment}"
-
-
 def applyset_id(environment: str) -> str:
     """The KEP-3659 id: base64url(sha256(name.namespace.kind.group)), unpadded, with prefix and suffix."""
-    key = f"{parent_name(environment)}.{PARENT_NAMESPACE}.ConfigMap."
+    key = f"{naming.applyset_parent(environment)}.{PARENT_NAMESPACE}.ConfigMap."
     digest = base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode().rstrip("=")
     return f"applyset-{digest}-v1"
 
 
 def read_record(cluster: Cluster, environment: str) -> Record:
-    live = cluster.get(CONFIG_MAPS, PARENT_NAMESPACE, parent_name(environment))
+    live = cluster.get(CONFIG_MAPS, PARENT_NAMESPACE, naming.applyset_parent(environment))
     if live is None:
         return Record(exists=False)
     annotations = live.get("metadata", {}).get("annotations") or {}
@@ -65,6 +60,34 @@ def read_record(cluster: Cluster, environment: str) -> Record:
         group_kinds=frozenset(filter(None, (annotations.get(GROUP_KINDS) or "").split(","))),
         namespaces=frozenset(filter(None, (annotations.get(ADDITIONAL_NAMESPACES) or "").split(","))),
     )
+
+
+@dataclass(frozen=True)
+class FullDeploy:
+    """Whether a run takes the whole desired set rather than the difference, and why (None: no note)."""
+
+    full: bool
+    why: str | None = None
+
+
+def full_deploy(
+    record: Record, base: str | None, *, online: bool, all_objects: bool, status: bool
+) -> FullDeploy:
+    """The whole set: for drift, when asked, on a first deploy, or when the cluster's record disagrees
+    with the last tag (a new or restored cluster, a deploy by other means)."""
+    if status:
+        return FullDeploy(True)
+    if all_objects:
+        return FullDeploy(True, "--all: every object under the paths, not just what changed")
+    if not online or base is None:
+        return FullDeploy(base is None)
+    if record.commit == base:
+        return FullDeploy(False)
+    if not record.exists:
+        why = "the cluster has no record of this environment (a new or restored cluster?)"
+    else:
+        why = f"the cluster's record says {str(record.commit)[:12]} was deployed, not {base[:12]}"
+    return FullDeploy(True, f"deploying the full set, not the difference: {why}")
 
 
 def group_kinds(refs: Iterable[ObjectRef]) -> frozenset[str]:
@@ -78,9 +101,10 @@ def write_parent(
     *,
     refs: Iterable[ObjectRef],
     commit: str | None,
-    tag: str | None = None,
-) -> None:
-    """Apply the parent: the union of the known and the new group-kinds, and the commit given."""
+) -> Record:
+    """Apply the parent: the union of the known and the new group-kinds, and the commit given.
+
+    Returns the record as it now stands."""
     refs = list(refs)
     kinds = record.group_kinds | group_kinds(refs)
     namespaces = record.namespaces | {
@@ -93,19 +117,18 @@ def write_parent(
     }
     if commit:
         annotations[COMMIT] = commit
-    if tag:
-        annotations[TAG] = tag
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": parent_name(environment),
+            "name": naming.applyset_parent(environment),
             "namespace": PARENT_NAMESPACE,
             "labels": {ID_LABEL: applyset_id(environment)},
             "annotations": annotations,
         },
     }
     cluster.apply(CONFIG_MAPS, body, dry_run=False, force=True)
+    return Record(exists=True, commit=commit or None, group_kinds=kinds, namespaces=frozenset(namespaces))
 
 
 def is_member(live: Mapping[str, Any] | None, environment: str) -> bool:

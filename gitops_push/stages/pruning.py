@@ -1,7 +1,8 @@
 """Deletions of what Git removed: only members of this environment's set, in reverse apply order.
 
-Called by the pipeline: `select()` before planning, to split prune candidates into members (to delete)
-and objects that are not ours (kept, with a warning); `prune_wave()` after every apply succeeded.
+`select()` splits prune candidates into members (to delete) and objects that are not ours (kept, with
+the reason); the guards refuse a prune that empties the environment or removes too much at once;
+`prune_wave()` deletes one wave and reports each object under the stage it is given.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitops_push.errors import UsageError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import KubeApiError
 from gitops_push.model import Action, Manifest, ObjectRef
@@ -56,10 +58,27 @@ def prune_wave(
         except KubeApiError as exc:
             failed.append(ref)
             sink.handle(
-                ObjectActed(
-                    Stage.PRUNE, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message
-                )
+                ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message)
             )
             continue
-        sink.handle(ObjectActed(Stage.PRUNE, ref, Action.PRUNED, manifest.source, manifest.api_version))
+        sink.handle(ObjectActed(stage, ref, Action.PRUNED, manifest.source, manifest.api_version))
     return failed
+
+
+def refuse_emptying(environment: str, prune: int, *, leaves_nothing: bool, allow_empty: bool) -> None:
+    """A deploy that prunes and leaves the environment with no object at all is most often a wrong
+    path or an emptied folder, not an intent: refuse it unless --allow-empty."""
+    if prune and leaves_nothing and not allow_empty:
+        raise UsageError(
+            f"this deploy would leave environment {environment!r} with no objects (it would prune {prune})",
+            hint="check --path; if you mean it, give --allow-empty",
+        )
+
+
+def refuse_mass_prune(prune: int, max_prune: int) -> None:
+    """Git removing more than --max-prune objects at once is more often a mistake than a decision."""
+    if prune > max_prune:
+        raise UsageError(
+            f"this deploy would prune {prune} objects, more than --max-prune {max_prune}",
+            hint="if Git really removed that much, rerun with a higher --max-prune",
+        )

@@ -1,7 +1,7 @@
-"""Wait until applied objects are healthy: polling around the pure `kube.health.compute()`.
+"""Waiting until applied objects are healthy: polling around the pure `kube.health.compute()`.
 
-Called by the pipeline after the Namespace and CRD waves (so later waves find them Active and
-Established) and after the whole apply. It reports every change of an object's health as an event,
+Used for the prerequisites of later waves (Namespaces Active, CRDs Established) and for the health of
+everything applied. It reports every change of an object's health as an event,
 fails fast on states that waiting will not fix (ProgressDeadlineExceeded, a failed Job, new pods in
 CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason; at the timeout it
 says what each object was still waiting for, including why its pods cannot be scheduled.
@@ -71,17 +71,10 @@ def wait_healthy(
     return {}
 
 
-def worth_waiting(manifest: Manifest) -> bool:
+def worth_waiting(ref: ObjectRef) -> bool:
     """Kinds with a health rule, and custom kinds (they may have a Ready condition). A ConfigMap, a
     Secret or a Role is healthy once applied: polling it would only cost a request per object."""
-    return manifest.ref.kind in health.RULES or manifest.ref.group not in kinds.BUILTIN_GROUPS
-
-
-def wait_current(
-    cluster: Cluster, manifests: Sequence[Manifest], *, timeout: float, sink: EventSink
-) -> dict[ObjectRef, str]:
-    """For prerequisites (Namespaces, CRDs): the same wait, without the pod checks that do not apply."""
-    return wait_healthy(cluster, manifests, timeout=timeout, sink=sink)
+    return (ref.group, ref.kind) in health.RULES or ref.group not in kinds.BUILTIN_GROUPS
 
 
 def _live(cluster: Cluster, manifest: Manifest) -> Mapping[str, Any] | None:
@@ -95,7 +88,7 @@ def _observe(cluster: Cluster, manifest: Manifest, started_at: datetime.datetime
     if (
         state.status is health.Status.IN_PROGRESS
         and live is not None
-        and manifest.ref.kind in health.WORKLOADS
+        and (manifest.ref.group, manifest.ref.kind) in health.WORKLOADS
     ):
         problem = _pod_problem(cluster, live, started_at, grace=UNSCHEDULABLE_GRACE)
         if problem:
@@ -111,7 +104,8 @@ def _timed_out(
     started_at: datetime.datetime,
 ) -> str:
     why = last.message if last else "no status"
-    live = _live(cluster, manifest) if manifest.ref.kind in health.WORKLOADS else None
+    workload = (manifest.ref.group, manifest.ref.kind) in health.WORKLOADS
+    live = _live(cluster, manifest) if workload else None
     stuck = _pod_problem(cluster, live, started_at, grace=0.0) if live else None
     return f"not healthy after {timeout:.0f} s: {why}" + (f"; {stuck}" if stuck else "")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops_push.kube import Cluster, connect
+from gitops_push.kube import connect
+from gitops_push.kube.client import KubeCluster
 from tests.conftest import CACHE_ROOT, REPO_ROOT
 from tests.e2e.workspace import Workspace, make_workspace
 
@@ -51,7 +52,7 @@ def cluster() -> Iterator[DevCluster]:
 
 
 @pytest.fixture
-def kube(cluster: DevCluster, tmp_path: Path) -> Iterator[Cluster]:
+def kube(cluster: DevCluster, tmp_path: Path) -> Iterator[KubeCluster]:
     """The product's own client layer, connected as cluster admin."""
     connection = connect(str(cluster.kubeconfig), None, cache_dir=tmp_path / "kube-cache")
     yield connection

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitops_push.kube import Cluster, Resource
+from gitops_push.kube import Resource
+from gitops_push.kube.client import KubeCluster
 from tests.conftest import FIXTURES
 from tests.e2e.conftest import DevCluster, devcluster
 from tests.e2e.workspace import (
@@ -26,7 +27,7 @@ from tests.e2e.workspace import (
 pytestmark = pytest.mark.e2e
 
 
-def test_microservices_demo_deploys_in_one_go(workspace: Workspace, kube: Cluster) -> None:
+def test_microservices_demo_deploys_in_one_go(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("shop")
     workspace.copy(FIXTURES / "microservices-demo", "apps/shop")
     workspace.write("apps/namespace.yaml", namespace_manifest(ns))
@@ -48,7 +49,7 @@ def test_microservices_demo_deploys_in_one_go(workspace: Workspace, kube: Cluste
 
 
 def test_one_changed_document_in_a_multi_document_file_applies_only_that_object(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("multi")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -75,7 +76,7 @@ def test_one_changed_document_in_a_multi_document_file_applies_only_that_object(
     assert after[2]["metadata"]["resourceVersion"] == versions[2]  # type: ignore[index]
 
 
-def test_a_renamed_reformatted_file_applies_nothing(workspace: Workspace, kube: Cluster) -> None:
+def test_a_renamed_reformatted_file_applies_nothing(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("rename")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.write("k8s/settings.yaml", config_map(ns, "settings", {"color": "blue"}))
@@ -104,7 +105,7 @@ def test_a_renamed_reformatted_file_applies_nothing(workspace: Workspace, kube: 
 
 
 def test_a_deleted_object_is_pruned_but_one_without_our_label_is_not(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("prune")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -131,7 +132,9 @@ def test_a_deleted_object_is_pruned_but_one_without_our_label_is_not(
     assert any("adopted" in note and "not labelled as a member" in note for note in result.json["notes"])
 
 
-def test_an_invalid_manifest_applies_nothing_and_moves_no_tag(workspace: Workspace, kube: Cluster) -> None:
+def test_an_invalid_manifest_applies_nothing_and_moves_no_tag(
+    workspace: Workspace, kube: KubeCluster
+) -> None:
     ns = unique("invalid")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit()
@@ -151,7 +154,7 @@ def test_an_invalid_manifest_applies_nothing_and_moves_no_tag(workspace: Workspa
     assert workspace.tags() == tags
 
 
-def test_a_dry_run_rejection_applies_nothing(workspace: Workspace, kube: Cluster) -> None:
+def test_a_dry_run_rejection_applies_nothing(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("reject")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit()
@@ -209,7 +212,7 @@ spec:
 """
 
 
-def test_a_crd_and_its_custom_resources_in_one_change(workspace: Workspace, kube: Cluster) -> None:
+def test_a_crd_and_its_custom_resources_in_one_change(workspace: Workspace, kube: KubeCluster) -> None:
     ns, suffix = unique("crd"), unique("g")
     group, kind = f"{suffix}.example.test", "Widget"
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -229,7 +232,7 @@ def test_a_crd_and_its_custom_resources_in_one_change(workspace: Workspace, kube
 
 
 def test_a_custom_resource_that_breaks_its_new_crd_schema_is_a_validation_error(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns, suffix = unique("crdbad"), unique("g")
     group = f"{suffix}.example.test"
@@ -250,7 +253,7 @@ def test_a_custom_resource_that_breaks_its_new_crd_schema_is_a_validation_error(
     assert kube.get(NAMESPACES, None, ns) is None
 
 
-def test_a_new_namespace_and_its_objects_in_one_change(workspace: Workspace, kube: Cluster) -> None:
+def test_a_new_namespace_and_its_objects_in_one_change(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("newns")
     workspace.write("k8s/all.yaml", namespace_manifest(ns) + "---\n" + config_map(ns, "inside", {"a": "b"}))
     workspace.commit()
@@ -324,7 +327,7 @@ def test_the_tag_and_its_metadata(workspace: Workspace) -> None:
     assert metadata["ci"]["run"] == "https://github.com/acme/shop/actions/runs/42"
 
 
-def test_plan_detailed_exitcode_and_dry_run_write_nothing(workspace: Workspace, kube: Cluster) -> None:
+def test_plan_detailed_exitcode_and_dry_run_write_nothing(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("gate")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit()
@@ -340,7 +343,7 @@ def test_plan_detailed_exitcode_and_dry_run_write_nothing(workspace: Workspace, 
 
 
 def test_field_manager_conflicts_name_the_manager_and_force_takes_over(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("conflict")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -373,7 +376,9 @@ def test_field_manager_conflicts_name_the_manager_and_force_takes_over(
     assert kube.get(CONFIG_MAPS, ns, "shared")["data"] == {"owner": "git again"}  # type: ignore[index]
 
 
-def test_a_deploy_that_would_empty_the_environment_is_refused(workspace: Workspace, kube: Cluster) -> None:
+def test_a_deploy_that_would_empty_the_environment_is_refused(
+    workspace: Workspace, kube: KubeCluster
+) -> None:
     ns = unique("empty")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.write("k8s/cm.yaml", config_map(ns, "only", {"a": "b"}))
@@ -393,7 +398,7 @@ def test_a_deploy_that_would_empty_the_environment_is_refused(workspace: Workspa
     assert kube.get(CONFIG_MAPS, ns, "only") is None
 
 
-def test_secret_values_never_appear_in_plan_or_deploy_output(workspace: Workspace, kube: Cluster) -> None:
+def test_secret_values_never_appear_in_plan_or_deploy_output(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("secret")
     planted = "pl4nted-" + unique("value")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -421,7 +426,7 @@ def test_secret_values_never_appear_in_plan_or_deploy_output(workspace: Workspac
     assert planted not in workspace.git("for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
 
 
-def test_config_file_environments_and_errors(workspace: Workspace, kube: Cluster) -> None:
+def test_config_file_environments_and_errors(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("config")
     workspace.write("deploy/prod/ns.yaml", namespace_manifest(ns))
     workspace.write(

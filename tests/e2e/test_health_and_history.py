@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from gitops_push.kube import Cluster, Resource
+from gitops_push.kube import Resource
+from gitops_push.kube.client import KubeCluster
 from tests.e2e.workspace import CONFIG_MAPS, DEPLOYMENTS, Workspace, config_map, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +94,7 @@ def test_at_the_timeout_the_reason_names_the_pod_and_why_it_waits(workspace: Wor
 
 
 def test_rollback_on_failure_restores_the_previous_version_and_removes_new_objects(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("rollback")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -123,7 +124,7 @@ def test_rollback_on_failure_restores_the_previous_version_and_removes_new_objec
     assert workspace.tags() == tags
 
 
-def test_rollback_restores_an_earlier_tag_and_records_it(workspace: Workspace, kube: Cluster) -> None:
+def test_rollback_restores_an_earlier_tag_and_records_it(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("back")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.write("k8s/cm.yaml", config_map(ns, "settings", {"version": "1"}))
@@ -170,7 +171,7 @@ def test_history_lists_the_deploys_newest_first_as_text(workspace: Workspace) ->
     assert body.index("second deploy") < body.index("first deploy")
 
 
-def test_promote_carries_stagings_commit_to_production(workspace: Workspace, kube: Cluster) -> None:
+def test_promote_carries_stagings_commit_to_production(workspace: Workspace, kube: KubeCluster) -> None:
     staging, production = unique("staging"), unique("production")
     workspace.write(
         "gitops-push.yaml",
@@ -224,7 +225,7 @@ def test_promote_carries_stagings_commit_to_production(workspace: Workspace, kub
 
 
 def test_a_hand_edit_is_reported_by_status_and_repaired_by_deploy_all(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("drift")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -261,7 +262,7 @@ def test_a_hand_edit_is_reported_by_status_and_repaired_by_deploy_all(
     assert workspace.cli("status", "--path", "k8s", "--exit-code").exit_code == 0
 
 
-def test_a_job_that_fails_is_reported_as_failed(workspace: Workspace, kube: Cluster) -> None:
+def test_a_job_that_fails_is_reported_as_failed(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("job")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.write(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_push.kube import Cluster
+from gitops_push.kube.client import KubeCluster
 from gitops_push.stages import ownership
 from tests.e2e.workspace import CONFIG_MAPS, Workspace, config_map, make_workspace, namespace_manifest, unique
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_copied_membership_label_does_not_make_an_object_prunable(
-    workspace: Workspace, kube: Cluster
+    workspace: Workspace, kube: KubeCluster
 ) -> None:
     ns = unique("copied")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -45,7 +45,7 @@ def test_a_copied_membership_label_does_not_make_an_object_prunable(
 
 
 def test_two_environments_never_prune_each_other(
-    workspace: Workspace, kube: Cluster, tmp_path_factory: pytest.TempPathFactory
+    workspace: Workspace, kube: KubeCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     ns = unique("shared")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
@@ -69,7 +69,7 @@ def test_two_environments_never_prune_each_other(
     assert kube.get(CONFIG_MAPS, ns, "b-keep") is not None
 
 
-def test_a_deploy_that_would_prune_more_than_max_prune_stops(workspace: Workspace, kube: Cluster) -> None:
+def test_a_deploy_that_would_prune_more_than_max_prune_stops(workspace: Workspace, kube: KubeCluster) -> None:
     ns = unique("maxprune")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.write("k8s/cms.yaml", "---\n".join(config_map(ns, f"cm-{n}", {"n": str(n)}) for n in range(5)))

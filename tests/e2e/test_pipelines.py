@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import xmlschema
 
+from gitops_push import naming
 from gitops_push.kube import Cluster
 from gitops_push.stages import locking
 from tests.conftest import REPO_ROOT
@@ -120,7 +121,7 @@ def test_two_concurrent_deploys_of_one_environment_take_turns(workspace: Workspa
     assert results and results[0].exit_code == 0, results
     assert time.monotonic() - started >= 4
     assert any("held by pipeline-one" in note for note in results[0].json["notes"])
-    assert kube.get(locking.LEASES, locking.LOCK_NAMESPACE, locking.lease_name(workspace.env)) is None
+    assert kube.get(locking.LEASES, locking.LOCK_NAMESPACE, naming.lease(workspace.env)) is None
 
 
 def test_a_held_lock_makes_a_deploy_fail_with_exit_code_5_naming_the_holder(
@@ -153,7 +154,7 @@ def test_a_stale_lock_of_a_killed_run_expires(workspace: Workspace, kube: Cluste
         {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": locking.lease_name(workspace.env), "namespace": locking.LOCK_NAMESPACE},
+            "metadata": {"name": naming.lease(workspace.env), "namespace": locking.LOCK_NAMESPACE},
             "spec": {
                 "holderIdentity": "killed-pipeline pid 1",
                 "leaseDurationSeconds": 60,
@@ -178,7 +179,7 @@ def test_unlock_breaks_a_lock_and_says_whose_it_was(workspace: Workspace, kube: 
 
     assert result.exit_code == 0
     assert "pipeline-nine" in result.stdout and "active" in result.stdout
-    assert kube.get(locking.LEASES, locking.LOCK_NAMESPACE, locking.lease_name(workspace.env)) is None
+    assert kube.get(locking.LEASES, locking.LOCK_NAMESPACE, naming.lease(workspace.env)) is None
     again = workspace.cli("unlock", "--env", workspace.env, "--kubeconfig", str(workspace.kubeconfig))
     assert "is not locked" in again.stdout
 

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gitops_push.kube import Cluster
+from gitops_push.kube.client import KubeCluster
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import DevCluster
 from tests.e2e.workspace import (
@@ -56,14 +56,14 @@ def load(path: Path) -> list[Document]:
     return [document for document in yaml.safe_load_all(path.read_text()) if document]
 
 
-def apply_all(kube: Cluster, documents: list[Document]) -> None:
+def apply_all(kube: KubeCluster, documents: list[Document]) -> None:
     for document in documents:
         resource = kube.resource(document["apiVersion"], document["kind"])
         assert resource is not None, document["kind"]
         kube.apply(resource, document, dry_run=False, force=True)
 
 
-def delete_all(kube: Cluster, documents: list[Document]) -> None:
+def delete_all(kube: KubeCluster, documents: list[Document]) -> None:
     for document in reversed(documents):
         resource = kube.resource(document["apiVersion"], document["kind"])
         assert resource is not None, document["kind"]
@@ -72,7 +72,7 @@ def delete_all(kube: Cluster, documents: list[Document]) -> None:
 
 
 def allowed(
-    kube: Cluster, user: str, verb: str, resource: str, *, group: str = "", namespace: str | None = None
+    kube: KubeCluster, user: str, verb: str, resource: str, *, group: str = "", namespace: str | None = None
 ) -> bool:
     """The API server's own authorizer, asked through a SubjectAccessReview (as cluster admin)."""
     attributes = {"verb": verb, "group": group, "resource": resource}
@@ -187,7 +187,7 @@ spec:
 
 
 @pytest.fixture
-def deployer_rbac(kube: Cluster) -> Iterator[list[Document]]:
+def deployer_rbac(kube: KubeCluster) -> Iterator[list[Document]]:
     """docs/rbac.yaml applied as written (it binds gitops-ci), and removed again afterwards."""
     documents = load(DOCS / "rbac.yaml")
     apply_all(kube, documents)
@@ -210,7 +210,7 @@ def deployer_rbac(kube: Cluster) -> Iterator[list[Document]]:
 
 
 def test_the_cluster_wide_example_is_enough_to_deploy_prune_and_check_drift(
-    workspace: Workspace, kube: Cluster, cluster: DevCluster, deployer_rbac: list[Document]
+    workspace: Workspace, kube: KubeCluster, cluster: DevCluster, deployer_rbac: list[Document]
 ) -> None:
     ns = unique("rbac")
     workspace.write("k8s/namespace.yaml", namespace_manifest(ns))
@@ -245,7 +245,7 @@ def test_the_cluster_wide_example_is_enough_to_deploy_prune_and_check_drift(
 
 
 def test_the_cluster_wide_example_grants_the_lock_and_the_records_but_no_other_leases(
-    kube: Cluster, deployer_rbac: list[Document]
+    kube: KubeCluster, deployer_rbac: list[Document]
 ) -> None:
     # The lock renews its Lease with PUT (update) every few seconds, which a short deploy never reaches.
     for verb in ("get", "create", "update", "delete"):
@@ -288,7 +288,7 @@ def test_without_bindings_the_deploy_fails_naming_the_missing_permission(
 
 
 def test_the_namespaced_example_is_enough_to_deploy_and_prune_in_its_namespace(
-    workspace: Workspace, kube: Cluster, cluster: DevCluster, tmp_path: Path
+    workspace: Workspace, kube: KubeCluster, cluster: DevCluster, tmp_path: Path
 ) -> None:
     user, ns = unique("team"), unique("team-ns")
     kubeconfig = mint_identity(cluster, user, tmp_path)
@@ -322,7 +322,7 @@ def test_the_namespaced_example_is_enough_to_deploy_and_prune_in_its_namespace(
 
 
 def test_a_namespaced_identity_is_refused_by_the_dry_run_outside_its_namespace(
-    workspace: Workspace, kube: Cluster, cluster: DevCluster, tmp_path: Path
+    workspace: Workspace, kube: KubeCluster, cluster: DevCluster, tmp_path: Path
 ) -> None:
     user, ns, elsewhere = unique("team"), unique("team-ns"), unique("not-theirs")
     kubeconfig = mint_identity(cluster, user, tmp_path)

@@ -164,7 +164,7 @@ def test_metadata_lists_refs_and_counts(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GITLAB_CI", "true")
     monkeypatch.setenv("GITLAB_USER_LOGIN", "tanuki")
     monkeypatch.setenv("CI_JOB_URL", "https://gitlab.example.com/jobs/1")
-    assert recording.metadata("prod", plan()) == {
+    assert recording.metadata("prod", plan()).to_json() == {
         "gitops_push": 1,
         "tool": f"gitops-push {__version__}",
         "environment": "prod",
@@ -181,15 +181,31 @@ def test_metadata_lists_refs_and_counts(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_metadata_of_a_first_deploy_and_extra_fields() -> None:
-    data = recording.metadata("prod", plan(base=None), extra={"deployed_at": "2024-03-09T14:05:07+00:00"})
+    data = recording.metadata("prod", plan(base=None), deployed_at="2024-03-09T14:05:07+00:00").to_json()
     assert (data["from"], data["from_tag"], data["deployed_at"]) == (None, None, "2024-03-09T14:05:07+00:00")
     assert data["ci"]["system"] == "local"
 
 
 def test_metadata_never_holds_object_bodies() -> None:
-    text = json.dumps(recording.metadata("prod", plan()))
+    text = json.dumps(recording.metadata("prod", plan()).to_json())
     assert "c3VwZXItc2VjcmV0LXZhbHVl" not in text
     assert "super-secret-value" not in text
+
+
+def test_metadata_reads_back_what_it_writes() -> None:
+    provenance = recording.Provenance(rolled_back_to="p/1", rolled_back_from="p/2")
+    written = recording.metadata(
+        "prod", plan(), provenance=provenance, deployed_at="2024-03-09T14:05:07+00:00"
+    )
+    assert recording.DeployMetadata.from_json(json.loads(json.dumps(written.to_json()))) == written
+
+
+def test_metadata_of_a_promotion_reads_back() -> None:
+    source = {"environment": "staging", "tag": "deployed/staging/1", "commit": BASE}
+    written = recording.metadata("prod", plan(), provenance=recording.Provenance(promoted_from=source))
+    data = written.to_json()
+    assert data["promoted_from"] == source and "rollback" not in data
+    assert recording.DeployMetadata.from_json(data) == written
 
 
 # --- record ---------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ DEPLOY_EVENTS: list[Event] = [
             SourceLocation("k8s/kustomization.yaml", 1), "a kustomize or Helm file, not an object to apply"
         )
     ),
-    StageStarted(Stage.LOAD),
+    StageStarted(Stage.VALIDATE),
     PlanReady(PLAN),
     StageStarted(Stage.APPLY, total=2),
     ObjectActed(Stage.APPLY, SETTINGS.ref, Action.CREATED, SETTINGS.source, "v1"),

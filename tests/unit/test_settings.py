@@ -41,7 +41,9 @@ def config_error(tmp_path: Path, config: str) -> ConfigError:
 
 
 def resolve(repo: Path, environment: str | None = None, **flags: Any) -> Settings:
-    return settings.resolve(mode=Mode.PLAN, repo=repo, environment=environment, **flags)
+    if "paths" in flags:
+        flags["paths"] = tuple(flags["paths"])
+    return settings.resolve(Mode.PLAN, repo, settings.Flags(environment=environment, **flags))
 
 
 # --- load_config --------------------------------------------------------------------------------
@@ -221,7 +223,8 @@ def test_other_options_reach_the_settings(tmp_path: Path) -> None:
         push=False,
         concurrency=3,
     )
-    assert (resolved.to, resolved.from_rev, resolved.offline, resolved.push, resolved.concurrency) == (
+    flags = resolved.flags
+    assert (resolved.to, flags.from_rev, flags.offline, flags.push, flags.concurrency) == (
         "main",
         "v1",
         True,

@@ -12,6 +12,7 @@ from gitops_push.kube.health import Status
 
 def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str, Any]:
     return {
+        "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"generation": generation},
         "spec": {"replicas": desired},
@@ -55,12 +56,17 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
             "ProgressDeadlineExceeded: rs web-1 has timed out progressing",
         ),
         (
-            {"kind": "Job", "status": {"conditions": [{"type": "Complete", "status": "True"}]}},
+            {
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+            },
             Status.CURRENT,
             "complete",
         ),
         (
             {
+                "apiVersion": "batch/v1",
                 "kind": "Job",
                 "status": {
                     "conditions": [
@@ -76,9 +82,14 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
             Status.FAILED,
             "BackoffLimitExceeded: Job has reached the specified backoff limit",
         ),
-        ({"kind": "Job", "spec": {}, "status": {"active": 1}}, Status.IN_PROGRESS, "0 succeeded, 1 active"),
+        (
+            {"apiVersion": "batch/v1", "kind": "Job", "spec": {}, "status": {"active": 1}},
+            Status.IN_PROGRESS,
+            "0 succeeded, 1 active",
+        ),
         (
             {
+                "apiVersion": "apps/v1",
                 "kind": "StatefulSet",
                 "spec": {"replicas": 2},
                 "status": {
@@ -93,6 +104,7 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
         ),
         (
             {
+                "apiVersion": "apps/v1",
                 "kind": "StatefulSet",
                 "spec": {"replicas": 2},
                 "status": {
@@ -107,6 +119,7 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
         ),
         (
             {
+                "apiVersion": "apps/v1",
                 "kind": "DaemonSet",
                 "status": {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2},
             },
@@ -115,6 +128,7 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
         ),
         (
             {
+                "apiVersion": "apiextensions.k8s.io/v1",
                 "kind": "CustomResourceDefinition",
                 "status": {"conditions": [{"type": "Established", "status": "True"}]},
             },
@@ -123,6 +137,7 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
         ),
         (
             {
+                "apiVersion": "apiextensions.k8s.io/v1",
                 "kind": "CustomResourceDefinition",
                 "status": {
                     "conditions": [{"type": "NamesAccepted", "status": "False", "message": "plural taken"}]
@@ -131,15 +146,24 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
             Status.FAILED,
             "plural taken",
         ),
-        ({"kind": "Namespace", "status": {"phase": "Terminating"}}, Status.IN_PROGRESS, "phase Terminating"),
-        ({"kind": "PersistentVolumeClaim", "status": {"phase": "Bound"}}, Status.CURRENT, "bound"),
         (
-            {"kind": "PersistentVolumeClaim", "status": {"phase": "Pending"}},
+            {"apiVersion": "v1", "kind": "Namespace", "status": {"phase": "Terminating"}},
+            Status.IN_PROGRESS,
+            "phase Terminating",
+        ),
+        (
+            {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "status": {"phase": "Bound"}},
+            Status.CURRENT,
+            "bound",
+        ),
+        (
+            {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "status": {"phase": "Pending"}},
             Status.IN_PROGRESS,
             "phase Pending",
         ),
         (
             {
+                "apiVersion": "example.com/v1",
                 "kind": "Widget",
                 "status": {"conditions": [{"type": "Ready", "status": "False", "message": "warming up"}]},
             },
@@ -147,13 +171,21 @@ def deployment(desired: int = 2, generation: int = 1, **status: Any) -> dict[str
             "warming up",
         ),
         (
-            {"kind": "Widget", "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            },
             Status.CURRENT,
             "ready",
         ),
-        ({"kind": "ConfigMap", "metadata": {}}, Status.CURRENT, "exists"),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}, Status.CURRENT, "exists"),
         (
-            {"kind": "ConfigMap", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+            },
             Status.IN_PROGRESS,
             "terminating",
         ),
@@ -163,17 +195,23 @@ def test_compute(obj: dict[str, Any] | None, status: Status, message: str) -> No
     assert health.compute(obj) == health.Health(status, message)
 
 
-def test_a_load_balancer_is_waited_for_only_when_asked() -> None:
-    service = {"kind": "Service", "spec": {"type": "LoadBalancer"}, "status": {}}
-    assert health.compute(service).status is Status.CURRENT
-    assert health.compute(service, wait_for_load_balancers=True) == health.Health(
-        Status.IN_PROGRESS, "waiting for a load balancer address"
-    )
+def test_rules_are_keyed_by_group_and_kind() -> None:
+    # A custom kind named Job is not a batch Job: without a Ready condition it is healthy once it exists.
+    custom = {"apiVersion": "example.com/v1", "kind": "Job", "status": {"active": 1}}
+    batch = {**custom, "apiVersion": "batch/v1"}
+    assert health.compute(custom) == health.Health(Status.CURRENT, "exists")
+    assert health.compute(batch).status is Status.IN_PROGRESS
+
+
+def test_a_load_balancer_service_is_current_once_it_exists() -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "spec": {"type": "LoadBalancer"}, "status": {}}
+    assert health.compute(service) == health.Health(Status.CURRENT, "exists")
 
 
 @pytest.mark.parametrize("reason", ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"])
 def test_pods_that_will_not_recover_are_named_with_the_reason(reason: str) -> None:
     pod = {
+        "apiVersion": "v1",
         "kind": "Pod",
         "status": {
             "phase": "Pending",

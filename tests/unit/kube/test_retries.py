@@ -1,4 +1,4 @@
-"""Cluster.request retries: what a real server cannot be made to answer on demand (429 with
+"""KubeCluster.request retries: what a real server cannot be made to answer on demand (429 with
 Retry-After, 503), played by a small fake at the `_send` seam, with a fake clock."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gitops_push.errors import ClusterUnreachable
-from gitops_push.kube.client import Cluster
+from gitops_push.kube.client import KubeCluster
 from gitops_push.kube.errors import KubeApiError
 
 
@@ -17,7 +17,7 @@ class FakeApi:
     configuration = type("Configuration", (), {"host": "https://127.0.0.1:6443"})()
 
 
-class Scripted(Cluster):
+class Scripted(KubeCluster):
     """Answers from a script of exceptions and results; sleeps on a fake clock."""
 
     def __init__(self, script: list[Any], tmp_path: Path) -> None:

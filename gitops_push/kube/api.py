@@ -1,0 +1,60 @@
+"""The Cluster protocol: everything the stages may ask of a Kubernetes API server.
+
+`kube.client.KubeCluster` implements it over HTTPS with the official client; unit tests implement it in
+memory (`tests/unit/fakecluster.py`). Stages depend on this protocol only, never on the client library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gitops_push.kube.resource import Resource
+
+
+class Cluster(Protocol):
+    server: str
+    request_timeout: tuple[float, float]
+    retry_budget: float
+
+    def version(self) -> str: ...
+
+    def resource(self, api_version: str, kind: str) -> Resource | None:
+        """How the cluster serves a kind at an apiVersion; None when it has no such kind."""
+
+    def resource_for_group_kind(self, group: str, kind: str) -> Resource | None:
+        """Like `resource()`, at the group's preferred version."""
+
+    def forget_discovery(self) -> None:
+        """Forget what discovery learnt (after CRDs were applied)."""
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    def apply(
+        self, resource: Resource, body: Mapping[str, Any], *, dry_run: bool, force: bool = False
+    ) -> dict[str, Any]:
+        """Server-side apply as gitops-push's field manager."""
+
+    def create(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, *, resource_version: str | None = None
+    ) -> bool:
+        """False when the object was already gone."""
+
+    def list(
+        self,
+        resource: Resource,
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        namespace: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def openapi_index(self) -> dict[str, str]: ...
+
+    def openapi_document(self, relative_url: str) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,201 @@
+"""The run of a command: settings resolved, the cluster connected, the steps of `steps.build` executed
+by `runner.run`. `plan`, `deploy --dry-run`, `deploy`, `status`, `rollback` and `promote` are one run
+in different modes or to different commits; `history` and `unlock` read tags and break locks.
+
+Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summary to an exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from gitops_push import gitrepo, settings
+from gitops_push.errors import GitopsPushError, GitStateError, UsageError
+from gitops_push.events import EventSink, Note, RunFailed, RunFinished, RunStarted
+from gitops_push.model import Range
+from gitops_push.pipeline import reading, recovery, runner, steps, writing
+from gitops_push.settings import Flags, Mode, Settings
+from gitops_push.stages import gitrange, locking, recording
+
+if TYPE_CHECKING:
+    from gitops_push.kube import Cluster
+
+__all__ = [
+    "history",
+    "promote",
+    "reading",
+    "rollback",
+    "run",
+    "unlock",
+    "writing",
+]  # executors register on import
+
+STARTUP_RETRY_BUDGET = 5.0
+STEP_MODE = {
+    Mode.PLAN: steps.Mode.PLAN,
+    Mode.DRY_RUN: steps.Mode.DRY_RUN,
+    Mode.DEPLOY: steps.Mode.DEPLOY,
+    Mode.STATUS: steps.Mode.STATUS,
+}
+COMMAND = {Mode.PLAN: "plan", Mode.STATUS: "status", Mode.DRY_RUN: "deploy", Mode.DEPLOY: "deploy"}
+ROLLS_BACK = (steps.ApplyWave, steps.DryRunDeferred, steps.WaitPrerequisites, steps.WaitHealthy)
+
+
+def run(mode: Mode, flags: Flags, sink: EventSink) -> None:
+    """plan, deploy --dry-run, deploy and status."""
+    _guarded(mode, flags, sink, lambda repo, resolved: execute(resolved, repo, sink))
+
+
+def rollback(flags: Flags, sink: EventSink) -> None:
+    """Deploy an earlier deploy tag's commit through the same steps, recorded as a rollback."""
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+        tags = repo.deploy_tags(resolved.environment.prefix)
+        target = gitrange.rollback_target(tags, resolved.environment.name, flags.target_tag)
+        if not repo.has_commit(target.commit):
+            raise GitStateError(
+                f"the commit of {target.name} ({target.commit[:12]}) is not in this clone",
+                hint="fetch more history",
+            )
+        why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags[0].name)
+        execute(replace(resolved, to=target.commit), repo, sink, provenance=why)
+
+    _guarded(Mode.DEPLOY, flags, sink, body)
+
+
+def promote(flags: Flags, sink: EventSink) -> None:
+    """Deploy to one environment exactly the commit last deployed (healthy, since it was tagged) in another."""
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+        source = str(flags.source)
+        prefix = settings.tag_prefix_of(repo.root, source)
+        remote = repo.remote()
+        if remote is not None:
+            repo.fetch_deploy_tags(remote, prefix)
+        last = gitrange.promotion_source(repo, source, prefix)
+        why = recording.Provenance(
+            promoted_from={"environment": source, "tag": last.name, "commit": last.commit}
+        )
+        execute(replace(resolved, to=last.commit), repo, sink, provenance=why)
+
+    _guarded(Mode.DEPLOY, flags, sink, body)
+
+
+def history(flags: Flags) -> list[dict[str, Any]]:
+    """The environment's deploys, newest first, read back from its tags' metadata."""
+    with gitrepo.open_repo(flags.repo) as repo:
+        name = flags.environment or settings.DEFAULT_ENVIRONMENT
+        prefix = (flags.tag_prefix or "").rstrip("/") or settings.tag_prefix_of(repo.root, name)
+        return [recording.read_deploy(repo, tag) for tag in repo.deploy_tags(prefix)[: flags.limit]]
+
+
+def unlock(flags: Flags) -> str:
+    """Break an environment's deploy lock; says whose lock it broke."""
+    from gitops_push import kube
+
+    environment = str(flags.environment)
+    cluster = kube.connect(flags.kubeconfig, flags.context, cache_dir=settings.cache_dir())
+    try:
+        holder = locking.unlock(cluster, environment)
+    finally:
+        cluster.close()
+    if holder is None:
+        return f"environment {environment!r} is not locked"
+    state = "expired" if holder.expired(locking.now()) else "active"
+    return f"broke the deploy lock of {environment!r} held by {holder.describe()} ({state})"
+
+
+def _guarded(
+    mode: Mode, flags: Flags, sink: EventSink, body: Callable[[gitrepo.GitRepo, Settings], None]
+) -> None:
+    """Resolve settings and run `body`; every failure becomes a RunFailed event, never an exception."""
+    sink.handle(
+        RunStarted(command=COMMAND[mode], environment=flags.environment or settings.DEFAULT_ENVIRONMENT)
+    )
+    try:
+        with gitrepo.open_repo(flags.repo) as repo:
+            body(repo, settings.resolve(mode, repo.root, flags))
+    except GitopsPushError as exc:
+        sink.handle(
+            RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
+        )
+
+
+def execute(
+    resolved: Settings,
+    repo: gitrepo.GitRepo,
+    sink: EventSink,
+    *,
+    provenance: recording.Provenance | None = None,
+) -> None:
+    """One run: the range, the cluster, then the steps."""
+    span = _span(resolved, repo, sink)
+    _note_dirty(resolved, repo, sink)
+    cluster = None if resolved.flags.offline else connect(resolved)
+    context = runner.Context(
+        settings=resolved,
+        repo=repo,
+        sink=sink,
+        cluster=cluster,
+        span=span,
+        mode=STEP_MODE[resolved.mode],
+        options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
+        provenance=provenance or recording.Provenance(),
+    )
+    try:
+        runner.run(context, on_failure=_roll_back if resolved.flags.rollback_on_failure else None)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    sink.handle(RunFinished(resolved.environment.name, span.base, span.head, None))
+
+
+def _roll_back(step: steps.Step, context: runner.Context, state: runner.State) -> None:
+    """--rollback-on-failure: only when applying or waiting failed (the cluster changed, the tag did not)."""
+    if isinstance(step, ROLLS_BACK) and state.plan is not None:
+        recovery.roll_back(context, state)
+
+
+def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> Range:
+    """The commits the run covers: for drift, the last deploy against itself."""
+    env = resolved.environment
+    if resolved.mode is Mode.STATUS:
+        last = gitrange.last_deploy(repo, env.prefix)
+        if last is None:
+            raise UsageError(
+                f"environment {env.name!r} has no deploy tag yet: nothing to compare",
+                hint=f"deploy it first; its tags are {env.prefix}/*",
+            )
+        return Range(base=last.commit, head=last.commit, base_tag=last.name)
+    notes: list[str] = []
+    span = gitrange.find_range(repo, env.prefix, resolved.to, resolved.flags.from_rev, notes=notes)
+    for note in notes:
+        sink.handle(Note(note))
+    return span
+
+
+def _note_dirty(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> None:
+    dirty = repo.dirty_paths(resolved.environment.paths)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))
+
+
+def connect(resolved: Settings) -> Cluster:
+    """Connect, and fail early naming the server if it cannot be reached (a short budget for the first call)."""
+    from gitops_push import kube
+
+    flags = resolved.flags
+    cluster: Cluster = kube.connect(
+        flags.kubeconfig,
+        resolved.environment.context,
+        cache_dir=settings.cache_dir(),
+        pool_size=flags.concurrency,
+    )
+    cluster.request_timeout = (min(10.0, flags.request_timeout), flags.request_timeout)
+    cluster.retry_budget = min(STARTUP_RETRY_BUDGET, flags.retry_timeout)
+    cluster.version()
+    cluster.retry_budget = flags.retry_timeout
+    return cluster
