@@ -32,7 +32,7 @@ from gitops_push.events import (
     StageStarted,
     TagRecorded,
 )
-from gitops_push.model import Action, Change, Op, Plan
+from gitops_push.model import Action, Change, Op, Plan, StepView
 from gitops_push.reporters.stats import Summary
 
 OP_STYLE = {Op.CREATE: "green", Op.UPDATE: "yellow", Op.DELETE: "red", Op.UNCHANGED: "dim"}
@@ -101,8 +101,10 @@ class HumanReporter:
                 self._err.print(
                     f"[bold red]error:[/] {escape(str(finding.source))}: {escape(finding.message)}{field}"
                 )
-            case PlanReady(plan=plan):
+            case PlanReady(plan=plan, steps=steps):
                 self._print_plan(plan)
+                if self._verbose and steps:
+                    self._print_steps(steps)
             case StageStarted(stage=Stage.WAIT):
                 self._start_waiting()
             case StageStarted(stage=stage, total=total) if total:
@@ -182,6 +184,16 @@ class HumanReporter:
         if self._show_diff:
             for change in plan.changes:
                 self._print_diff(change)
+
+    def _print_steps(self, steps: tuple[StepView, ...]) -> None:
+        """-v: the steps a deploy of this plan takes, in order (the deploy as data)."""
+        if self._out.quiet:
+            return
+        lines = "".join(f"  {number:>2}. {step.text}\n" for number, step in enumerate(steps, 1))
+        if self._plain:
+            self._write_plain("steps:\n" + lines)
+        else:
+            self._out.print(Text("steps:\n", style="bold") + Text(lines), end="")
 
     @property
     def _plain(self) -> bool:

@@ -8,7 +8,8 @@ Shape (documented in docs/output-json.md, pinned by tests):
      "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error",
                   "health", "message"}],
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
-     "notes": [str], "rollback": null | {"ok": bool, "message": str}}
+     "notes": [str], "rollback": null | {"ok": bool, "message": str},
+     "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}]}
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
 """
@@ -74,5 +75,9 @@ def document(summary: Summary) -> dict[str, Any]:
             for p in summary.problems
         ],
         "notes": summary.notes,
+        "steps": [
+            {"step": step.step, "wave": step.wave, "objects": step.objects, "text": step.text}
+            for step in summary.steps
+        ],
         "rollback": {"ok": summary.rollback[0], "message": summary.rollback[1]} if summary.rollback else None,
     }

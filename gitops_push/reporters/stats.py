@@ -24,7 +24,7 @@ from gitops_push.events import (
     Stage,
     TagRecorded,
 )
-from gitops_push.model import Action, Finding, ObjectRef, Op, Plan, SourceLocation
+from gitops_push.model import Action, Finding, ObjectRef, Op, Plan, SourceLocation, StepView
 
 ACTION_OF_OP = {
     Op.CREATE: Action.CREATED,
@@ -65,6 +65,7 @@ class Summary:
     tag: str | None = None
     pushed: bool = False
     plan: Plan | None = None
+    steps: tuple[StepView, ...] = ()  # what a deploy of the plan does, in order
     objects: dict[ObjectRef, ObjectLine] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -111,8 +112,9 @@ def fold(summary: Summary, event: Event) -> None:
     match event:
         case RunStarted(command=command, environment=environment):
             summary.command, summary.environment = command, environment
-        case PlanReady(plan=plan):
+        case PlanReady(plan=plan, steps=steps):
             _take_plan(summary, plan)
+            summary.steps = steps
         case ObjectActed(stage=Stage.ROLLBACK):
             pass  # the rollback's own work is summed up by RollbackFinished
         case ObjectActed():

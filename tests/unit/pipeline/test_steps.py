@@ -1,0 +1,105 @@
+"""The step builder: the order of a run as data, pure, for every mode."""
+
+from __future__ import annotations
+
+from gitops_push.kinds import Wave
+from gitops_push.model import Change, Manifest, ObjectRef, Op, Plan, Range, SourceLocation
+from gitops_push.pipeline import steps
+from gitops_push.pipeline.steps import Mode, Options
+
+
+def change(op: Op, group: str, kind: str, namespace: str | None, name: str) -> Change:
+    ref = ObjectRef(group, kind, namespace, name)
+    api = f"{group}/v1" if group else "v1"
+    manifest = Manifest(ref, api, {"metadata": {"name": name}}, SourceLocation("k8s/a.yaml", 1))
+    return Change(
+        op, ref, manifest if op is not Op.DELETE else None, manifest if op is not Op.CREATE else None
+    )
+
+
+NAMESPACE = change(Op.CREATE, "", "Namespace", None, "shop")
+CONFIG = change(Op.UPDATE, "", "ConfigMap", "shop", "settings")
+WEB = change(Op.CREATE, "apps", "Deployment", "shop", "web")
+LEGACY = change(Op.DELETE, "", "Service", "shop", "legacy")
+PLAN = Plan(
+    range=Range("a" * 40, "b" * 40),
+    apply_waves=((NAMESPACE,), (CONFIG,), (WEB,)),
+    prune_waves=((LEGACY,),),
+)
+
+
+def names(built: tuple[steps.Step, ...]) -> list[str]:
+    return [steps.view(step).text for step in built]
+
+
+def test_a_deploy_in_order() -> None:
+    assert names(steps.build(Mode.DEPLOY, Options(), PLAN)) == [
+        "lock",
+        "read-record",
+        "prepare",
+        "dry-run",
+        "review",
+        "write-membership",
+        "dry-run-deferred wave 1 (namespaces)",
+        "apply wave 1 (namespaces): 1 object",
+        "wait-prerequisites wave 1 (namespaces)",
+        "dry-run-deferred wave 4 (config)",
+        "apply wave 4 (config): 1 object",
+        "dry-run-deferred wave 5 (workloads)",
+        "apply wave 5 (workloads): 1 object",
+        "wait-healthy: 2 objects",  # the Namespace and the Deployment have health rules; a ConfigMap not
+        "prune wave 4 (config): 1 object",
+        "write-record",
+        "tag",
+        "release",
+    ]
+
+
+def test_the_steps_before_the_review_do_not_depend_on_the_plan() -> None:
+    for mode in Mode:
+        for options in (Options(), Options(online=False), Options(wait=False)):
+            head = steps.build(mode, options)
+            assert steps.build(mode, options, PLAN)[: len(head)] == head
+
+
+def test_plan_status_and_dry_run_never_write() -> None:
+    for mode in (Mode.PLAN, Mode.STATUS, Mode.DRY_RUN):
+        built = steps.build(mode, Options(), PLAN)
+        assert names(built) == ["read-record", "prepare", "dry-run", "review"]
+    assert steps.build(Mode.DEPLOY, Options(online=False), PLAN) == (steps.Prepare(), steps.Review())
+
+
+def test_no_wait_drops_the_health_step_but_not_the_prerequisites() -> None:
+    built = steps.build(Mode.DEPLOY, Options(wait=False), PLAN)
+    assert steps.WaitHealthy(2) not in built
+    assert steps.WaitPrerequisites(Wave.NAMESPACES) in built
+
+
+def test_a_rollback_writes_without_lock_membership_review_or_tag() -> None:
+    built = steps.build(Mode.ROLLBACK, Options(), PLAN)
+    assert built[0] == steps.DryRunDeferred(Wave.NAMESPACES)
+    assert built[-1] == steps.WriteRecord()
+    assert not {steps.Lock(), steps.Release(), steps.Tag(), steps.WriteMembership(), steps.Review()} & set(
+        built
+    )
+
+
+def test_an_empty_plan_still_records_and_tags() -> None:
+    empty = Plan(range=Range("a" * 40, "b" * 40), apply_waves=(), prune_waves=())
+    assert names(steps.build(Mode.DEPLOY, Options(), empty))[5:] == [
+        "write-membership",
+        "write-record",
+        "tag",
+        "release",
+    ]
+
+
+def test_views_carry_the_wave_and_the_count() -> None:
+    view = steps.view(steps.ApplyWave(Wave.WORKLOADS, 3))
+    assert (view.step, view.wave, view.objects, view.text) == (
+        "apply",
+        "workloads",
+        3,
+        "apply wave 5 (workloads): 3 objects",
+    )
+    assert steps.view(steps.Tag()).wave is None
