@@ -1,6 +1,6 @@
 """Server-side apply of desired objects: first as a dry-run of everything, then for real, wave by wave.
 
-Called by the pipeline. `dry_run()` asks the cluster, concurrently, what applying each object would
+`dry_run()` asks the cluster, concurrently, what applying each object would
 give (and reads the live object for the diff); it collects every rejection instead of stopping at the
 first. Objects whose Namespace or CRD arrives in the same deploy cannot be dry-run yet: they come back
 as `deferred` and are dry-run again once that wave is applied. `apply_wave()` applies one wave

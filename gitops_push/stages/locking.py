@@ -1,9 +1,8 @@
 """The deploy lock: one coordination.k8s.io Lease per environment, so two pipelines never interleave.
 
-Called by the pipeline before the dry-run of a deploy (`Lock.acquire()`), and released at the end
-whatever happens. The Lease `gitops-push-<env>` in namespace `default` names its holder (the CI
-run's identity and URL, or user@host); a background thread renews it while the deploy works. A second
-deploy waits up to its lock timeout, saying who holds the lock, then fails with exit code 5. A lock
+Taken before anything of a deploy is read or written (`Lock.acquire()`), released whatever happens.
+The Lease `gitops-push-<env>` in namespace `default` names its holder (the CI run's identity and URL,
+or user@host); a background thread renews it while the deploy works. A second deploy waits up to its lock timeout, saying who holds the lock, then fails with exit code 5. A lock
 whose holder was killed expires after LEASE_SECONDS without renewal; `unlock()` breaks it on purpose.
 """
 

@@ -1,6 +1,6 @@
 """The cluster's own record of an environment, as an ApplySet (KEP-3659).
 
-Called by the pipeline. One parent ConfigMap per environment, `gitops-push-<env>` in namespace
+One parent ConfigMap per environment, `gitops-push-<env>` in namespace
 `default`, carries the ApplySet id label, the group-kinds its members may have and the last deployed
 commit; every applied object carries the `applyset.kubernetes.io/part-of` label with that id. Pruning
 deletes only members, and a parent whose commit is not the last deploy tag's (a new or restored

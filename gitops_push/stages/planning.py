@@ -1,6 +1,6 @@
 """The plan: which objects to create, update, leave or prune, in which waves, with masked diffs.
 
-Called by the pipeline twice: `candidates()` picks from the ChangeSet what needs the cluster's
+`candidates()` picks from the ChangeSet what needs the cluster's
 opinion (objects whose content changed, or every object in a full deploy); `build()` turns those,
 plus what the server-side dry-run answered (when online), into a `Plan`. Secret values are masked
 here, so no later stage or reporter ever sees them.

@@ -1,0 +1,232 @@
+"""applying, pruning, waiting, ownership and locking over the in-memory cluster: the edges a real API
+server cannot be made to produce on demand (a conflict, a stuck pod, a lease taken over mid-run)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from gitops_push.errors import LockHeld
+from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
+from gitops_push.kube import FIELD_MANAGER
+from gitops_push.kube.errors import Cause
+from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
+from gitops_push.stages import applying, locking, ownership, pruning, waiting
+from tests.unit.fakecluster import FakeCluster, api_error
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def handle(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def manifest(kind: str, name: str, namespace: str | None = "shop", api: str = "v1", **body: Any) -> Manifest:
+    group = api.rpartition("/")[0]
+    metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+    full = {"apiVersion": api, "kind": kind, "metadata": metadata, **body}
+    return Manifest(ObjectRef(group, kind, namespace, name), api, full, SourceLocation("k8s/a.yaml", 3))
+
+
+@pytest.fixture
+def cluster() -> FakeCluster:
+    fake = FakeCluster()
+    fake.store({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}})
+    return fake
+
+
+# --- applying -------------------------------------------------------------------------------------
+
+
+def test_dry_run_defers_what_waits_for_a_namespace_of_the_same_deploy(cluster: FakeCluster) -> None:
+    fresh = manifest("ConfigMap", "cm", namespace="new")
+    outcomes = applying.dry_run(
+        cluster,
+        [fresh],
+        {fresh.ref: fresh.body},
+        coming=applying.Arrivals(frozenset({"new"}), frozenset()),
+        force=False,
+        concurrency=1,
+        sink=Recorder(),
+    )
+    assert outcomes[fresh.ref].deferred == "namespace new is created by this deploy"
+
+
+def test_a_conflict_names_the_other_manager_and_the_fields(cluster: FakeCluster) -> None:
+    cm = manifest("ConfigMap", "cm", data={"a": "1"})
+    cause = Cause(".data.a", 'conflict with "kubectl-edit" using v1', "FieldManagerConflict")
+    cluster.fail("apply", "cm", api_error(409, "Conflict", "Apply failed with 1 conflict", cause))
+    sink = Recorder()
+    failed = applying.apply_wave(cluster, [(cm, cm.body, True)], force=False, concurrency=1, sink=sink)
+    assert failed == [cm.ref]
+    (event,) = sink.events
+    assert isinstance(event, ObjectActed) and event.action is Action.FAILED
+    assert event.error is not None and event.error.startswith(
+        "field manager conflict with kubectl-edit over .data.a"
+    )
+
+
+def test_apply_reports_created_and_configured(cluster: FakeCluster) -> None:
+    new, old = manifest("ConfigMap", "new"), manifest("ConfigMap", "old")
+    sink = Recorder()
+    applying.apply_wave(
+        cluster, [(new, new.body, False), (old, old.body, True)], force=False, concurrency=2, sink=sink
+    )
+    assert sorted((str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)) == [
+        ("ConfigMap shop/new", Action.CREATED),
+        ("ConfigMap shop/old", Action.CONFIGURED),
+    ]
+
+
+# --- pruning --------------------------------------------------------------------------------------
+
+
+def test_select_prunes_only_members(cluster: FakeCluster) -> None:
+    label = {ownership.PART_OF_LABEL: ownership.applyset_id("dev")}
+    ours = manifest("ConfigMap", "ours")
+    cluster.store(
+        {**ours.body, "metadata": {**ours.body["metadata"], "labels": label}}, manager=FIELD_MANAGER
+    )
+    copied = manifest("ConfigMap", "copied")  # our label, applied by someone else
+    cluster.store(
+        {**copied.body, "metadata": {**copied.body["metadata"], "labels": label}}, manager="kubectl"
+    )
+    gone = manifest("ConfigMap", "gone")
+    selection = pruning.select(
+        cluster, [ours, copied, gone], is_member=lambda live: ownership.is_member(live, "dev")
+    )
+    assert [m.ref.name for m in selection.prune] == ["ours"]
+    assert sorted((m.ref.name, why.split(":")[0]) for m, why in selection.kept) == [
+        ("copied", "not pruned"),
+        ("gone", "already gone from the cluster"),
+    ]
+
+
+def test_prune_wave_reports_under_the_stage_it_is_given(cluster: FakeCluster) -> None:
+    cm = manifest("ConfigMap", "cm")
+    cluster.store(cm.body)
+    sink = Recorder()
+    assert pruning.prune_wave(cluster, [cm], sink=sink, stage=Stage.ROLLBACK) == []
+    assert [(e.stage, e.action) for e in sink.events if isinstance(e, ObjectActed)] == [
+        (Stage.ROLLBACK, Action.PRUNED)
+    ]
+    assert cluster.live("ConfigMap", "shop", "cm") is None
+
+
+def test_a_failed_deletion_is_reported_and_returned(cluster: FakeCluster) -> None:
+    cm = manifest("ConfigMap", "cm")
+    cluster.store(cm.body)
+    cluster.fail("delete", "cm", api_error(403, "Forbidden", "cannot delete"))
+    sink = Recorder()
+    assert pruning.prune_wave(cluster, [cm], sink=sink) == [cm.ref]
+    (event,) = sink.events
+    assert isinstance(event, ObjectActed) and (event.stage, event.error) == (Stage.PRUNE, "cannot delete")
+
+
+# --- waiting --------------------------------------------------------------------------------------
+
+DEPLOYMENT = manifest(
+    "Deployment", "web", api="apps/v1", spec={"replicas": 1, "selector": {"matchLabels": {"app": "web"}}}
+)
+
+
+def test_a_crash_looping_pod_fails_the_wait_fast_with_its_reason(cluster: FakeCluster) -> None:
+    cluster.store({**DEPLOYMENT.body, "status": {"replicas": 1, "updatedReplicas": 1}})
+    cluster.store(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "web-1",
+                "namespace": "shop",
+                "labels": {"app": "web"},
+                "creationTimestamp": datetime.datetime.now(datetime.UTC).isoformat(),
+            },
+            "status": {
+                "containerStatuses": [{"name": "web", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
+            },
+        }
+    )
+    sink = Recorder()
+    failures = waiting.wait_healthy(cluster, [DEPLOYMENT], timeout=30, sink=sink, sleep=lambda s: None)
+    assert failures == {DEPLOYMENT.ref: "pod web-1: container web: CrashLoopBackOff"}
+    assert any(isinstance(e, HealthChanged) for e in sink.events)
+
+
+def test_the_timeout_says_what_was_still_awaited(cluster: FakeCluster) -> None:
+    cluster.store({**DEPLOYMENT.body, "status": {"replicas": 1, "updatedReplicas": 1, "readyReplicas": 0}})
+    ticks = iter(range(100))
+    failures = waiting.wait_healthy(
+        cluster,
+        [DEPLOYMENT],
+        timeout=3,
+        sink=Recorder(),
+        clock=lambda: float(next(ticks)),
+        sleep=lambda s: None,
+    )
+    assert failures == {DEPLOYMENT.ref: "not healthy after 3 s: 0 of 1 replicas ready"}
+
+
+def test_only_kinds_with_health_rules_or_custom_kinds_are_waited_for() -> None:
+    assert waiting.worth_waiting(ObjectRef("apps", "Deployment", "a", "b"))
+    assert waiting.worth_waiting(ObjectRef("example.com", "Widget", "a", "b"))
+    assert not waiting.worth_waiting(ObjectRef("", "ConfigMap", "a", "b"))
+    assert not waiting.worth_waiting(ObjectRef("", "Deployment", "a", "b"))  # no such kind in the core group
+
+
+# --- ownership ------------------------------------------------------------------------------------
+
+
+def test_the_record_reads_back_what_was_written(cluster: FakeCluster) -> None:
+    assert ownership.read_record(cluster, "dev") == ownership.Record(exists=False)
+    refs = [ObjectRef("", "ConfigMap", "shop", "a"), ObjectRef("apps", "Deployment", "web", "b")]
+    written = ownership.write_parent(cluster, "dev", ownership.Record(False), refs=refs, commit="c" * 40)
+    assert ownership.read_record(cluster, "dev") == written
+    assert written.group_kinds == {"ConfigMap", "Deployment.apps"} and written.namespaces == {"shop", "web"}
+
+
+def test_members_are_found_through_the_record(cluster: FakeCluster) -> None:
+    label = {ownership.PART_OF_LABEL: ownership.applyset_id("dev")}
+    cluster.store(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "m", "namespace": "shop", "labels": label},
+        }
+    )
+    record = ownership.write_parent(
+        cluster, "dev", ownership.Record(False), refs=[ObjectRef("", "ConfigMap", "shop", "m")], commit=None
+    )
+    assert [m.ref.name for m in ownership.members(cluster, "dev", record)] == ["m"]
+
+
+# --- locking --------------------------------------------------------------------------------------
+
+
+def test_a_held_lock_makes_the_second_deploy_fail_naming_the_holder(cluster: FakeCluster) -> None:
+    first = locking.Lock(cluster, "dev", "alice")
+    first.acquire(timeout=1, sink=Recorder())
+    second = locking.Lock(cluster, "dev", "bob")
+    with pytest.raises(LockHeld, match="held by alice"):
+        second.acquire(timeout=0, sink=Recorder(), sleep=lambda s: None)
+    first.release()
+    second.acquire(timeout=0, sink=Recorder())
+    second.release()
+
+
+def test_a_lock_taken_over_after_expiry_is_not_deleted_by_its_old_holder(cluster: FakeCluster) -> None:
+    old = locking.Lock(cluster, "dev", "alice")
+    old.acquire(timeout=1, sink=Recorder())
+    lease = cluster.live("Lease", "default", "gitops-push-dev", group="coordination.k8s.io")
+    assert lease is not None
+    lease["spec"]["renewTime"] = "2020-01-01T00:00:00.000000Z"  # alice died long ago
+    new = locking.Lock(cluster, "dev", "bob")
+    new.acquire(timeout=0, sink=Recorder())
+    old.release()  # its resourceVersion is stale: a 409, swallowed
+    holder = cluster.live("Lease", "default", "gitops-push-dev", group="coordination.k8s.io")
+    assert holder is not None and holder["spec"]["holderIdentity"].startswith("bob")
+    new.release()
