@@ -46,7 +46,29 @@ def imports(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """MkDocs, strict: every page, link, anchor and snippet; the CLI reference from the click commands."""
     session.install("-e", ".", *DOCS_DEPS)
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"))
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site))
+    _add_mermaid(session, site / "js")
+
+
+MERMAID = "mermaid@12.3.0"  # draws the diagrams of docs/architecture.md in the browser
+
+
+def _add_mermaid(session: nox.Session, folder: Path) -> None:
+    """Put mermaid.min.js beside the built pages, from the npm registry (pinned), once per cache."""
+    import tarfile
+
+    cache = Path(session.cache_dir) / MERMAID.replace("@", "-")
+    script = cache / "mermaid.min.js"
+    if not script.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        session.run("npm", "pack", MERMAID, "--silent", "--pack-destination", str(cache), external=True)
+        with tarfile.open(next(cache.glob("mermaid-*.tgz"))) as archive:
+            member = archive.extractfile("package/dist/mermaid.min.js")
+            assert member is not None, "mermaid's package has no dist/mermaid.min.js"
+            script.write_bytes(member.read())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mermaid.min.js").write_bytes(script.read_bytes())
 
 
 @nox.session(python=PYTHON)
