@@ -357,11 +357,7 @@ class Run:
             raise ValidationFailed(f"{len(findings)} validation error(s): nothing was applied")
 
     def _note_unchecked(self, manifests: Sequence[Manifest], crds: Sequence[Manifest]) -> None:
-        defined = {applying.crd_kind(crd) for crd in crds}
-        custom = sorted(
-            {m.ref.group_kind for m in manifests if m.ref.group not in kinds.BUILTIN_GROUPS}
-            - {f"{kind}.{group}" for group, kind in defined}
-        )
+        custom = validating.unchecked_custom_kinds(manifests, crds)
         if custom:
             self.sink.handle(
                 Note(f"offline: no schema for custom kinds {', '.join(custom)}; checked structure only")
