@@ -134,8 +134,8 @@ def _pointer_target(document: Mapping[str, Any], ref: str) -> Any:
     return node
 
 
-# The compiled validators live as long as their schema source, so a long-lived source (one per run,
-# or one per process for the bundled schemas) compiles each kind once.
+# The compiled validators live as long as their schema source, so a source that is asked again (the
+# same run validating twice, or a caller that keeps one) compiles each kind once.
 _COMPILERS: weakref.WeakKeyDictionary[Any, Compiler] = weakref.WeakKeyDictionary()
 
 

@@ -143,7 +143,7 @@ def _finding(manifest: Manifest, path: list[str | int], message: str, lines: loc
         source=replace(manifest.source, line=line),
         message=message,
         ref=manifest.ref,
-        field_path=field_path(path),
+        field_path=_field_path(path),
     )
 
 
@@ -206,7 +206,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + '..."'
 
 
-def field_path(path: Iterable[str | int]) -> str:
+def _field_path(path: Iterable[str | int]) -> str:
     """['spec', 'containers', 0, 'image'] -> 'spec.containers[0].image'; odd keys are quoted."""
     text = ""
     for step in path:

@@ -52,7 +52,7 @@ class BundledSchemas:
         return [_api_version_of(name.removesuffix(".json")) for name in names]
 
     def _read(self, api_version: str) -> Mapping[str, Any] | None:
-        file = self.folder / (openapi_path(api_version).replace("/", "__") + ".json")
+        file = self.folder / (_openapi_path(api_version).replace("/", "__") + ".json")
         if not file.is_file():
             return None
         document: Mapping[str, Any] = json.loads(file.read_text(encoding="utf-8"))
@@ -71,12 +71,12 @@ class ClusterSchemas:
         if api_version not in self._documents:
             if self._index is None:
                 self._index = self._cluster.openapi_index()
-            url = self._index.get(openapi_path(api_version))
+            url = self._index.get(_openapi_path(api_version))
             self._documents[api_version] = self._cluster.openapi_document(url) if url else None
         return self._documents[api_version]
 
 
-def openapi_path(api_version: str) -> str:
+def _openapi_path(api_version: str) -> str:
     """'apps/v1' -> 'apis/apps/v1', 'v1' -> 'api/v1': the key of the group-version in /openapi/v3."""
     group, version = kinds.split_api_version(api_version)
     return f"apis/{group}/{version}" if group else f"api/{version}"
