@@ -7,9 +7,11 @@ is left out, and a body without a group or a kind defines nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from gitops_push.model import Manifest
 
 GROUP = "apiextensions.k8s.io"
 KIND = "CustomResourceDefinition"
@@ -47,6 +49,12 @@ class CrdDefinition:
 
 def is_crd(group: str, kind: str) -> bool:
     return group == GROUP and kind == KIND
+
+
+def definitions(manifests: Iterable[Manifest]) -> list[CrdDefinition]:
+    """What the CRDs among `manifests` define, in order; other manifests are passed over."""
+    found = (crd_definition(m.body) for m in manifests if is_crd(m.ref.group, m.ref.kind))
+    return [definition for definition in found if definition is not None]
 
 
 def crd_definition(body: Mapping[str, Any]) -> CrdDefinition | None:

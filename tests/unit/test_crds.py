@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gitops_push import crds, yamltext
+from gitops_push import crds, model, yamltext
 
 
 def body_of(text: str) -> Any:
@@ -131,3 +131,19 @@ def test_only_the_apiextensions_group_defines_crds() -> None:
     assert crds.is_crd("apiextensions.k8s.io", "CustomResourceDefinition")
     assert not crds.is_crd("example.com", "CustomResourceDefinition")  # a bare kind is no key
     assert not crds.is_crd("apiextensions.k8s.io", "CustomResourceDefinitionList")
+
+
+def test_definitions_of_the_crds_among_manifests_in_order() -> None:
+    def manifest(body: Any) -> model.Manifest:
+        group, _, _ = body["apiVersion"].rpartition("/")
+        ref = model.ObjectRef(group, body["kind"], None, body["metadata"]["name"])
+        return model.Manifest(
+            ref=ref, api_version=body["apiVersion"], body=body, source=model.SourceLocation("c.yaml", 1)
+        )
+
+    certificate = body_of(CERTIFICATE)
+    widget = body_of(CERTIFICATE.replace("cert.example.com", "example.com").replace("Certificate", "Widget"))
+    broken = {**certificate, "metadata": {"name": "broken"}, "spec": {"group": "example.com"}}
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "spec": certificate["spec"]}
+    definitions = crds.definitions([manifest(b) for b in (widget, config, broken, certificate)])
+    assert [d.group_kind for d in definitions] == ["Widget.example.com", "Certificate.cert.example.com"]

@@ -16,8 +16,7 @@ from urllib.parse import unquote
 
 from gitops_push import crds
 from gitops_push.model import Manifest
-from gitops_push.stages.validating import explaining, fastcheck, translating
-from gitops_push.stages.validating.sources import SchemaSource
+from gitops_push.stages.validating import explaining, fastcheck, sources, translating
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -51,7 +50,7 @@ class Compiled:
 class Compiler:
     """Validators of one schema source, compiled once per (apiVersion, kind) and kept."""
 
-    source: SchemaSource
+    source: sources.SchemaSource
     documents: dict[str, Compiled | None] = field(default_factory=dict)
     validators: dict[tuple[str, str], KindValidator | None] = field(default_factory=dict)
 
@@ -139,7 +138,7 @@ def _pointer_target(document: Mapping[str, Any], ref: str) -> Any:
 _COMPILERS: weakref.WeakKeyDictionary[Any, Compiler] = weakref.WeakKeyDictionary()
 
 
-def compiler_for(schemas: SchemaSource) -> Compiler:
+def compiler_for(schemas: sources.SchemaSource) -> Compiler:
     try:
         compiler = _COMPILERS.get(schemas)
         if compiler is None:
@@ -155,11 +154,9 @@ class CustomKinds:
 
     def __init__(self, crd_manifests: Sequence[Manifest]) -> None:
         self._schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
-        for crd in crd_manifests:
-            definition = crds.crd_definition(crd.body) if crds.is_crd(crd.ref.group, crd.ref.kind) else None
-            if definition is not None:
-                for api_version, schema in definition.schemas().items():
-                    self._schemas[(api_version, definition.kind)] = schema
+        for definition in crds.definitions(crd_manifests):
+            for api_version, schema in definition.schemas().items():
+                self._schemas[(api_version, definition.kind)] = schema
         self._validators: dict[tuple[str, str], KindValidator] = {}
         self._checks = fastcheck.Checks()  # knows nodes by identity: each validator keeps its root
 

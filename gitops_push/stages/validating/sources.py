@@ -95,10 +95,7 @@ def unchecked_offline(manifest: Manifest, schemas: SchemaSource) -> bool:
 def unchecked_custom_kinds(manifests: Iterable[Manifest], crd_manifests: Iterable[Manifest]) -> list[str]:
     """The custom kinds (as 'Kind.group', sorted) that offline validation cannot check: those of
     `manifests` that no CRD among `crd_manifests` defines."""
-    definitions = (
-        crds.crd_definition(crd.body) for crd in crd_manifests if crds.is_crd(crd.ref.group, crd.ref.kind)
-    )
-    defined = {definition.group_kind for definition in definitions if definition is not None}
+    defined = {definition.group_kind for definition in crds.definitions(crd_manifests)}
     return sorted({m.ref.group_kind for m in manifests if _is_custom(m.ref.group)} - defined)
 
 
