@@ -22,7 +22,7 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -136,7 +136,7 @@ def compiled_with(compile_kind: CompileKind) -> Iterator[None]:
         compiling.Compiler.compile = saved  # type: ignore[method-assign]
 
 
-def jsonschema_only(base: Any, format_checker: bool = False) -> Any:
+def jsonschema_only(base: Any, format_checker: bool = False) -> AbstractContextManager[None]:
     """No fast check: every manifest is validated by jsonschema with a validator class made from `base`,
     on the schemas as the product translates and links them (once per group-version)."""
     cls = explaining.validator_class(base)
@@ -160,7 +160,9 @@ def jsonschema_only(base: Any, format_checker: bool = False) -> Any:
 MakeValidator = Callable[[str, Any, dict[str, Any], str], Any]
 
 
-def translated_with(make: MakeValidator) -> Any:
+def translated_with(make: MakeValidator) -> AbstractContextManager[None]:
+    """Each kind made by `make` from its group-version's translated, unlinked schemas."""
+
     def compile_kind(compiler: compiling.Compiler, api_version: str, kind: str) -> Any:
         document = compiler.source.document_for(api_version)
         if document is None:
