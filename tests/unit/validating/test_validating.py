@@ -451,6 +451,15 @@ def test_with_a_cluster_a_kind_it_does_not_serve_is_a_finding_unless_its_crd_com
     ]
 
 
+def test_the_bundle_lists_every_group_version_it_can_read() -> None:
+    api_versions = BUNDLED.api_versions()
+    assert {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"} <= set(api_versions)
+    assert "apiregistration.k8s.io/v1" in api_versions  # a dotted group is not split at its dots
+    for api_version in api_versions:
+        document = BUNDLED.document_for(api_version)
+        assert document is not None and document["components"]["schemas"], api_version
+
+
 def test_unknown_bundled_version_is_refused() -> None:
     with pytest.raises(ValueError, match=r"no bundled schemas for Kubernetes v0\.1"):
         validating.BundledSchemas("v0.1")
