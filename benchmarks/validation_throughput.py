@@ -7,11 +7,12 @@ schema error), then times `validate()` under several validator set-ups and print
 for each. Every set-up must produce exactly the findings of the first one, or the script says so
 and exits non-zero: a fast wrong validator is no candidate.
 
-The chosen set-up decides each manifest with `schemacheck` (closures compiled once per schema node)
+The chosen set-up decides each manifest with `fastcheck` (closures compiled once per schema node)
 and asks jsonschema only to explain a manifest that fails it. The others send every manifest through
 jsonschema: Draft 4, 7 and 2020-12 validator classes, with a format checker, and with `$ref`s
-resolved at each use instead of linked once. The set-ups swap the module's private pieces, so this
-script is a measurement aid, not an example of the public API.
+resolved at each use instead of linked once. Each set-up swaps `compiling.Compiler.compile`, how one
+kind's validator is made, for the time it runs: this script is a measurement aid, not an example of
+how to call `validate`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -32,8 +33,9 @@ import referencing.jsonschema
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gitops_push import model, schemacheck
+from gitops_push import model
 from gitops_push.stages import validating
+from gitops_push.stages.validating import compiling, explaining, translating
 
 
 def deployment(n: int) -> dict[str, Any]:
@@ -114,47 +116,61 @@ def chosen() -> Iterator[None]:
     yield
 
 
+def never(value: Any) -> bool:
+    return False
+
+
+# How a set-up compiles one kind: (the compiler, apiVersion, kind) -> an object with `passes` and
+# `explainer`, or None for a kind the source does not know.
+CompileKind = Callable[[compiling.Compiler, str, str], Any]
+
+
 @contextmanager
-def jsonschema_only(base: Any, format_checker: bool = False) -> Iterator[None]:
-    """No fast check: every manifest is validated by jsonschema with a validator class made from `base`."""
-    cls = validating._validator_class(base)
+def compiled_with(compile_kind: CompileKind) -> Iterator[None]:
+    """`validate` compiles each kind with `compile_kind` instead of `compiling.Compiler.compile`."""
+    saved = compiling.Compiler.compile
+    compiling.Compiler.compile = compile_kind  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        compiling.Compiler.compile = saved  # type: ignore[method-assign]
+
+
+def jsonschema_only(base: Any, format_checker: bool = False) -> AbstractContextManager[None]:
+    """No fast check: every manifest is validated by jsonschema with a validator class made from `base`,
+    on the schemas as the product translates and links them (once per group-version)."""
+    cls = explaining.validator_class(base)
     if format_checker:
         plain = cls
 
         def cls(schema: Any, **kwargs: Any) -> Any:
             return plain(schema, format_checker=plain.FORMAT_CHECKER, **kwargs)
 
-    saved = validating._EXPLAINER_CLASS, schemacheck.Checks.of
-    validating._EXPLAINER_CLASS = cls
-    schemacheck.Checks.of = lambda self, schema: lambda value: False  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        validating._EXPLAINER_CLASS, schemacheck.Checks.of = saved  # type: ignore[method-assign]
+    def compile_kind(compiler: compiling.Compiler, api_version: str, kind: str) -> Any:
+        compiled = compiler.document(api_version)
+        if compiled is None or kind not in compiled.by_kind:
+            return None
+        return SimpleNamespace(passes=never, explainer=cls(compiled.schemas[compiled.by_kind[kind]]))
+
+    return compiled_with(compile_kind)
 
 
-# How a set-up turns one kind's translated schemas into an object with `passes` and `explainer`:
+# A set-up that starts from the translated schemas with their $refs still in place:
 # (api_version, the document, its translated schemas, the kind's schema name) -> validator.
 MakeValidator = Callable[[str, Any, dict[str, Any], str], Any]
 
 
-@contextmanager
-def compiled_with(make: MakeValidator) -> Iterator[None]:
-    """`validating` compiles each kind with `make` instead of its own compiler."""
-    saved = validating._Compiler._compile
+def translated_with(make: MakeValidator) -> AbstractContextManager[None]:
+    """Each kind made by `make` from its group-version's translated, unlinked schemas."""
 
-    def compile_kind(self: validating._Compiler, api_version: str, kind: str) -> Any:
-        document = self.source.document_for(api_version)
+    def compile_kind(compiler: compiling.Compiler, api_version: str, kind: str) -> Any:
+        document = compiler.source.document_for(api_version)
         if document is None:
             return None
-        schemas, by_kind = validating._document_schemas(document, api_version)
+        schemas, by_kind = translating.document_schemas(document, api_version)
         return make(api_version, document, schemas, by_kind[kind]) if kind in by_kind else None
 
-    validating._Compiler._compile = compile_kind  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        validating._Compiler._compile = saved  # type: ignore[method-assign]
+    return compiled_with(compile_kind)
 
 
 def with_registry(api_version: str, document: Any, schemas: dict[str, Any], name: str) -> Any:
@@ -163,14 +179,14 @@ def with_registry(api_version: str, document: Any, schemas: dict[str, Any], name
     resource = referencing.jsonschema.DRAFT4.create_resource({"components": {"schemas": schemas}})
     registry = referencing.Registry().with_resource(uri, resource)
     root = {"$ref": f"{uri}#/components/schemas/{name}"}
-    explainer = validating._validator_class(jsonschema.Draft4Validator)(root, registry=registry)
-    return SimpleNamespace(passes=lambda value: False, explainer=explainer)
+    explainer = explaining.validator_class(jsonschema.Draft4Validator)(root, registry=registry)
+    return SimpleNamespace(passes=never, explainer=explainer)
 
 
 def with_fastjsonschema(api_version: str, document: Any, schemas: dict[str, Any], name: str) -> Any:
     """fastjsonschema's generated code decides (the $refs left to it), jsonschema explains a failure.
 
-    fastjsonschema knows nothing of `validating`'s null-as-unset and date-as-string rules, so where
+    fastjsonschema knows nothing of the translation's null-as-unset and date-as-string rules, so where
     they matter it rejects a valid manifest and jsonschema then finds nothing: the findings stay the
     same, and the generated manifests have no nulls or dates anyway.
     """
@@ -187,7 +203,7 @@ def with_fastjsonschema(api_version: str, document: Any, schemas: dict[str, Any]
             return False
         return True
 
-    explainer = validating._explainer(validating._link(document, api_version).schemas[name])
+    explainer = explaining.explainer(compiling.link(document, api_version).schemas[name])
     return SimpleNamespace(passes=passes, explainer=explainer)
 
 
@@ -214,7 +230,7 @@ def main() -> int:
     args = parser.parse_args()
     items = manifests(args.count)
     setups: list[tuple[str, Callable[[], Any]]] = [
-        ("schemacheck, jsonschema explains (chosen)", chosen),
+        ("fastcheck, jsonschema explains (chosen)", chosen),
         ("jsonschema Draft 4, $refs linked once", lambda: jsonschema_only(jsonschema.Draft4Validator)),
         ("jsonschema Draft 7, $refs linked once", lambda: jsonschema_only(jsonschema.Draft7Validator)),
         ("jsonschema 2020-12, $refs linked once", lambda: jsonschema_only(jsonschema.Draft202012Validator)),
@@ -222,10 +238,12 @@ def main() -> int:
             "jsonschema Draft 4, linked, format_checker",
             lambda: jsonschema_only(jsonschema.Draft4Validator, format_checker=True),
         ),
-        ("jsonschema Draft 4, $refs looked up per use", lambda: compiled_with(with_registry)),
+        ("jsonschema Draft 4, $refs looked up per use", lambda: translated_with(with_registry)),
     ]
     if importlib.util.find_spec("fastjsonschema") is not None:
-        setups.insert(1, ("fastjsonschema, jsonschema explains", lambda: compiled_with(with_fastjsonschema)))
+        setups.insert(
+            1, ("fastjsonschema, jsonschema explains", lambda: translated_with(with_fastjsonschema))
+        )
     else:
         print("fastjsonschema is not installed: its set-up is left out", file=sys.stderr)
     # One process for every set-up: this compares validators; bench_validate.py measures the stage,

@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 
+from gitops_push.crds import is_crd
 from gitops_push.errors import DryRunRejected, ValidationFailed
 from gitops_push.events import (
     FileSkipped,
@@ -117,7 +118,7 @@ def validate(context: Context, loaded: loading.Loaded, chosen: planning.Candidat
     schemas: validating.SchemaSource = (
         validating.BundledSchemas() if context.cluster is None else validating.ClusterSchemas(context.cluster)
     )
-    crds = [m for m in loaded.change_set.new.values() if m.ref.kind == "CustomResourceDefinition"]
+    crds = [m for m in loaded.change_set.new.values() if is_crd(m.ref.group, m.ref.kind)]
     findings += validating.validate(
         chosen.to_apply, schemas, text_of=lambda path: loaded.texts.get(path, ""), crds=crds
     )
@@ -131,13 +132,7 @@ def validate(context: Context, loaded: loading.Loaded, chosen: planning.Candidat
 
 
 def note_unchecked(context: Context, manifests: Sequence[Manifest], crds: Sequence[Manifest]) -> None:
-    from gitops_push import kinds
-
-    defined = {applying.crd_kind(crd) for crd in crds}
-    custom = sorted(
-        {m.ref.group_kind for m in manifests if m.ref.group not in kinds.BUILTIN_GROUPS}
-        - {f"{kind}.{group}" for group, kind in defined}
-    )
+    custom = validating.unchecked_custom_kinds(manifests, crds)
     if custom:
         context.sink.handle(
             Note(f"offline: no schema for custom kinds {', '.join(custom)}; checked structure only")

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitops_push import masking
+from gitops_push import crds, masking
 from gitops_push.errors import GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import KubeApiError, Resource
@@ -55,8 +55,8 @@ class Arrivals:
 
 def crd_kind(crd: Manifest) -> tuple[str, str]:
     """(group, kind) that a CustomResourceDefinition defines."""
-    spec = crd.body.get("spec") or {}
-    return str(spec.get("group")), str((spec.get("names") or {}).get("kind"))
+    definition = crds.crd_definition(crd.body)
+    return (definition.group, definition.kind) if definition is not None else ("", "")
 
 
 def arrivals(manifests: Sequence[Manifest]) -> Arrivals:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_push import forking, kinds, yamltext
+from gitops_push import crds, forking, kinds, yamltext
 from gitops_push.gitrepo import GitFile, GitRepo
 from gitops_push.model import ChangeSet, Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
 
@@ -389,11 +389,11 @@ class Scopes:
         self._ask = scope_of
         self._known: dict[tuple[str, str], bool | None] = {}
         for document in documents:
-            if document.kind == "CustomResourceDefinition" and document.group == "apiextensions.k8s.io":
-                spec = document.body.get("spec") or {}
-                names = spec.get("names") or {}
-                if isinstance(spec.get("group"), str) and isinstance(names.get("kind"), str):
-                    self._known[(spec["group"], names["kind"])] = spec.get("scope", "Namespaced") != "Cluster"
+            if not crds.is_crd(document.group, document.kind):
+                continue
+            definition = crds.crd_definition(document.body)
+            if definition is not None:
+                self._known[(definition.group, definition.kind)] = definition.namespaced
 
     def namespaced(self, document: Document) -> bool | None:
         key = (document.group, document.kind)

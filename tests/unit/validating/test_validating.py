@@ -248,6 +248,56 @@ spec:
     assert findings[0].source == model.SourceLocation("app.yaml", line_of(text, "mode:"), 0)
 
 
+def test_each_version_of_a_crd_checks_its_own_custom_resources() -> None:
+    # v2 renames spec.size to spec.replicas; v1alpha1 has no schema, so its resources go unchecked.
+    crd = (
+        WIDGET_CRD
+        + """\
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer}
+  - name: v1alpha1
+    served: false
+    storage: false
+"""
+    )
+    text = """\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: a, namespace: shop}
+spec: {replicas: 1}
+---
+apiVersion: example.com/v2
+kind: Widget
+metadata: {name: b, namespace: shop}
+spec: {size: 1}
+---
+apiVersion: example.com/v2
+kind: Widget
+metadata: {name: c, namespace: shop}
+spec: {replicas: 1}
+---
+apiVersion: example.com/v1alpha1
+kind: Widget
+metadata: {name: d, namespace: shop}
+spec: {anything: 1}
+"""
+    findings = check(text, crds=crd)
+    assert [(f.ref.name if f.ref else None, f.field_path, f.message) for f in findings] == [
+        ("a", "spec.replicas", 'unknown field "replicas"'),
+        ("a", "spec.size", 'missing required field "size"'),
+        ("b", "spec.size", 'unknown field "size"'),
+    ]
+
+
 def test_status_is_never_required_of_a_manifest() -> None:
     text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 1}\n"
     assert check(text, crds=WIDGET_CRD) == []
@@ -399,6 +449,15 @@ def test_with_a_cluster_a_kind_it_does_not_serve_is_a_finding_unless_its_crd_com
     assert summary(check(text, schemas=schemas, crds=WIDGET_CRD)) == [
         ("spec.size", 'expected integer, got string "nonsense"')
     ]
+
+
+def test_the_bundle_lists_every_group_version_it_can_read() -> None:
+    api_versions = BUNDLED.api_versions()
+    assert {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"} <= set(api_versions)
+    assert "apiregistration.k8s.io/v1" in api_versions  # a dotted group is not split at its dots
+    for api_version in api_versions:
+        document = BUNDLED.document_for(api_version)
+        assert document is not None and document["components"]["schemas"], api_version
 
 
 def test_unknown_bundled_version_is_refused() -> None:

@@ -1,17 +1,16 @@
-"""A fast yes-or-no check of a value against the JSON Schema that `stages.validating` produces.
+"""A fast yes-or-no check of a value against a schema that `translating` produced.
 
-`validating` translates OpenAPI into a Draft 4 JSON Schema with three keywords of its own semantics
-(see there) and validates with jsonschema, which explains every error well but walks each value
-through a general machine: a new validator object per schema node visited, resolving keywords by name,
-yielding errors through generators. Almost every manifest is valid, though, and a valid one needs no
-explanation. `compile_check` turns a schema (a linked, possibly cyclic graph of dicts) into nested
-closures that answer one question, "is this value valid?", about ten times faster.
+jsonschema explains every error well but walks each value through a general machine: a new validator
+object per schema node visited, resolving keywords by name, yielding errors through generators.
+Almost every manifest is valid, though, and a valid one needs no explanation. `Checks` turns a schema
+(a linked, possibly cyclic graph of dicts) into nested closures that answer one question, "is this
+value valid?", about ten times faster.
 
 The answer is one-sided by design: True means jsonschema would find no error; False means "ask
 jsonschema", which then finds the errors or, in the few shapes this module does not decide (a
 value of a type YAML rarely produces, a keyword it does not know), finds none. So a False is never
 reported as an error by itself, and a shape left undecided costs speed, never correctness.
-tests/unit/test_schemacheck.py holds the two to the same verdicts.
+tests/unit/validating/test_fastcheck.py holds the two to the same verdicts.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ def _anything(value: Any) -> bool:
     return True
 
 
-# Draft 4's types as jsonschema checks them, with `validating`'s one change: a YAML date is a string.
+# Draft 4's types as jsonschema checks them, with one change (as in `explaining`): a YAML date is a string.
 _TYPE_TESTS: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -58,11 +57,6 @@ _TYPE_TESTS: dict[str, Check] = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
-
-
-def compile_check(schema: Any) -> Check:
-    """One schema's check; use a `Checks` to compile several schemas that share nodes."""
-    return Checks().of(schema)
 
 
 class Checks:

@@ -1,6 +1,6 @@
 """The fast check agrees with jsonschema: it passes exactly what jsonschema finds no error in.
 
-`validating` trusts a True from `schemacheck` without asking jsonschema, so a True where jsonschema
+`validate` trusts a True from `fastcheck` without asking jsonschema, so a True where jsonschema
 finds an error would let a broken manifest through. These tests hold the two to the same verdict on
 real manifests, on seeded random instances of every bundled kind (most of them broken on purpose),
 and on hand-written schemas for each keyword, including the shapes the check leaves undecided.
@@ -11,13 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitops_push import schemacheck, yamltext
+from gitops_push import yamltext
 from gitops_push.stages import validating
+from gitops_push.stages.validating import compiling, explaining, fastcheck
 from tests.conftest import FIXTURES, REPO_ROOT
 
 BUNDLED = validating.BundledSchemas()
@@ -25,23 +25,18 @@ SAMPLES_PER_KIND = 40
 
 
 def jsonschema_passes(schema: Any, value: Any) -> bool:
-    return not any(validating._explainer(schema).iter_errors(value))
+    return not any(explaining.explainer(schema).iter_errors(value))
 
 
-def kind_schemas() -> Iterator[tuple[str, dict[str, Any], schemacheck.Checks]]:
+def kind_schemas() -> Iterator[tuple[str, dict[str, Any], fastcheck.Checks]]:
     """(apiVersion/kind, translated schema, the Checks that compiled it) for every bundled kind."""
-    folder = Path(str(BUNDLED._folder))
-    for file in sorted(folder.glob("*.json")):
-        api_version = _api_version_of(file.stem)
-        compiled = validating._Compiler(BUNDLED)._document(api_version)
-        assert compiled is not None, file.name
+    api_versions = BUNDLED.api_versions()
+    assert len(api_versions) >= 20
+    for api_version in api_versions:
+        compiled = compiling.Compiler(BUNDLED).document(api_version)
+        assert compiled is not None, api_version
         for kind, name in sorted(compiled.by_kind.items()):
             yield f"{api_version}/{kind}", compiled.schemas[name], compiled.checks
-
-
-def _api_version_of(stem: str) -> str:
-    parts = stem.split("__")  # api__v1 or apis__apps__v1
-    return parts[1] if parts[0] == "api" else f"{parts[1]}/{parts[2]}"
 
 
 def real_manifests() -> list[dict[str, Any]]:
@@ -63,7 +58,7 @@ def real_manifests() -> list[dict[str, Any]]:
 def test_real_manifests_pass_without_jsonschema() -> None:
     bodies = real_manifests()
     assert len(bodies) >= 20
-    compiler = validating._Compiler(BUNDLED)
+    compiler = compiling.Compiler(BUNDLED)
     for body in bodies:
         validator = compiler.validator_for(body["apiVersion"], body["kind"])
         assert validator is not None, body["kind"]
@@ -157,13 +152,13 @@ class Sampler:
 # --- each keyword, against jsonschema -------------------------------------------------------------
 
 CLOSED = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False}
-NULLS_UNSET = {**CLOSED, schemacheck.NULLS_ARE_UNSET: True}
+NULLS_UNSET = {**CLOSED, fastcheck.NULLS_ARE_UNSET: True}
 CASES: list[tuple[str, dict[str, Any], list[Any]]] = [
     ("closed object", CLOSED, [{}, {"a": "x"}, {"a": 1}, {"b": "x"}, {"a": None}, "not an object"]),
     ("null as unset", NULLS_UNSET, [{"a": None}, {"b": None}, {"a": 1}]),
     (
         "open map",
-        {"type": "object", "additionalProperties": {"type": "integer"}, schemacheck.NULLS_ARE_UNSET: True},
+        {"type": "object", "additionalProperties": {"type": "integer"}, fastcheck.NULLS_ARE_UNSET: True},
         [{"x": 1}, {"x": "1"}, {"x": None}, {"x": True}],
     ),
     (
@@ -205,7 +200,7 @@ CASES: list[tuple[str, dict[str, Any], list[Any]]] = [
 def test_keyword_never_passes_what_jsonschema_rejects(
     name: str, schema: dict[str, Any], values: list[Any]
 ) -> None:
-    check = schemacheck.compile_check(schema)
+    check = fastcheck.Checks().of(schema)
     for value in values:
         if check(value):
             assert jsonschema_passes(schema, value), f"{name}: {value!r}"
@@ -215,7 +210,7 @@ def test_keyword_never_passes_what_jsonschema_rejects(
     ("name", "schema", "values"), [c for c in CASES if not c[0].startswith(("undecided", "unknown", "float"))]
 )
 def test_decided_keywords_agree_exactly(name: str, schema: dict[str, Any], values: list[Any]) -> None:
-    check = schemacheck.compile_check(schema)
+    check = fastcheck.Checks().of(schema)
     for value in values:
         if isinstance(value, date) or (
             name in ("enum", "unique strings") and not isinstance(value, str | None)
@@ -231,7 +226,7 @@ def test_a_recursive_schema_checks_every_level() -> None:
         "properties": {"name": {"type": "string"}},
     }
     node["properties"]["child"] = node
-    check = schemacheck.compile_check(node)
+    check = fastcheck.Checks().of(node)
     assert check({"name": "a", "child": {"name": "b", "child": {"name": "c"}}})
     assert not check({"name": "a", "child": {"name": "b", "child": {"name": 3}}})
     assert not check({"child": {"child": {"unknown": 1}}})
