@@ -41,6 +41,7 @@ from gitops_push.model import (
     Range,
     Skipped,
     SourceLocation,
+    StepView,
 )
 from gitops_push.reporters.human import HumanReporter
 from gitops_push.reporters.stats import Summary
@@ -84,7 +85,13 @@ DEPLOY_EVENTS: list[Event] = [
         )
     ),
     StageStarted(Stage.VALIDATE),
-    PlanReady(PLAN),
+    PlanReady(
+        PLAN,
+        (
+            StepView("lock", None, None, "lock"),
+            StepView("apply", "config", 2, "apply wave 4 (config): 2 objects"),
+        ),
+    ),
     StageStarted(Stage.APPLY, total=2),
     ObjectActed(Stage.APPLY, SETTINGS.ref, Action.CREATED, SETTINGS.source, "v1"),
     ObjectActed(Stage.APPLY, WEB.ref, Action.CONFIGURED, WEB.source, "apps/v1"),
@@ -158,6 +165,10 @@ def test_json_document_of_a_deploy() -> None:
             "k8s/kustomization.yaml:1: skipped: a kustomize or Helm file, not an object to apply",
         ],
         "rollback": None,
+        "steps": [
+            {"step": "lock", "wave": None, "objects": None, "text": "lock"},
+            {"step": "apply", "wave": "config", "objects": 2, "text": "apply wave 4 (config): 2 objects"},
+        ],
     }
     assert stdout.endswith("}\n")
     # stdout holds the JSON document only; notes still reach people on stderr.
@@ -534,3 +545,10 @@ def test_events_sent_from_many_threads_at_once_each_print_one_whole_line() -> No
     expected = {f"created ConfigMap shop/c-{w}-{n}" for w in range(8) for n in range(300)}
     assert sorted(printed) == sorted(expected)
     assert len(summary.objects) == 8 * 300
+
+
+def test_verbose_text_lists_the_steps_of_the_plan() -> None:
+    _, stdout, _ = run("text", DEPLOY_EVENTS, verbose=1)
+    assert "steps:\n   1. lock\n   2. apply wave 4 (config): 2 objects\n" in stdout
+    _, quiet_default, _ = run("text", DEPLOY_EVENTS)
+    assert "steps:" not in quiet_default
