@@ -205,7 +205,13 @@ def _missing(tool: str) -> RendererMissing:
 def _version_output(argv: list[str]) -> str:
     try:
         result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=VERSION_TIMEOUT, check=False, env=_tool_env(None)
+            argv,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=VERSION_TIMEOUT,
+            check=False,
+            env=_tool_env(None),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RendererMissing(f"`{' '.join(argv)}` could not run: {exc}") from exc
@@ -322,7 +328,7 @@ def _weight(rendered: RenderedObject) -> int:
 
 
 def _name(rendered: RenderedObject) -> str:
-    return str(rendered.body.get("metadata", {}).get("name", ""))
+    return _name_of(rendered.body)
 
 
 # --- render ----------------------------------------------------------------------------------------
@@ -439,13 +445,13 @@ def _references(repo: GitRepo, commit: str, folder: str) -> list[GitEntry]:
             location=SourceLocation(path, yamltext.line_of(text, 0, ["helmCharts"]) or 1),
             hint="render the chart with a helm source (its folder vendored in the repository) instead",
         )
-    named = list(_named_entries(path, text, data))
-    found = repo.entries(commit, [target for _, _, target in named if target is not None])
+    named = list(_named_entries(path, data))
+    found = repo.entries(commit, [n.target for n in named if n.target is not None])
     entries = []
-    for where, entry, target in named:
-        hit = found.get(target) if target is not None else None
+    for name in named:
+        hit = found.get(name.target) if name.target is not None else None
         if hit is None:
-            raise _unresolved(where, entry, target, commit)
+            raise _unresolved(name, text, commit)
         entries.append(hit)
     return entries
 
@@ -476,10 +482,22 @@ def _kustomization_data(path: str, text: str) -> dict[str, Any]:
     return data
 
 
-def _named_entries(
-    path: str, text: str, data: Mapping[str, Any]
-) -> Iterator[tuple[SourceLocation, str, str | None]]:
-    """(where, entry, repository path or None when it leaves the repository) for each path entry."""
+@dataclass(frozen=True)
+class _Named:
+    """An entry of a kustomization's list field that names a path (or a remote base)."""
+
+    kustomization: str
+    field: str
+    index: int
+    entry: str
+    target: str | None  # the path in the repository; None when the entry leaves it
+
+    def location(self, text: str) -> SourceLocation:
+        # Looked up only for an error: line_of parses the whole file again.
+        return SourceLocation(self.kustomization, yamltext.line_of(text, 0, [self.field, self.index]) or 1)
+
+
+def _named_entries(path: str, data: Mapping[str, Any]) -> Iterator[_Named]:
     folder = posixpath.dirname(path)
     for field in KUSTOMIZE_REFERENCE_FIELDS:
         values = data.get(field) or []
@@ -488,22 +506,23 @@ def _named_entries(
         for index, entry in enumerate(values):
             if not isinstance(entry, str) or (field in KUSTOMIZE_INLINE_FIELDS and "\n" in entry):
                 continue  # an inline plugin configuration, not a path
-            where = SourceLocation(path, yamltext.line_of(text, 0, [field, index]) or 1)
             joined = posixpath.normpath(posixpath.join(folder, entry.strip()))
             inside = not (joined == ".." or joined.startswith(("../", "/")))
-            yield where, entry, ("" if joined == "." else joined) if inside else None
+            target = ("" if joined == "." else joined) if inside else None
+            yield _Named(path, field, index, entry, target)
 
 
-def _unresolved(where: SourceLocation, entry: str, target: str | None, commit: str) -> Exception:
-    if _looks_remote(entry):
+def _unresolved(name: _Named, text: str, commit: str) -> Exception:
+    where = name.location(text)
+    if _looks_remote(name.entry):
         return SourceRefused(
-            f"{entry!r} is a remote base: gitops-push fetches nothing while rendering",
+            f"{name.entry!r} is a remote base: gitops-push fetches nothing while rendering",
             location=where,
             hint="vendor the base into this repository (for example with `git subtree`) and name its folder",
         )
-    if target is None:
-        return SourceRefused(f"{entry!r} points outside the repository", location=where)
-    return RenderFailed(f"{entry!r} ({target}) is not in commit {commit[:12]}", location=where)
+    if name.target is None:
+        return SourceRefused(f"{name.entry!r} points outside the repository", location=where)
+    return RenderFailed(f"{name.entry!r} ({name.target}) is not in commit {commit[:12]}", location=where)
 
 
 def _looks_remote(entry: str) -> bool:
@@ -530,75 +549,81 @@ def _render_kustomize(source: KustomizeSource, tool: Tool, work: Path) -> tuple[
         encoding="utf-8",
     )
     output = _run(tool, [str(wrapper)], work, source)
-    kustomization = _kustomization_file(work / "repo", source.path)
-    return tuple(
-        RenderedObject(body, _kustomize_origin(body, work, kustomization))
-        for _, body in _documents(output, tool, source)
-    )
+    files = _SourceFiles(work / "repo", source.path)
+    return tuple(RenderedObject(body, files.origin(body)) for _, body in _documents(output, tool, source))
 
 
-def _kustomization_file(tree: Path, folder: str) -> str:
-    for name in KUSTOMIZATION_FILES:
-        path = posixpath.join(folder, name)
-        if (tree / path).is_file():
-            return path
-    return posixpath.join(folder, KUSTOMIZATION_FILES[0])
+class _SourceFiles:
+    """The exported source files, each parsed once, to find the document an object came from."""
+
+    def __init__(self, tree: Path, folder: str) -> None:
+        self.tree = tree
+        self.kustomization = next(
+            (p for p in (posixpath.join(folder, n) for n in KUSTOMIZATION_FILES) if (tree / p).is_file()),
+            posixpath.join(folder, KUSTOMIZATION_FILES[0]),
+        )
+        self._texts: dict[str, str | None] = {}
+        self._documents: dict[str, list[yamltext.Document]] = {}
+
+    def origin(self, body: dict[str, Any]) -> SourceLocation:
+        """Read and remove the origin annotation; the document's line where its file shows which one."""
+        metadata = body.get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
+        raw = annotations.pop(ORIGIN_ANNOTATION, None)
+        if not annotations and "annotations" in metadata:
+            del metadata["annotations"]
+        origin = yaml.safe_load(raw) if isinstance(raw, str) else None
+        if isinstance(origin, dict) and isinstance(origin.get("path"), str):
+            return self._document(_from_wrapper(origin["path"]), body)
+        if isinstance(origin, dict) and isinstance(origin.get("configuredIn"), str):
+            kind = (origin.get("configuredBy") or {}).get("kind", "")
+            return self._generator(_from_wrapper(origin["configuredIn"]), GENERATOR_FIELDS.get(kind))
+        return SourceLocation(self.kustomization, 1)
+
+    def _text(self, path: str) -> str | None:
+        if path not in self._texts:
+            try:
+                self._texts[path] = (self.tree / path).read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                self._texts[path] = None
+        return self._texts[path]
+
+    def _parsed(self, path: str) -> list[yamltext.Document]:
+        if path not in self._documents:
+            text = self._text(path)
+            try:
+                found = list(yamltext.load_documents(text)) if text is not None else []
+            except yamltext.YamlError:
+                found = []
+            self._documents[path] = [d for d in found if isinstance(d.data, dict)]
+        return self._documents[path]
+
+    def _document(self, path: str, body: Mapping[str, Any]) -> SourceLocation:
+        """The only document of `path`, or the one of the object's kind whose name its name holds."""
+        documents = self._parsed(path)
+        if len(documents) == 1:
+            return SourceLocation(path, documents[0].line, documents[0].index)
+        kind, name = body.get("kind"), _name_of(body)
+        # namePrefix and nameSuffix change the name; the original is still inside the rendered one.
+        matches = [d for d in documents if d.data.get("kind") == kind and _name_of(d.data) in name]
+        if not matches:
+            return SourceLocation(path, 1)
+        best = max(matches, key=lambda d: len(_name_of(d.data)))
+        return SourceLocation(path, best.line, best.index)
+
+    def _generator(self, path: str, field: str | None) -> SourceLocation:
+        text = self._text(path)
+        line = yamltext.line_of(text, 0, [field]) if text is not None and field else None
+        return SourceLocation(path, line or 1)
 
 
-def _kustomize_origin(body: dict[str, Any], work: Path, kustomization: str) -> SourceLocation:
-    """Read and remove the origin annotation; the document's line where its file shows which one."""
-    metadata = body.get("metadata") or {}
-    annotations = metadata.get("annotations") or {}
-    raw = annotations.pop(ORIGIN_ANNOTATION, None)
-    if not annotations and "annotations" in metadata:
-        del metadata["annotations"]
-    origin = yaml.safe_load(raw) if isinstance(raw, str) else None
-    if not isinstance(origin, dict):
-        return SourceLocation(kustomization, 1)
-    if isinstance(origin.get("path"), str):
-        path = _from_wrapper(origin["path"])
-        return _document_location(work / "repo", path, body)
-    if isinstance(origin.get("configuredIn"), str):
-        path = _from_wrapper(origin["configuredIn"])
-        kind = (origin.get("configuredBy") or {}).get("kind", "")
-        return _generator_location(work / "repo", path, GENERATOR_FIELDS.get(kind))
-    return SourceLocation(kustomization, 1)
+def _name_of(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("name", ""))
 
 
 def _from_wrapper(path: str) -> str:
     """An origin path is relative to the wrapper folder; make it relative to the repository root."""
     return posixpath.normpath(posixpath.join(WRAPPER, path)).removeprefix("repo/")
-
-
-def _document_location(tree: Path, path: str, body: Mapping[str, Any]) -> SourceLocation:
-    """The document in `path` the object came from: the only one, or the one of its kind and name."""
-    try:
-        documents = [d for d in yamltext.load_documents((tree / path).read_text("utf-8")) if d.data]
-    except (OSError, UnicodeDecodeError, yamltext.YamlError):
-        return SourceLocation(path, 1)
-    if len(documents) == 1:
-        return SourceLocation(path, documents[0].line, documents[0].index)
-    kind, name = body.get("kind"), str((body.get("metadata") or {}).get("name", ""))
-    # namePrefix and nameSuffix change the name; the original is still inside the rendered one.
-    matches = [
-        d
-        for d in documents
-        if isinstance(d.data, dict)
-        and d.data.get("kind") == kind
-        and str((d.data.get("metadata") or {}).get("name", "")) in name
-    ]
-    if not matches:
-        return SourceLocation(path, 1)
-    best = max(matches, key=lambda d: len(str((d.data.get("metadata") or {}).get("name", ""))))
-    return SourceLocation(path, best.line, best.index)
-
-
-def _generator_location(tree: Path, path: str, field: str | None) -> SourceLocation:
-    try:
-        text = (tree / path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return SourceLocation(path, 1)
-    return SourceLocation(path, (yamltext.line_of(text, 0, [field]) if field else None) or 1)
 
 
 # --- helm ------------------------------------------------------------------------------------------
@@ -616,11 +641,12 @@ def _render_helm(
     for setting in source.set_values:
         args += ["--set", setting]
     output = _run(tool, args, work, source)
+    lines = output.splitlines()
     objects: list[RenderedObject] = []
     dropped: list[Skipped] = []
     seen: dict[str, int] = {}
     for line, body in _documents(output, tool, source):
-        origin = _helm_origin(output, line, source.chart, seen)
+        origin = _helm_origin(lines, line, source.chart, seen)
         hook, reason = _classify(body)
         if reason is not None:
             dropped.append(Skipped(origin, reason))
@@ -660,9 +686,9 @@ def _vendored(charts: Path, name: str) -> bool:
     return (charts / name / "Chart.yaml").is_file() or any(charts.glob(f"{name}-*.tgz"))
 
 
-def _helm_origin(output: str, line: int, chart: str, seen: dict[str, int]) -> SourceLocation:
+def _helm_origin(lines: Sequence[str], line: int, chart: str, seen: dict[str, int]) -> SourceLocation:
     """The template a document came from, by the `# Source:` comment Helm writes above it."""
-    source = _source_comment(output, line)
+    source = _source_comment(lines, line)
     if source is None:
         return SourceLocation(posixpath.join(chart, "Chart.yaml"), 1)
     # Helm names templates after the chart's name (a subchart's after its parent's, then
@@ -674,9 +700,8 @@ def _helm_origin(output: str, line: int, chart: str, seen: dict[str, int]) -> So
     return SourceLocation(path, 1, index)
 
 
-def _source_comment(output: str, line: int) -> str | None:
+def _source_comment(lines: Sequence[str], line: int) -> str | None:
     """The last `# Source:` line above 1-based `line`, up to the document separator before it."""
-    lines = output.splitlines()
     for number in range(min(line, len(lines)) - 1, -1, -1):
         text = lines[number]
         if text.startswith(SOURCE_COMMENT):
@@ -697,7 +722,7 @@ def _classify(body: Mapping[str, Any]) -> tuple[Hook | None, str | None]:
         return None, "a helm test hook: `helm test` runs it, a deploy does not"
     phases = frozenset(p for p in HookPhase if p.value in names)
     if not phases:
-        return None, f"a helm {', '.join(sorted(names))} hook: it runs only on delete or rollback"
+        return None, f"a helm {', '.join(sorted(names))} hook: a deploy runs only install and upgrade hooks"
     policies = {part.strip() for part in str(annotations.get(HOOK_DELETE_ANNOTATION, "")).split(",")}
     chosen = frozenset(p for p in DeletePolicy if p.value in policies)
     return Hook(
@@ -725,7 +750,8 @@ def _run(tool: Tool, args: list[str], work: Path, source: Source) -> str:
             cwd=work,
             env=_tool_env(home),
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
             timeout=RENDER_TIMEOUT,
             check=False,
         )
