@@ -101,20 +101,26 @@ def plain_copy(repo: Path, name: str, result: rendering.Rendering) -> list[str]:
 def measure(repo: GitRepo, work: Path, rounds: int, tools: rendering.Tools, head: str, later: str) -> None:
     print(f"{'source':32} {'objects':>7} {'inputs':>9} {'cold':>9} {'cached':>9} {'plain':>9}")
     for name, source in SOURCES.items():
-        inputs = median_ms(rounds, lambda _: rendering.render_inputs(repo, head, source))
-        cold = median_ms(
-            rounds,
-            lambda n: rendering.render(repo, head, source, tools=tools, cache_dir=work / f"cold-{name}-{n}"),
-        )
-        warm_dir = work / f"warm-{name}"
-        result = rendering.render(repo, head, source, tools=tools, cache_dir=warm_dir)
-        cached = median_ms(
-            rounds, lambda _: rendering.render(repo, later, source, tools=tools, cache_dir=warm_dir)
-        )
-        paths = plain_copy(repo.root, name, result)
-        plain_commit = commit_all(repo.root, f"plain {name}")
-        files = repo.tree_files(plain_commit, paths)
-        plain = median_ms(rounds, lambda _: loading.read_side(repo, files))
+        Measured(repo, work / name.replace(" ", "-"), tools, source).run(name, rounds, head, later)
+
+
+class Measured:
+    """The timings of one source."""
+
+    def __init__(self, repo: GitRepo, work: Path, tools: rendering.Tools, source: rendering.Source) -> None:
+        self.repo, self.work, self.tools, self.source = repo, work, tools, source
+
+    def render(self, commit: str, cache_dir: Path) -> rendering.Rendering:
+        return rendering.render(self.repo, commit, self.source, tools=self.tools, cache_dir=cache_dir)
+
+    def run(self, name: str, rounds: int, head: str, later: str) -> None:
+        inputs = median_ms(rounds, lambda _: rendering.render_inputs(self.repo, head, self.source))
+        cold = median_ms(rounds, lambda n: self.render(head, self.work / f"cold-{n}"))
+        result = self.render(head, self.work / "warm")
+        cached = median_ms(rounds, lambda _: self.render(later, self.work / "warm"))
+        paths = plain_copy(self.repo.root, name, result)
+        files = self.repo.tree_files(commit_all(self.repo.root, f"plain {name}"), paths)
+        plain = median_ms(rounds, lambda _: loading.read_side(self.repo, files))
         print(
             f"{name:32} {len(result.objects):7} {inputs:7.1f}ms {cold:7.1f}ms {cached:7.1f}ms {plain:7.1f}ms"
         )
