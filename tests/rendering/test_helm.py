@@ -75,7 +75,10 @@ def test_podinfo_with_values_prod_renders_objects_hooks_and_drops_tests(
         Skipped(SourceLocation(f"{CHART}/templates/tests/grpc.yaml", 1, 0), TEST_DROPPED),
         Skipped(SourceLocation(f"{CHART}/templates/tests/jwt.yaml", 1, 0), TEST_DROPPED),
         Skipped(SourceLocation(f"{CHART}/templates/tests/service.yaml", 1, 0), TEST_DROPPED),
-        Skipped(SourceLocation(HOOK_JOB, 1, 1), "a helm pre-delete hook: a deploy runs only install and upgrade hooks"),
+        Skipped(
+            SourceLocation(HOOK_JOB, 1, 1),
+            "a helm pre-delete hook: a deploy runs only install and upgrade hooks",
+        ),
     )
     # The chart sets the namespace on some objects only: helm install puts the others in the release's.
     assert {o.body["metadata"].get("namespace") for o in result.objects} == {"podinfo", None}

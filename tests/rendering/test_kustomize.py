@@ -267,3 +267,54 @@ def test_a_missing_local_base_and_a_kustomize_error_name_the_source(
     assert "gitops-push-render-" not in caught.value.message  # no temporary path leaks into the message
     assert caught.value.location == SourceLocation("deploy/app/kustomization.yaml", 1)
     assert caught.value.exit_code == ExitCode.INVALID
+
+
+def test_helm_charts_inside_a_kustomization_and_an_entry_leaving_the_repository_are_refused(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    commit = gitutil.commit(
+        workdir,
+        {
+            "app/kustomization.yaml": "resources: []\nhelmCharts:\n  - name: podinfo\n    repo: https://example.test\n",
+            "escape/kustomization.yaml": "resources:\n  - ../../outside\n",
+        },
+    )
+    with pytest.raises(SourceRefused) as caught:
+        render(workdir, commit, rendering.KustomizeSource("app"), runs, cache)
+    assert caught.value.message == (
+        "helmCharts needs `kustomize build --enable-helm`, which pulls charts at render time"
+    )
+    assert caught.value.location == SourceLocation("app/kustomization.yaml", 2)
+    with pytest.raises(SourceRefused) as caught:
+        render(workdir, commit, rendering.KustomizeSource("escape"), runs, cache)
+    assert caught.value.message == "'../../outside' points outside the repository"
+    assert caught.value.location == SourceLocation("escape/kustomization.yaml", 2)
+    assert runs.renders() == 0
+
+
+def test_a_damaged_cache_entry_is_rendered_again(workdir: Path, runs: ToolRuns, cache: Path) -> None:
+    commit = podinfo_overlays(workdir)
+    fresh = render(workdir, commit, STAGING_SOURCE, runs, cache)
+    entry = cache / "renderings" / f"{fresh.key}.json"
+    entry.write_text(entry.read_text()[:100])  # as a run killed mid-write would leave it, were it not renamed
+    again = render(workdir, commit, STAGING_SOURCE, runs, cache)
+    assert not again.cached
+    assert again.objects == fresh.objects
+    assert runs.renders() == 2
+    assert render(workdir, commit, STAGING_SOURCE, runs, cache).cached
+
+
+def test_a_kustomization_named_kustomization_yml_at_the_repository_root(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    commit = gitutil.commit(
+        workdir,
+        {
+            "kustomization.yml": "namespace: root\nresources: [app/cm.yaml]\n",
+            "app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: at-root\n",
+        },
+    )
+    result = render(workdir, commit, rendering.KustomizeSource(""), runs, cache)
+    assert names(result.objects) == ["ConfigMap/at-root"]
+    assert result.objects[0].origin == SourceLocation("app/cm.yaml", 1, 0)
+    assert [(i.path, i.kind) for i in result.inputs] == [("", "tree")]
