@@ -131,9 +131,8 @@ class Tool:
     """A renderer found on PATH: `command` + the folder or chart arguments renders; `version` as it says."""
 
     name: str  # "kustomize", "kubectl kustomize" or "helm"
-    command: tuple[
-        str, ...
-    ]  # ("/…/kustomize", "build"), ("/…/kubectl", "kustomize") or ("/…/helm", "template")
+    # ("/…/kustomize", "build"), ("/…/kubectl", "kustomize") or ("/…/helm", "template")
+    command: tuple[str, ...]
     version: str  # "v5.8.2"; "kubectl v1.36.3, kustomize v5.7.1"; "v3.21.4"
 
 
@@ -309,7 +308,11 @@ class Rendering:
 
     @property
     def default_namespace(self) -> str | None:
-        """The namespace of objects that name none: Helm's release namespace; kustomize sets its own."""
+        """The namespace of objects that name none: Helm's release namespace (as `helm install` does).
+
+        None for kustomize: its output says what its `namespace:` fields say, and an object without one
+        takes the environment's default namespace, as a plain file's does.
+        """
         return self.source.namespace if isinstance(self.source, HelmSource) else None
 
     @property
