@@ -51,7 +51,9 @@ from gitops_push.errors import ConfigError, RendererMissing, RenderFailed, Sourc
 from gitops_push.gitrepo import GitEntry, GitRepo
 from gitops_push.model import Skipped, SourceLocation
 
-CACHE_FORMAT = 1  # bump when the cached JSON changes shape: old entries are then never read
+# Part of every cache key: bump it when the cached JSON changes shape or when the way a tool is run
+# or its output read changes (flags, origins, classification), so that old entries are never read.
+CACHE_FORMAT = 1
 RENDER_TIMEOUT = 300.0  # seconds for one tool run; a chart that loops forever must not hang CI
 VERSION_TIMEOUT = 30.0
 STDERR_LINES = 20  # of a failed tool's output, in the error message
