@@ -374,6 +374,16 @@ def cache_key(source: Source, tool: Tool, inputs: Sequence[Input]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def exists_at(repo: GitRepo, commit: str, source: Source) -> bool:
+    """Whether the source's folder (kustomization folder or chart) is in `commit`.
+
+    A source added after an environment's last deploy is absent on the old side of the range: the
+    pipeline renders nothing there instead of failing (render() raises RenderFailed for it).
+    """
+    folder = source.chart if isinstance(source, HelmSource) else source.path
+    return repo.tree_id(commit, folder) is not None
+
+
 def render_inputs(repo: GitRepo, commit: str, source: Source) -> tuple[Input, ...]:
     """The folders and files `source` reads at `commit`, with their Git object ids, sorted by path.
 

@@ -114,3 +114,18 @@ def test_source_paths_are_cleaned_and_may_not_leave_the_repository() -> None:
     with pytest.raises(ConfigError) as caught:
         rendering.HelmSource("c", "r", "ns", set_values=("novalue",))
     assert caught.value.message == "helm set value 'novalue' has no '='"
+
+
+def test_exists_at_tells_a_source_added_later_from_one_that_was_there(tmp_path: Path) -> None:
+    workdir = gitutil.init(tmp_path / "repo")
+    before = gitutil.commit(workdir, {"README.md": "empty\n"})
+    after = gitutil.commit(
+        workdir, {"app/kustomization.yaml": "resources: []\n", "chart/Chart.yaml": "name: c\n"}
+    )
+    with open_repo(workdir) as repo:
+        assert [rendering.exists_at(repo, c, s) for c in (before, after) for s in (KUSTOMIZE, HELM)] == [
+            False,
+            False,
+            True,
+            True,
+        ]
