@@ -649,7 +649,7 @@ def _render_helm(
 ) -> tuple[tuple[RenderedObject, ...], tuple[Skipped, ...]]:
     tree = work / "repo"
     _check_dependencies(tree, source)
-    args = [source.release, str(tree / source.chart) if source.chart else str(tree)]
+    args = [source.release, str(tree / source.chart)]
     args += ["--namespace", source.namespace, "--include-crds"]
     for values in source.values:
         args += ["--values", str(tree / values)]
@@ -672,29 +672,38 @@ def _render_helm(
 
 def _check_dependencies(tree: Path, source: HelmSource) -> None:
     """Refuse the dependencies that `helm dependency build` would have to fetch."""
-    chart_dir = tree / source.chart
-    chart_file = posixpath.join(source.chart, "Chart.yaml")
-    try:
-        chart = yaml.safe_load((chart_dir / "Chart.yaml").read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise RenderFailed(
-            f"cannot read {chart_file}: {exc}", location=SourceLocation(chart_file, 1)
-        ) from exc
-    dependencies = chart.get("dependencies") or []
-    requirements = chart_dir / "requirements.yaml"  # apiVersion v1 charts list them here
-    if chart.get("apiVersion") == "v1" and requirements.is_file():
-        chart_file = posixpath.join(source.chart, "requirements.yaml")
-        dependencies = (yaml.safe_load(requirements.read_text("utf-8")) or {}).get("dependencies") or []
+    chart_file, dependencies = _dependencies(tree, source.chart)
     for index, dependency in enumerate(dependencies):
         name = str(dependency.get("name", "")) if isinstance(dependency, dict) else ""
-        if name and not _vendored(chart_dir / "charts", name):
-            text = (tree / chart_file).read_text("utf-8")
+        if name and not _vendored(tree / source.chart / "charts", name):
+            line = yamltext.line_of((tree / chart_file).read_text("utf-8"), 0, ["dependencies", index])
             raise SourceRefused(
                 f"chart dependency {name!r} ({dependency.get('repository') or 'no repository'}) is not "
                 f"vendored in {posixpath.join(source.chart, 'charts')}/: gitops-push fetches nothing while rendering",
-                location=SourceLocation(chart_file, yamltext.line_of(text, 0, ["dependencies", index]) or 1),
+                location=SourceLocation(chart_file, line or 1),
                 hint="run `helm dependency build` and commit the charts/ folder it fills",
             )
+
+
+def _dependencies(tree: Path, chart: str) -> tuple[str, list[Any]]:
+    """The file that lists the chart's dependencies (Chart.yaml; requirements.yaml for apiVersion v1), and the list."""
+    chart_file = posixpath.join(chart, "Chart.yaml")
+    data = _yaml_mapping(tree, chart_file)
+    requirements = posixpath.join(chart, "requirements.yaml")
+    if data.get("apiVersion") == "v1" and (tree / requirements).is_file():
+        chart_file, data = requirements, _yaml_mapping(tree, requirements)
+    dependencies = data.get("dependencies") or []
+    return chart_file, dependencies if isinstance(dependencies, list) else []
+
+
+def _yaml_mapping(tree: Path, path: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load((tree / path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise RenderFailed(f"cannot read {path}: {exc}", location=SourceLocation(path, 1)) from exc
+    if data is not None and not isinstance(data, dict):
+        raise RenderFailed(f"{path} must hold a mapping", location=SourceLocation(path, 1))
+    return data or {}
 
 
 def _vendored(charts: Path, name: str) -> bool:
