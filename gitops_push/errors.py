@@ -113,3 +113,23 @@ class TagRace(GitopsPushError):
 class LockHeld(GitopsPushError):
     reference = "lock-held"
     exit_code = ExitCode.RACE
+
+
+class RendererMissing(UsageError):
+    """A rendered source needs kustomize or helm, and neither PATH nor the settings name it."""
+
+    reference = "renderer-missing"
+
+
+class SourceRefused(GitopsPushError):
+    """A rendered source that would need the network: a remote base, a chart dependency not vendored."""
+
+    reference = "source-refused"
+    exit_code = ExitCode.USAGE
+
+
+class RenderFailed(GitopsPushError):
+    """kustomize or helm could not render a source (a broken kustomization, a template error)."""
+
+    reference = "render-failed"
+    exit_code = ExitCode.INVALID

@@ -5,6 +5,6 @@ leak into a deploy. Listing and diffing ask Git for tree differences in one call
 read through one long-lived `git cat-file --batch` process, so the cost follows the change.
 """
 
-from gitops_push.gitrepo.repo import DeployTag, FileDiff, GitFile, GitRepo, open_repo
+from gitops_push.gitrepo.repo import DeployTag, FileDiff, GitEntry, GitFile, GitRepo, open_repo
 
-__all__ = ["DeployTag", "FileDiff", "GitFile", "GitRepo", "open_repo"]
+__all__ = ["DeployTag", "FileDiff", "GitEntry", "GitFile", "GitRepo", "open_repo"]

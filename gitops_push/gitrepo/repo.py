@@ -1,4 +1,4 @@
-"""GitRepo: revisions, deploy tags, tree differences, blobs, tagging and pushing."""
+"""GitRepo: revisions, deploy tags, tree differences, blobs, exported trees, tagging and pushing."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gitops_push.errors import GitStateError, TagRace
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
 SYMLINK_MODE = "120000"
+EXECUTABLE_MODE = "100755"
 BATCH_READ_MIN = 50  # from this many blobs on, one `git cat-file --batch` process reads them all
 
 
@@ -33,6 +34,15 @@ class GitFile:
     path: str
     blob: str
     symlink: bool = False
+
+
+@dataclass(frozen=True)
+class GitEntry:
+    """What a path is in a commit: a "tree" (folder), a "blob" (file) or a "commit" (submodule)."""
+
+    path: str
+    kind: str
+    object_id: str
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,46 @@ class GitRepo:
             raise GitStateError(f"git cat-file failed: {result.stderr.decode(errors='replace').strip()}")
         return _batch_contents(result.stdout, shas)
 
+    def entries(self, commit: str, paths: Sequence[str]) -> dict[str, GitEntry]:
+        """What each of `paths` is at `commit`, by path; a path the commit lacks is left out.
+
+        Asked of GitPython's long-lived `git cat-file --batch-check` (`git ls-tree` would list a
+        folder's contents instead of the folder when a path inside it is asked for too, and a new
+        process per question costs milliseconds). "" names the root folder. Paths are as Git spells
+        them: relative to the root, "/", no "." or ".." segments.
+        """
+        found: dict[str, GitEntry] = {}
+        for path in dict.fromkeys(paths):
+            if "\n" in path:
+                continue  # the batch protocol is line based; Git has no such path we could ask for
+            try:
+                object_id, kind, _ = self._repo.git.get_object_header(f"{commit}:{path}")
+            except ValueError:
+                continue  # "<name> missing": not in the commit
+            found[path] = GitEntry(path=path, kind=_text(kind), object_id=_text(object_id))
+        return found
+
+    def tree_id(self, commit: str, path: str) -> str | None:
+        """The object id of folder `path` at `commit` ("" is the root), or None where it is no folder."""
+        entry = self.entries(commit, [path]).get(path)
+        return entry.object_id if entry is not None and entry.kind == "tree" else None
+
+    def export(self, commit: str, paths: Sequence[str], destination: Path) -> int:
+        """Write the files under `paths` at `commit` into `destination`, from Git objects only.
+
+        Each path may be a folder (written whole) or a file, and keeps its place relative to the
+        repository root. Executable files stay executable; submodules are left out (their commits
+        are not in this repository). A symlink is written only when it points inside `destination`
+        at a relative path: an absolute or escaping one would let a rendering read the machine's
+        files, so it is a GitStateError. Returns the number of files written.
+        """
+        out = self._repo.git.ls_tree("-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
+        files = [f for f in _ls_tree_files(out) if f.kind == "blob"]
+        contents = self.read_blobs([f.object_id for f in files])
+        for file, data in zip(files, contents, strict=True):
+            _write_file(destination, file, data)
+        return len(files)
+
     def dirty_paths(self, paths: Sequence[str]) -> list[str]:
         """Paths with uncommitted changes (`git status --porcelain -z`; a rename also names its origin)."""
         fields = self._repo.git.status("--porcelain", "-z", "--", *_pathspecs(paths)).split("\0")
@@ -300,6 +350,49 @@ class _Identity:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class _TreeFile:
+    path: str
+    kind: str
+    object_id: str
+    mode: str
+
+
+def _text(value: str | bytes) -> str:
+    """GitPython answers some questions in bytes and some in text."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _ls_tree_files(out: str) -> list[_TreeFile]:
+    """Entries of `git ls-tree -z` output: "<mode> <kind> <id>\t<path>" each."""
+    files = []
+    for record in out.split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, kind, object_id = meta.split(" ")
+        files.append(_TreeFile(path=path, kind=kind, object_id=object_id, mode=mode))
+    return files
+
+
+def _write_file(destination: Path, file: _TreeFile, data: bytes) -> None:
+    target = destination / file.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if file.mode != SYMLINK_MODE:
+        target.write_bytes(data)
+        if file.mode == EXECUTABLE_MODE:
+            target.chmod(0o755)
+        return
+    link = data.decode("utf-8", errors="replace")
+    resolved = Path(os.path.normpath(target.parent / link))
+    if Path(link).is_absolute() or not resolved.is_relative_to(Path(os.path.normpath(destination))):
+        raise GitStateError(
+            f"{file.path} is a symlink to {link}, outside the folders being rendered",
+            hint="make it a relative link to a file in the repository, or commit the file itself",
+        )
+    target.symlink_to(link)
 
 
 def _file(path: str, mode: str, sha: str) -> GitFile | None:

@@ -413,3 +413,68 @@ def test_a_missing_blob_in_a_batch_is_a_git_state_error(workdir: Path) -> None:
         shas = [file.blob for file in repo.tree_files(head, ["k8s"])]
         with pytest.raises(GitStateError, match="not in the repository"):
             repo.read_blobs([*shas, "0123456789" * 4])
+
+
+# --- entries, tree ids, export (rendered sources) ------------------------------------------------
+
+
+def test_entries_say_what_each_path_is_and_leave_out_missing_ones(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"deploy/base/a.yaml": "a: 1\n", "deploy/base/b.yaml": "b: 1\n"})
+    repo = open_repo(workdir)
+    found = repo.entries(sha, ["deploy/base", "deploy/base/a.yaml", "deploy/missing", ""])
+    assert set(found) == {"deploy/base", "deploy/base/a.yaml", ""}
+    assert found["deploy/base"].kind == "tree"
+    assert found["deploy/base"].object_id == gitutil.git(workdir, "rev-parse", f"{sha}:deploy/base")
+    assert found["deploy/base/a.yaml"].kind == "blob"
+    assert found[""].object_id == gitutil.git(workdir, "rev-parse", f"{sha}^{{tree}}")
+
+
+def test_tree_id_changes_only_with_the_folder_s_contents(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"base/a.yaml": "a: 1\n", "other/b.yaml": "b: 1\n"})
+    second = gitutil.commit(workdir, {"other/b.yaml": "b: 2\n"})
+    third = gitutil.commit(workdir, {"base/a.yaml": "a: 2\n"})
+    repo = open_repo(workdir)
+    assert repo.tree_id(first, "base") == repo.tree_id(second, "base") != repo.tree_id(third, "base")
+    assert repo.tree_id(first, "base/a.yaml") is None  # a file is no folder
+    assert repo.tree_id(first, "nothing") is None
+
+
+def test_export_writes_the_commit_s_files_not_the_work_tree_s(workdir: Path, tmp_path: Path) -> None:
+    sha = gitutil.commit(
+        workdir,
+        {
+            "deploy/base/a.yaml": "a: 1\n",
+            "deploy/base/run.sh": "#!/bin/sh\n",
+            "deploy/base/link.yaml": gitutil.Symlink("a.yaml"),
+            "deploy/values.yaml": "v: 1\n",
+            "elsewhere/c.yaml": "c: 1\n",
+        },
+    )
+    (workdir / "deploy/base/run.sh").chmod(0o755)
+    sha = gitutil.commit(workdir, {})
+    gitutil.write(workdir, {"deploy/base/a.yaml": "a: dirty\n", "deploy/base/new.yaml": "n: 1\n"})
+    out = tmp_path / "out"
+    written = open_repo(workdir).export(sha, ["deploy/base", "deploy/values.yaml"], out)
+    assert written == 4
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if not p.is_dir()) == [
+        "deploy/base/a.yaml",
+        "deploy/base/link.yaml",
+        "deploy/base/run.sh",
+        "deploy/values.yaml",
+    ]
+    assert (out / "deploy/base/a.yaml").read_text() == "a: 1\n"
+    assert (out / "deploy/base/link.yaml").is_symlink()
+    assert (out / "deploy/base/link.yaml").read_text() == "a: 1\n"
+    assert os.access(out / "deploy/base/run.sh", os.X_OK)
+    assert not os.access(out / "deploy/values.yaml", os.X_OK)
+
+
+@pytest.mark.parametrize("target", ["/etc/hostname", "../../../outside.yaml"])
+def test_export_refuses_a_symlink_leaving_the_export(workdir: Path, tmp_path: Path, target: str) -> None:
+    sha = gitutil.commit(workdir, {"deploy/a.yaml": "a: 1\n", "deploy/link.yaml": gitutil.Symlink(target)})
+    with pytest.raises(GitStateError) as caught:
+        open_repo(workdir).export(sha, ["deploy"], tmp_path / "out")
+    assert (
+        caught.value.message
+        == f"deploy/link.yaml is a symlink to {target}, outside the folders being rendered"
+    )

@@ -1,0 +1,153 @@
+"""Rendered sources (issue 15): what a rendering costs, cold and from the cache, beside plain files.
+
+    python benchmarks/bench_render.py [--rounds 5]
+
+Builds kustomize and helm with tools/build-renderers (cached), writes one Git repository in a
+temporary folder with the fixtures of tests/fixtures (the podinfo chart with values-prod.yaml, the
+podinfo kustomize base with a staging overlay, microservices-demo with a component overlay) and, for
+each source, times, as medians over ROUNDS:
+
+- inputs: `rendering.render_inputs` alone (reading kustomization files and tree ids from Git);
+- cold: `rendering.render` with an empty cache (export, the tool run, parsing, origins);
+- cached: `rendering.render` again on a later commit that changed nothing the source reads;
+- plain: `loading.read_side` on the same objects committed as plain YAML files, the work that a
+  plain-manifest environment does in their place.
+
+Not yet part of run_all.py: the whole-plan comparison of issue 15 (target under 2x) needs the
+pipeline wiring; these figures are its rendering share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gitops_push.gitrepo import GitRepo, open_repo  # noqa: E402
+from gitops_push.stages import loading, rendering  # noqa: E402
+
+MAX_ROUNDS = 50
+FIXTURES = ROOT / "tests" / "fixtures"
+SOURCES: dict[str, rendering.Source] = {
+    "helm podinfo (values-prod)": rendering.HelmSource(
+        "charts/podinfo", "podinfo", "podinfo", values=("charts/podinfo/values-prod.yaml",)
+    ),
+    "kustomize podinfo staging": rendering.KustomizeSource("podinfo/overlays/staging"),
+    "kustomize microservices-demo": rendering.KustomizeSource("shop/overlays/dev"),
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def write_sources(repo: Path) -> None:
+    shutil.copytree(FIXTURES / "podinfo" / "charts" / "podinfo", repo / "charts" / "podinfo")
+    shutil.copytree(FIXTURES / "podinfo" / "kustomize", repo / "podinfo" / "base")
+    staging = repo / "podinfo" / "overlays" / "staging"
+    staging.mkdir(parents=True)
+    (staging / "kustomization.yaml").write_text(
+        "namespace: staging\nnamePrefix: staging-\nresources: [../../base]\n"
+    )
+    shutil.copytree(FIXTURES / "microservices-demo", repo / "shop" / "base")
+    component = repo / "shop" / "components" / "team"
+    component.mkdir(parents=True)
+    (component / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nlabels:\n  - pairs: {team: shop}\n"
+    )
+    dev = repo / "shop" / "overlays" / "dev"
+    dev.mkdir(parents=True)
+    (dev / "kustomization.yaml").write_text("resources: [../../base]\ncomponents: [../../components/team]\n")
+
+
+def median_ms(rounds: int, run: Callable[[int], object]) -> float:
+    samples = []
+    for number in range(rounds):
+        started = time.perf_counter()
+        run(number)
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples) * 1000
+
+
+def plain_copy(repo: Path, name: str, result: rendering.Rendering) -> list[str]:
+    """The rendered objects as plain files, one per object, committed; returns their paths."""
+    folder = repo / "plain" / name.replace(" ", "-")
+    folder.mkdir(parents=True)
+    paths = []
+    for index, rendered in enumerate(result.objects):
+        path = folder / f"{index:03d}.yaml"
+        path.write_text(yaml.safe_dump(dict(rendered.body), sort_keys=False))
+        paths.append(str(path.relative_to(repo)))
+    return paths
+
+
+def measure(repo: GitRepo, work: Path, rounds: int, tools: rendering.Tools, head: str, later: str) -> None:
+    print(f"{'source':32} {'objects':>7} {'inputs':>9} {'cold':>9} {'cached':>9} {'plain':>9}")
+    for name, source in SOURCES.items():
+        Measured(repo, work / name.replace(" ", "-"), tools, source).run(name, rounds, head, later)
+
+
+class Measured:
+    """The timings of one source."""
+
+    def __init__(self, repo: GitRepo, work: Path, tools: rendering.Tools, source: rendering.Source) -> None:
+        self.repo, self.work, self.tools, self.source = repo, work, tools, source
+
+    def render(self, commit: str, cache_dir: Path) -> rendering.Rendering:
+        return rendering.render(self.repo, commit, self.source, tools=self.tools, cache_dir=cache_dir)
+
+    def run(self, name: str, rounds: int, head: str, later: str) -> None:
+        inputs = median_ms(rounds, lambda _: rendering.render_inputs(self.repo, head, self.source))
+        cold = median_ms(rounds, lambda n: self.render(head, self.work / f"cold-{n}"))
+        result = self.render(head, self.work / "warm")
+        cached = median_ms(rounds, lambda _: self.render(later, self.work / "warm"))
+        paths = plain_copy(self.repo.root, name, result)
+        files = self.repo.tree_files(commit_all(self.repo.root, f"plain {name}"), paths)
+        plain = median_ms(rounds, lambda _: loading.read_side(self.repo, files))
+        print(
+            f"{name:32} {len(result.objects):7} {inputs:7.1f}ms {cold:7.1f}ms {cached:7.1f}ms {plain:7.1f}ms"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = min(parser.parse_args().rounds, MAX_ROUNDS)
+    built = subprocess.run(
+        [str(ROOT / "tools" / "build-renderers")], stdout=subprocess.PIPE, text=True, check=True
+    )
+    tools = rendering.find_tools(SOURCES.values(), search_path=built.stdout.strip().splitlines()[-1])
+    print(f"tools: {tools.versions()}")
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as scratch:
+        work = Path(scratch)
+        root = work / "repo"
+        root.mkdir()
+        git(root, "init", "-q", "-b", "main")
+        write_sources(root)
+        head = commit_all(root, "sources")
+        (root / "README.md").write_text("unrelated change\n")
+        later = commit_all(root, "unrelated")
+        with open_repo(root) as repo:
+            measure(repo, work, rounds, tools, head, later)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
