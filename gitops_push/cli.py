@@ -192,6 +192,16 @@ OPTIONS: dict[str, Decorator] = {
         is_flag=True,
         help=f"Exit {int(ExitCode.CHANGES_PENDING)} when changes are pending, 0 when there are none.",
     ),
+    "allow-older": click.option(
+        "--allow-older",
+        is_flag=True,
+        help="Deploy a commit older than the last deployed one (moves the environment back; see also rollback).",
+    ),
+    "force": click.option(
+        "--force",
+        is_flag=True,
+        help="Deploy a commit that does not descend from the last deployed one (a rewritten branch).",
+    ),
     "dry-run": click.option(
         "--dry-run", is_flag=True, help="Stop after the server-side dry-run: no writes, no tag."
     ),
@@ -281,7 +291,18 @@ def _fail(exc: GitopsPushError) -> NoReturn:
 
 
 @main.command()
-@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, "to", "from", "offline", "detailed-exitcode")
+@options(
+    "env",
+    *ENVIRONMENT,
+    *CLUSTER,
+    *REPORTING,
+    "to",
+    "from",
+    "allow-older",
+    "force",
+    "offline",
+    "detailed-exitcode",
+)
 @click.option(
     "--all", "all_objects", is_flag=True, help="Plan every object under the paths, not just what changed."
 )
@@ -306,7 +327,7 @@ def plan(**values: Any) -> None:
 
 
 @main.command()
-@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, "to", "from", *WRITES, "dry-run")
+@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, "to", "from", "allow-older", "force", *WRITES, "dry-run")
 @click.option(
     "--all",
     "all_objects",

@@ -89,6 +89,8 @@ class Flags:
     from_rev: str | None = None
     offline: bool = False
     all_objects: bool = False
+    allow_older: bool = False  # deploy an ancestor of the last deployed commit
+    force: bool = False  # deploy a commit that does not descend from the last deployed one
     dry_run: bool = False
     force_conflicts: bool = False
     prune: bool = True

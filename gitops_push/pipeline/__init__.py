@@ -132,6 +132,12 @@ def execute(
 ) -> None:
     """One run: the range, the cluster, then the steps."""
     span = _span(resolved, repo, sink)
+    env, flags = resolved.environment, resolved.flags
+    if provenance is None:  # a rollback or a promotion names its commit on purpose
+        gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
+    gitrange.refuse_missing_paths(
+        repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
+    )
     _note_dirty(resolved, repo, sink)
     cluster = None if resolved.flags.offline else connect(resolved)
     context = runner.Context(

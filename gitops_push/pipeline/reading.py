@@ -57,7 +57,8 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
     )
     if decision.why:
         context.sink.handle(Note(decision.why))
-    if span.base == span.head and not decision.full:
+    unfinished = state.record.attempt if not decision.full else None
+    if span.base == span.head and not decision.full and unfinished is None:
         context.sink.handle(
             Note(
                 f"nothing to deploy: {context.settings.environment.prefix} already points to {span.head[:12]}"
@@ -69,6 +70,8 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
         context.sink.handle(PlanReady(empty))
         return replace(state, plan=empty, stopped=True)
     loaded = load(context, span, full=decision.full)
+    if unfinished is not None:
+        loaded = widen(context, loaded, unfinished)
     for skipped in loaded.change_set.skipped:
         context.sink.handle(FileSkipped(skipped))
     chosen = planning.candidates(loaded.change_set)
@@ -95,6 +98,32 @@ def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:
     env = context.settings.environment
     return loading.load(
         context.repo, span, env.paths, default_namespace=env.namespace, scope_of=scope_of(context), full=full
+    )
+
+
+def widen(context: Context, loaded: loading.Loaded, attempt: ownership.Attempt) -> loading.Loaded:
+    """A deploy that started and never finished may have left any object it touched in its own
+    version: take every object that differs between that attempt and head as well (cost: the
+    difference of the two trees, as for any deploy)."""
+    span, repo = context.span, context.repo
+    context.sink.handle(
+        Note(
+            f"the deploy of {attempt.commit[:12]} started {attempt.started} did not finish: what it may "
+            f"have changed is applied again from {span.head[:12]}, or pruned"
+        )
+    )
+    if attempt.commit == span.head:
+        return loaded  # base..head already holds everything that attempt could have touched
+    if not repo.has_commit(attempt.commit):
+        context.sink.handle(
+            Note(f"commit {attempt.commit[:12]} is not in this clone: deploying the full set")
+        )
+        return load(context, span, full=True)
+    since = load(context, Range(base=attempt.commit, head=span.head, base_tag=None), full=False)
+    return loading.Loaded(
+        change_set=planning.with_unfinished(loaded.change_set, since.change_set),
+        findings=tuple(dict.fromkeys((*loaded.findings, *since.findings))),
+        texts={**since.texts, **loaded.texts},
     )
 
 

@@ -40,12 +40,19 @@ def _wave(changes: tuple[tuple[Change, ...], ...], wave: kinds.Wave) -> tuple[Ch
 
 @executes(steps.WriteMembership)
 def write_membership(step: steps.WriteMembership, context: Context, state: State) -> State:
-    """Before any apply: a run killed half-way still finds every member's kind in the record."""
+    """Before any apply: a run killed half-way still finds every member's kind in the record, and the
+    next run learns that this attempt never finished (and so which objects it may have touched)."""
     assert state.plan is not None
     plan = state.plan
     refs = [c.ref for c in plan.changes] + [c.ref for c in plan.unchanged]
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     record = ownership.write_parent(
-        context.online, context.environment, state.record, refs=refs, commit=state.record.commit
+        context.online,
+        context.environment,
+        state.record,
+        refs=refs,
+        commit=state.record.commit,
+        attempt=ownership.Attempt(plan.range.head, started),
     )
     return replace(state, record=record)
 

@@ -36,12 +36,6 @@ def find_range(
             f"the last deployed tag {last.name} points to commit {last.commit[:12]}, which this clone does not have",
             hint="fetch it (git fetch origin tag NAME), or give --from REV to choose the base yourself",
         )
-    if not repo.is_shallow() and not repo.is_ancestor(last.commit, head):
-        said.append(
-            f"the last deployed commit {last.commit[:12]} ({last.name}) is not in the history of "
-            f"{head[:12]}: was the branch rewritten? The change set is the difference between the two "
-            "trees; give --from REV to compare with another commit"
-        )
     return Range(base=last.commit, head=head, base_tag=last.name)
 
 
@@ -80,3 +74,46 @@ def promotion_source(repo: GitRepo, source: str, prefix: str) -> DeployTag:
             hint="fetch the branch that holds it (a deeper clone) and rerun",
         )
     return last
+
+
+def refuse_stale(repo: GitRepo, span: Range, *, allow_older: bool, force: bool) -> None:
+    """A deploy moves an environment forward. Deploying an ancestor of the last deployed commit (an old
+    CI job re-run) would quietly move the cluster back; deploying a commit that does not descend from
+    it (a rewritten branch) would drop whatever that commit had. Both are refused unless asked for."""
+    if span.base is None or span.base == span.head or repo.is_shallow():
+        return
+    if repo.is_ancestor(span.head, span.base):
+        if not allow_older:
+            raise UsageError(
+                f"{span.head[:12]} is older than the last deployed commit {span.base[:12]} ({span.base_tag}): "
+                "deploying it would move the environment back",
+                hint="to go back on purpose: `gitops-push rollback`, or deploy with --allow-older",
+            )
+    elif not repo.is_ancestor(span.base, span.head) and not force:
+        raise GitStateError(
+            f"{span.head[:12]} does not descend from the last deployed commit {span.base[:12]} "
+            f"({span.base_tag}): was the branch rewritten?",
+            hint="if the rewrite is intended, deploy with --force (the change set is the difference of the two trees)",
+        )
+
+
+def refuse_missing_paths(
+    repo: GitRepo, commit: str, paths: Sequence[str], *, environment: str, allow_empty: bool
+) -> None:
+    """A misspelt path must not deploy "nothing" and tag it: every path must exist at the commit, and
+    together they must hold at least one manifest (unless an empty environment is meant)."""
+    if allow_empty:
+        return
+    found = repo.entries(commit, paths)
+    for path in paths:
+        if path not in found:
+            raise UsageError(
+                f"path {path!r} of environment {environment!r} does not exist at commit {commit[:12]}",
+                hint="check --path, or the environment's paths in gitops-push.yaml",
+            )
+    if not repo.tree_files(commit, paths):
+        shown = ", ".join(repr(p or ".") for p in paths)
+        raise UsageError(
+            f"environment {environment!r} has no manifests under {shown} at commit {commit[:12]}",
+            hint="check the paths; to deploy an empty environment on purpose, give --allow-empty",
+        )

@@ -29,7 +29,17 @@ TOOLING = "applyset.kubernetes.io/tooling"
 GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
 ADDITIONAL_NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
 COMMIT = "gitops-push.dev/deployed-commit"
+# A deploy in progress: written before its first apply, cleared when it records its commit. Still there
+# at the next run, it says that deploy failed or was killed half-way.
+ATTEMPT = "gitops-push.dev/attempt-commit"
+ATTEMPT_STARTED = "gitops-push.dev/attempt-started"
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    commit: str
+    started: str  # ISO 8601, UTC
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class Record:
     commit: str | None = None
     group_kinds: frozenset[str] = frozenset()
     namespaces: frozenset[str] = frozenset()
+    attempt: Attempt | None = None  # a deploy that started and never recorded its commit
 
 
 def applyset_id(environment: str) -> str:
@@ -59,6 +70,9 @@ def read_record(cluster: Cluster, environment: str) -> Record:
         commit=annotations.get(COMMIT) or None,
         group_kinds=frozenset(filter(None, (annotations.get(GROUP_KINDS) or "").split(","))),
         namespaces=frozenset(filter(None, (annotations.get(ADDITIONAL_NAMESPACES) or "").split(","))),
+        attempt=Attempt(annotations[ATTEMPT], annotations.get(ATTEMPT_STARTED, ""))
+        if annotations.get(ATTEMPT)
+        else None,
     )
 
 
@@ -101,6 +115,7 @@ def write_parent(
     *,
     refs: Iterable[ObjectRef],
     commit: str | None,
+    attempt: Attempt | None = None,
 ) -> Record:
     """Apply the parent: the union of the known and the new group-kinds, and the commit given.
 
@@ -117,6 +132,9 @@ def write_parent(
     }
     if commit:
         annotations[COMMIT] = commit
+    if attempt:
+        annotations[ATTEMPT] = attempt.commit
+        annotations[ATTEMPT_STARTED] = attempt.started
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -128,7 +146,7 @@ def write_parent(
         },
     }
     cluster.apply(CONFIG_MAPS, body, dry_run=False, force=True)
-    return Record(exists=True, commit=commit or None, group_kinds=kinds, namespaces=frozenset(namespaces))
+    return Record(True, commit or None, kinds, frozenset(namespaces), attempt)
 
 
 def is_member(live: Mapping[str, Any] | None, environment: str) -> bool:

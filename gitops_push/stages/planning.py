@@ -73,6 +73,22 @@ def candidates(change_set: ChangeSet) -> Candidates:
     return Candidates(tuple(to_apply), tuple(unchanged), tuple(gone))
 
 
+def with_unfinished(change_set: ChangeSet, since_attempt: ChangeSet) -> ChangeSet:
+    """The change set of base..head, widened by what an unfinished attempt may have left in the cluster.
+
+    `since_attempt` is attempt..head. Every object whose content at the attempt differs from head (or
+    that head lacks) may be live in the attempt's version: it becomes a change from that version, so
+    it is applied again from head, or pruned when head no longer has it."""
+    old = dict(change_set.old)
+    for ref, attempted in since_attempt.old.items():
+        wanted = since_attempt.new.get(ref)
+        if wanted is None or wanted.body != attempted.body:
+            old[ref] = attempted
+    new = {**change_set.new, **since_attempt.new}
+    skipped = tuple(dict.fromkeys((*change_set.skipped, *since_attempt.skipped)))
+    return ChangeSet(change_set.range, old, new, skipped, change_set.full)
+
+
 def desired_body(manifest: Manifest, labels: Mapping[str, str]) -> dict[str, Any]:
     """The body to apply: Git's, with our labels (membership of the environment's ApplySet)."""
     body = dict(manifest.body)

@@ -390,7 +390,8 @@ def test_a_deploy_that_would_empty_the_environment_is_refused(
 
     refused = workspace.cli("deploy", "--path", "k8s", "-o", "json")
     assert refused.exit_code == 2
-    assert "no objects" in refused.json["errors"][0]["message"]
+    assert "path 'k8s' of environment" in refused.json["errors"][0]["message"]
+    assert "does not exist at commit" in refused.json["errors"][0]["message"]
     assert kube.get(CONFIG_MAPS, ns, "only") is not None
 
     allowed = workspace.cli("deploy", "--path", "k8s", "--allow-empty")

@@ -74,7 +74,7 @@ def test_a_detached_head_deploys(workspace: Workspace, kube: Cluster) -> None:
     assert kube.get(CONFIG_MAPS, ns, "later") is None
 
 
-def test_a_rewritten_branch_is_explained(workspace: Workspace, kube: Cluster) -> None:
+def test_a_rewritten_branch_is_refused_unless_forced(workspace: Workspace, kube: Cluster) -> None:
     ns = unique("rewrite")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit("base")
@@ -85,10 +85,15 @@ def test_a_rewritten_branch_is_explained(workspace: Workspace, kube: Cluster) ->
     workspace.write("k8s/b.yaml", config_map(ns, "b", {"v": "1"}))
     workspace.commit("b instead")
 
-    result = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+    refused = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+    assert refused.exit_code == 2, refused.stderr
+    assert "does not descend from the last deployed commit" in refused.json["errors"][0]["message"]
+    assert "--force" in refused.json["errors"][0]["hint"]
+    assert kube.get(CONFIG_MAPS, ns, "b") is None and len(workspace.tags()) == 1
+
+    result = workspace.cli("deploy", "--path", "k8s", "-o", "json", "--force")
 
     assert result.exit_code == 0, result.stderr
-    assert any("not in the history" in note and "--from" in note for note in result.json["notes"])
     assert result.actions() == {f"ConfigMap {ns}/a": "pruned", f"ConfigMap {ns}/b": "created"}
 
 

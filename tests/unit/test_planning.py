@@ -449,3 +449,35 @@ def test_build_online_moves_unchanged_answers_out_of_the_waves() -> None:
     assert plan.render() == (
         f"range {BASE}..{HEAD}\napply wave 1: update ConfigMap shop/settings\nunchanged: Deployment.apps shop/web"
     )
+
+
+def test_an_unfinished_attempt_widens_the_change_set() -> None:
+    from gitops_push.model import ChangeSet, Range
+
+    def cm(name: str, value: str) -> Manifest:
+        return Manifest(
+            ObjectRef("", "ConfigMap", "shop", name),
+            "v1",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "shop"},
+                "data": {"v": value},
+            },
+            SourceLocation("k8s/a.yaml", 1),
+        )
+
+    base_to_head = ChangeSet(Range("b" * 40, "h" * 40), {}, {})  # a revert: head's tree is base's
+    attempt_to_head = ChangeSet(
+        Range("a" * 40, "h" * 40),
+        {
+            cm("edited", "attempt").ref: cm("edited", "attempt"),
+            cm("added", "attempt").ref: cm("added", "attempt"),
+        },
+        {cm("edited", "head").ref: cm("edited", "head")},
+    )
+    widened = planning.with_unfinished(base_to_head, attempt_to_head)
+    chosen = planning.candidates(widened)
+    assert [m.ref.name for m in chosen.to_apply] == ["edited"]
+    assert [m.ref.name for m in chosen.gone] == ["added"]
+    assert widened.range == base_to_head.range

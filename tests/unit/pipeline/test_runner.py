@@ -239,3 +239,31 @@ def test_the_lock_is_taken_before_the_record_is_read(repo: Path, cluster: FakeCl
     with pytest.raises(Exception, match="held by someone else"):
         deploy(repo, cluster, lock_timeout=0.01)
     assert "apply" not in cluster.requests and "dry-run" not in cluster.requests
+
+
+def test_a_failed_attempt_then_a_revert_applies_the_reverted_object_again(
+    repo: Path, cluster: FakeCluster
+) -> None:
+    gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/web.yaml": WEB % "1"})
+    deploy(repo, cluster)
+    gitutil.commit(repo, {"k8s/web.yaml": WEB % "broken", "k8s/extra.yaml": CONFIG % "new"})
+
+    def stuck(obj: dict[str, Any]) -> None:
+        healthy(obj)
+        if obj["kind"] == "Deployment" and "broken" in str(obj["spec"]):
+            obj["status"] = {"conditions": [{"type": "Progressing", "reason": "ProgressDeadlineExceeded"}]}
+
+    cluster.on_apply = stuck
+    with pytest.raises(ApplyFailed):
+        deploy(repo, cluster)
+    record = ownership.read_record(cluster, "dev")
+    assert record.attempt is not None and record.attempt.commit == gitutil.git(repo, "rev-parse", "HEAD")
+    gitutil.git(repo, "revert", "--no-edit", "HEAD")  # the tree is the last deployed one again
+
+    sink = deploy(repo, cluster)
+
+    assert sink.acted(Stage.APPLY) == [("Deployment.apps shop/web", Action.CONFIGURED)]
+    assert sink.acted(Stage.PRUNE) == [("ConfigMap shop/settings", Action.PRUNED)]
+    live = cluster.live("Deployment", "shop", "web", group="apps")
+    assert live is not None and "web:1" in str(live["spec"])
+    assert ownership.read_record(cluster, "dev").attempt is None
