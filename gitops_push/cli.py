@@ -135,6 +135,16 @@ OPTIONS: dict[str, Decorator] = {
     "force-conflicts": click.option(
         "--force-conflicts", is_flag=True, help="Take over fields that another field manager owns."
     ),
+    "adopt": click.option(
+        "--adopt",
+        is_flag=True,
+        help="Take over objects that exist but were not created by this environment (refused otherwise).",
+    ),
+    "prune-adopted": click.option(
+        "--prune-adopted",
+        is_flag=True,
+        help="Delete adopted objects that Git removed (by default they are released, not deleted).",
+    ),
     "prune": click.option(
         "--prune/--no-prune", default=DEFAULTS.prune, show_default=True, help="Delete objects Git removed."
     ),
@@ -216,6 +226,8 @@ CLUSTER = ("kubeconfig", "context", "concurrency", "request-timeout", "retry-tim
 ENVIRONMENT = ("path", "namespace", "tag-prefix", "repo")
 WRITES = (
     "force-conflicts",
+    "adopt",
+    "prune-adopted",
     "prune",
     "replace-immutable",
     "allow-empty",

@@ -70,6 +70,7 @@ class Op(enum.Enum):
     UPDATE = "update"
     DELETE = "delete"
     UNCHANGED = "unchanged"
+    ADOPT = "adopt"  # exists, made by someone else: taken over only when asked (--adopt)
 
 
 class Diffs(enum.Enum):
@@ -85,6 +86,8 @@ class Action(enum.Enum):
     CONFIGURED = "configured"
     UNCHANGED = "unchanged"
     PRUNED = "pruned"
+    ADOPTED = "adopted"  # an existing object taken over by the environment
+    RELEASED = "released"  # an adopted object left to its earlier owners instead of pruned
     SKIPPED = "skipped"
     FAILED = "failed"
 

@@ -22,3 +22,9 @@ def lease(environment: str) -> str:
 def tag_prefix(environment: str) -> str:
     """The default prefix of the environment's deploy tags."""
     return f"deployed/{environment}"
+
+
+def field_manager(environment: str) -> str:
+    """The server-side apply field manager of the environment: fields it sets are its own, so two
+    environments never silently share (or fight over) an object's fields."""
+    return f"gitops-push-{environment}"

@@ -39,6 +39,15 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                     "context": {"type": "string", "minLength": 1},
                     "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
                     "tag_prefix": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$"},
+                    "adopt": {"type": "boolean"},
+                    "namespaces": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                    },
+                    "kinds": {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*(\\.[a-z0-9.-]+)?$"},
+                    },
                 },
             },
         },
@@ -67,6 +76,9 @@ class Environment:
     namespace: str | None = None
     context: str | None = None
     tag_prefix: str = ""
+    adopt: bool = False  # take over existing objects without --adopt
+    namespaces: tuple[str, ...] = ()  # allow-list of namespaces (empty: any)
+    kinds: tuple[str, ...] = ()  # allow-list of `Kind` or `Kind.group` (empty: any)
 
     @property
     def prefix(self) -> str:
@@ -93,6 +105,8 @@ class Flags:
     force: bool = False  # deploy a commit that does not descend from the last deployed one
     dry_run: bool = False
     force_conflicts: bool = False
+    adopt: bool = False  # take over existing objects that the environment did not create
+    prune_adopted: bool = False  # delete adopted objects Git removed, instead of releasing them
     prune: bool = True
     allow_empty: bool = False
     max_prune: int = 50
@@ -155,6 +169,9 @@ def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
         namespace=flags.namespace or entry.get("namespace"),
         context=flags.context or entry.get("context"),
         tag_prefix=(flags.tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
+        adopt=bool(entry.get("adopt", False)),
+        namespaces=tuple(entry.get("namespaces", ())),
+        kinds=tuple(entry.get("kinds", ())),
     )
     return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
 

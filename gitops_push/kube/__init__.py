@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_push.kube.api import Cluster
 from gitops_push.kube.errors import KubeApiError
-from gitops_push.kube.resource import FIELD_MANAGER, Resource
+from gitops_push.kube.resource import LEGACY_FIELD_MANAGER, Resource
 
 if TYPE_CHECKING:
     from gitops_push.kube.client import connect
 
-__all__ = ["FIELD_MANAGER", "Cluster", "KubeApiError", "Resource", "connect"]
+__all__ = ["LEGACY_FIELD_MANAGER", "Cluster", "KubeApiError", "Resource", "connect"]
 
 
 def __getattr__(name: str) -> Any:

@@ -31,9 +31,20 @@ class Cluster(Protocol):
     def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
 
     def apply(
-        self, resource: Resource, body: Mapping[str, Any], *, dry_run: bool, force: bool = False
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        *,
+        field_manager: str,
+        dry_run: bool,
+        force: bool = False,
     ) -> dict[str, Any]:
-        """Server-side apply as gitops-push's field manager."""
+        """Server-side apply as `field_manager` (one per environment: `naming.field_manager`)."""
+
+    def patch_json(
+        self, resource: Resource, namespace: str | None, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A JSON patch; used to hand a field manager's entry to another name (migration)."""
 
     def create(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]: ...
 

@@ -27,7 +27,7 @@ from kubernetes.config.config_exception import ConfigException
 from gitops_push.errors import ClusterUnreachable, GitopsPushError, UsageError
 from gitops_push.kinds import BUILTIN_GROUPS
 from gitops_push.kube.errors import KubeApiError, from_api_exception
-from gitops_push.kube.resource import FIELD_MANAGER, Resource
+from gitops_push.kube.resource import Resource
 
 REQUEST_TIMEOUT = (10, 30)  # connect, read: seconds; a stalled connection is retried, not waited on forever
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -236,11 +236,17 @@ class KubeCluster:
         return answer
 
     def apply(
-        self, resource: Resource, body: Mapping[str, Any], *, dry_run: bool, force: bool = False
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        *,
+        field_manager: str,
+        dry_run: bool,
+        force: bool = False,
     ) -> dict[str, Any]:
-        """Server-side apply as field manager gitops-push; with dry_run the server persists nothing."""
+        """Server-side apply as `field_manager`; with dry_run the server persists nothing."""
         metadata = body["metadata"]
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
+        query = [("fieldManager", field_manager), ("force", "true" if force else "false")]
         if dry_run:
             query.append(("dryRun", "All"))
         answer: dict[str, Any] = self.request(
@@ -249,6 +255,18 @@ class KubeCluster:
             query=query,
             body=body,
             content_type="application/apply-patch+yaml",
+        )
+        return answer
+
+    def patch_json(
+        self, resource: Resource, namespace: str | None, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902); a failed `test` operation is a 422 and changes nothing."""
+        answer: dict[str, Any] = self.request(
+            "PATCH",
+            resource.path(namespace, name),
+            body=operations,
+            content_type="application/json-patch+json",
         )
         return answer
 

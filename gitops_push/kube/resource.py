@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-FIELD_MANAGER = "gitops-push"
+# The one field manager of every environment before each got its own (`naming.field_manager`): objects
+# it applied are still ours, and are handed to the environment's manager on their next apply.
+LEGACY_FIELD_MANAGER = "gitops-push"
 
 
 @dataclass(frozen=True)

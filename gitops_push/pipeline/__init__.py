@@ -15,7 +15,7 @@ from gitops_push import gitrepo, settings
 from gitops_push.errors import GitopsPushError, GitStateError, UsageError
 from gitops_push.events import EventSink, Note, RunFailed, RunFinished, RunStarted
 from gitops_push.model import Range
-from gitops_push.pipeline import reading, recovery, runner, steps, writing
+from gitops_push.pipeline import preparing, reading, recovery, runner, steps, writing
 from gitops_push.settings import Flags, Mode, Settings
 from gitops_push.stages import gitrange, locking, recording
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "history",
+    "preparing",
     "promote",
     "reading",
     "rollback",

@@ -9,7 +9,7 @@ from dataclasses import replace
 from gitops_push.errors import GitopsPushError
 from gitops_push.events import RollbackFinished, Stage, StageStarted
 from gitops_push.model import ChangeSet, Manifest, Plan, Range
-from gitops_push.pipeline import reading, runner, steps
+from gitops_push.pipeline import preparing, runner, steps
 from gitops_push.pipeline.runner import Context, DryRunResult, State
 from gitops_push.stages import ownership, planning, pruning
 
@@ -56,7 +56,7 @@ def back_plan(context: Context, failed: State) -> Plan:
         restore: list[Manifest] = []
         remove = list(reversed(created))
     else:
-        loaded = reading.load(context, Range(base=head, head=base), full=False)
+        loaded = preparing.load(context, Range(base=head, head=base), full=False)
         chosen = planning.candidates(loaded.change_set)
         restore = list(chosen.to_apply)
         env = context.environment

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitops_push import gitrepo
+from gitops_push import gitrepo, naming
 from gitops_push.errors import GitopsPushError
 from gitops_push.events import EventSink
 from gitops_push.model import ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
@@ -54,6 +54,10 @@ class Context:
         return {ownership.PART_OF_LABEL: ownership.applyset_id(self.environment)}
 
     @property
+    def field_manager(self) -> str:
+        return naming.field_manager(self.environment)
+
+    @property
     def force(self) -> bool:
         """Take over conflicting fields: when asked, when repairing drift (--all), when measuring drift."""
         flags = self.settings.flags
@@ -82,6 +86,8 @@ class DryRunResult:
     existing: frozenset[ObjectRef] = frozenset()  # live before this run
     replace: frozenset[ObjectRef] = frozenset()  # --replace-immutable: delete, then create
     rejected: bool = False
+    adopt: frozenset[ObjectRef] = frozenset()  # existing objects made by others, taken over (--adopt)
+    migrate: frozenset[ObjectRef] = frozenset()  # members still carrying the old shared field manager
 
 
 @dataclass(frozen=True)

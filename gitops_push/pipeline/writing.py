@@ -14,7 +14,7 @@ from dataclasses import replace
 from gitops_push import kinds
 from gitops_push.errors import ApplyFailed, DryRunRejected
 from gitops_push.events import ObjectActed, Stage, StageFinished, StageStarted, Status, TagRecorded
-from gitops_push.model import Action, Change, Manifest
+from gitops_push.model import Action, Change, Manifest, ObjectRef
 from gitops_push.pipeline import steps
 from gitops_push.pipeline.runner import Context, State, executes
 from gitops_push.stages import applying, ownership, planning, pruning, recording, waiting
@@ -53,6 +53,7 @@ def write_membership(step: steps.WriteMembership, context: Context, state: State
         refs=refs,
         commit=state.record.commit,
         attempt=ownership.Attempt(plan.range.head, started),
+        adopted=state.record.adopted | {ownership.ref_key(ref) for ref in state.dry_run.adopt},
     )
     return replace(state, record=record)
 
@@ -71,6 +72,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         waited,
         {m.ref: planning.desired_body(m, context.labels) for m in waited},
         coming=applying.Arrivals(frozenset(), frozenset()),
+        field_manager=context.field_manager,
         force=context.force,
         concurrency=context.settings.flags.concurrency,
         sink=context.sink,
@@ -91,10 +93,16 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
         if manifest.ref in state.dry_run.replace:
             applying.replace(context.online, manifest, timeout=PREREQUISITE_TIMEOUT, sleep=time.sleep)
             existing.discard(manifest.ref)
+    for manifest in manifests:
+        if manifest.ref in state.dry_run.migrate:
+            resource = context.online.resource(manifest.api_version, manifest.ref.kind)
+            if resource is not None:
+                ownership.migrate_manager(context.online, resource, manifest.ref, context.environment)
     context.sink.handle(StageStarted(stage, total=len(manifests)))
     failed = applying.apply_wave(
         context.online,
-        [(m, planning.desired_body(m, context.labels), m.ref in existing) for m in manifests],
+        [(m, planning.desired_body(m, context.labels), _done(m.ref, state, existing)) for m in manifests],
+        field_manager=context.field_manager,
         force=context.force,
         concurrency=context.settings.flags.concurrency,
         sink=context.sink,
@@ -104,6 +112,12 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
     if failed:
         raise ApplyFailed(f"{len(failed)} object(s) failed to apply; no tag was created")
     return replace(state, started=started)
+
+
+def _done(ref: ObjectRef, state: State, existing: set[ObjectRef]) -> Action:
+    if ref in state.dry_run.adopt:
+        return Action.ADOPTED
+    return Action.CONFIGURED if ref in existing else Action.CREATED
 
 
 @executes(steps.WaitPrerequisites)
@@ -155,7 +169,18 @@ def prune_wave(step: steps.PruneWave, context: Context, state: State) -> State:
     gone = [c.previous for c in _wave(state.plan.prune_waves, step.wave) if c.previous is not None]
     stage = _stage(context, Stage.PRUNE)
     context.sink.handle(StageStarted(stage, total=len(gone)))
-    failed = pruning.prune_wave(context.online, gone, sink=context.sink, stage=stage)
+    adopted = state.record.adopted if not context.settings.flags.prune_adopted else frozenset()
+    released = [m for m in gone if ownership.ref_key(m.ref) in adopted]
+    failed = pruning.release_wave(
+        context.online,
+        [(m, ownership.release_body(m)) for m in released],
+        field_manager=context.field_manager,
+        sink=context.sink,
+        stage=stage,
+    )
+    failed += pruning.prune_wave(
+        context.online, [m for m in gone if m not in released], sink=context.sink, stage=stage
+    )
     context.sink.handle(StageFinished(stage, Status.FAILED if failed else Status.SUCCEEDED))
     if failed:
         raise ApplyFailed(f"{len(failed)} object(s) could not be pruned; no tag was created")
@@ -169,8 +194,14 @@ def write_record(step: steps.WriteRecord, context: Context, state: State) -> Sta
     plan = state.plan
     refs = [c.ref for c in plan.changes] + [c.ref for c in plan.unchanged]
     commit = plan.range.head or None  # a rollback of a first deploy leaves no commit
+    gone = {ownership.ref_key(c.ref) for wave in plan.prune_waves for c in wave}
     record = ownership.write_parent(
-        context.online, context.environment, state.record, refs=refs, commit=commit
+        context.online,
+        context.environment,
+        state.record,
+        refs=refs,
+        commit=commit,
+        adopted=state.record.adopted - gone,
     )
     return replace(state, record=record)
 

@@ -35,14 +35,34 @@ from gitops_push.events import (
 from gitops_push.model import Action, Change, Op, Plan, StepView
 from gitops_push.reporters.stats import Summary
 
-OP_STYLE = {Op.CREATE: "green", Op.UPDATE: "yellow", Op.DELETE: "red", Op.UNCHANGED: "dim"}
-OP_WORD = {Op.CREATE: "create", Op.UPDATE: "update", Op.DELETE: "prune", Op.UNCHANGED: "unchanged"}
+OP_STYLE = {
+    Op.CREATE: "green",
+    Op.UPDATE: "yellow",
+    Op.DELETE: "red",
+    Op.UNCHANGED: "dim",
+    Op.ADOPT: "magenta",
+}
+OP_WORD = {
+    Op.CREATE: "create",
+    Op.UPDATE: "update",
+    Op.DELETE: "prune",
+    Op.UNCHANGED: "unchanged",
+    Op.ADOPT: "adopt",
+}
 DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
-DRIFT_WORD = {Op.CREATE: "missing", Op.UPDATE: "drifted", Op.DELETE: "not in Git", Op.UNCHANGED: "in sync"}
+DRIFT_WORD = {
+    Op.CREATE: "missing",
+    Op.UPDATE: "drifted",
+    Op.DELETE: "not in Git",
+    Op.UNCHANGED: "in sync",
+    Op.ADOPT: "not ours",
+}
 ACTION_STYLE = {
     Action.CREATED: "green",
     Action.CONFIGURED: "yellow",
     Action.PRUNED: "red",
+    Action.ADOPTED: "magenta",
+    Action.RELEASED: "magenta",
     Action.FAILED: "bold red",
 }
 

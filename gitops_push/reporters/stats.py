@@ -29,6 +29,7 @@ from gitops_push.model import Action, Finding, ObjectRef, Op, Plan, SourceLocati
 ACTION_OF_OP = {
     Op.CREATE: Action.CREATED,
     Op.UPDATE: Action.CONFIGURED,
+    Op.ADOPT: Action.ADOPTED,
     Op.DELETE: Action.PRUNED,
     Op.UNCHANGED: Action.UNCHANGED,
 }
@@ -174,7 +175,12 @@ def _unreached_are_skipped(summary: Summary) -> None:
     if summary.command != "deploy":
         return
     for line in summary.objects.values():
-        if not line.acted and line.action in (Action.CREATED, Action.CONFIGURED, Action.PRUNED):
+        if not line.acted and line.action in (
+            Action.CREATED,
+            Action.CONFIGURED,
+            Action.PRUNED,
+            Action.ADOPTED,
+        ):
             line.action = Action.SKIPPED
 
 

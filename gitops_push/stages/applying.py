@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from gitops_push import crds, masking
 from gitops_push.errors import GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
-from gitops_push.kube import KubeApiError, Resource
+from gitops_push.kube import LEGACY_FIELD_MANAGER, KubeApiError, Resource
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Outcome:
     deferred: str | None = None
     live_read: bool = True
     immutable: bool = False  # rejected only because an immutable field changes
+    inherited: bool = False  # its only conflicts were with our own former field manager
 
     @property
     def ok(self) -> bool:
@@ -82,6 +83,7 @@ def dry_run(
     bodies: Mapping[ObjectRef, Mapping[str, Any]],
     *,
     coming: Arrivals,
+    field_manager: str,
     force: bool,
     concurrency: int,
     sink: EventSink,
@@ -94,7 +96,9 @@ def dry_run(
     the object (delete, then create) instead."""
 
     def one(manifest: Manifest) -> Outcome:
-        outcome = _dry_run_one(cluster, manifest, bodies[manifest.ref], coming, force, read_live)
+        outcome = _dry_run_one(
+            cluster, manifest, bodies[manifest.ref], coming, (field_manager, force), read_live
+        )
         if outcome.error is not None and not (replace_immutable and outcome.immutable):
             sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
         return outcome
@@ -107,7 +111,7 @@ def _dry_run_one(
     manifest: Manifest,
     body: Mapping[str, Any],
     coming: Arrivals,
-    force: bool,
+    as_manager: tuple[str, bool],
     read_live: bool,
 ) -> Outcome:
     ref = manifest.ref
@@ -121,16 +125,30 @@ def _dry_run_one(
         return Outcome(
             ref, error=f"the cluster has no kind {ref.kind} in {manifest.api_version}; is its CRD applied?"
         )
+    manager, force = as_manager
+    inherited = False
     try:
         live = cluster.get(resource, ref.namespace, ref.name) if read_live else None
-        answer = cluster.apply(resource, body, dry_run=True, force=force)
+        try:
+            answer = cluster.apply(resource, body, field_manager=manager, dry_run=True, force=force)
+        except KubeApiError as exc:
+            if not (exc.is_conflict and conflicting_managers(exc) <= {LEGACY_FIELD_MANAGER}):
+                raise
+            # Fields our own former manager set are ours: the apply hands them over (migration).
+            answer = cluster.apply(resource, body, field_manager=manager, dry_run=True, force=True)
+            inherited = True
     except KubeApiError as exc:
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
             return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
         return Outcome(ref, error=describe(exc, manifest), immutable=exc.is_immutable)
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))
-    return Outcome(ref, live=live, answer=answer, live_read=read_live)
+    return Outcome(ref, live=live, answer=answer, live_read=read_live, inherited=inherited)
+
+
+def conflicting_managers(exc: KubeApiError) -> set[str]:
+    """The field managers a 409 conflict names ('conflict with "kubectl-edit" using v1')."""
+    return {m for c in exc.causes for m in re.findall(r'conflict with "([^"]+)"', c.message)}
 
 
 def _resource(cluster: Cluster, manifest: Manifest) -> Resource | None:
@@ -139,31 +157,33 @@ def _resource(cluster: Cluster, manifest: Manifest) -> Resource | None:
 
 def apply_wave(
     cluster: Cluster,
-    wave: Sequence[tuple[Manifest, Mapping[str, Any], bool]],
+    wave: Sequence[tuple[Manifest, Mapping[str, Any], Action]],
     *,
+    field_manager: str,
     force: bool,
     concurrency: int,
     sink: EventSink,
     stage: Stage = Stage.APPLY,
 ) -> list[ObjectRef]:
-    """Apply (manifest, body, exists) triples concurrently; returns the refs that failed."""
+    """Apply (manifest, body, action reported on success) triples concurrently; returns the refs that
+    failed."""
 
-    def one(item: tuple[Manifest, Mapping[str, Any], bool]) -> ObjectRef | None:
-        manifest, body, exists = item
+    def one(item: tuple[Manifest, Mapping[str, Any], Action]) -> ObjectRef | None:
+        manifest, body, done = item
         try:
             resource = _resource(cluster, manifest)
             if resource is None:
                 raise GitopsPushError(
                     f"the cluster has no kind {manifest.ref.kind} in {manifest.api_version}"
                 )
-            cluster.apply(resource, body, dry_run=False, force=force)
+            cluster.apply(resource, body, field_manager=field_manager, dry_run=False, force=force)
         except KubeApiError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, describe(exc, manifest)))
             return manifest.ref
         except GitopsPushError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, _masked(exc.message, manifest)))
             return manifest.ref
-        sink.handle(_event(stage, manifest, Action.CONFIGURED if exists else Action.CREATED, None))
+        sink.handle(_event(stage, manifest, done, None))
         return None
 
     return [ref for ref in parallel(one, wave, concurrency) if ref is not None]
@@ -173,7 +193,7 @@ def describe(exc: KubeApiError, manifest: Manifest) -> str:
     """The server's reason, with the conflicting manager or immutable field named, and no Secret value."""
     message = exc.message
     if exc.is_conflict:
-        managers = sorted({m for c in exc.causes for m in re.findall(r'conflict with "([^"]+)"', c.message)})
+        managers = sorted(conflicting_managers(exc))
         fields = sorted({c.field for c in exc.causes if c.field})
         owner = ", ".join(managers) or "another field manager"
         message = f"field manager conflict with {owner} over {', '.join(fields) or 'some fields'}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import __version__, naming
-from gitops_push.kube import FIELD_MANAGER, Resource
+from gitops_push.kube import LEGACY_FIELD_MANAGER, KubeApiError, Resource
 from gitops_push.model import Manifest, ObjectRef, SourceLocation
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ COMMIT = "gitops-push.dev/deployed-commit"
 # at the next run, it says that deploy failed or was killed half-way.
 ATTEMPT = "gitops-push.dev/attempt-commit"
 ATTEMPT_STARTED = "gitops-push.dev/attempt-started"
+# Objects that existed before this environment took them over (--adopt): pruned, they are released
+# (our fields removed, the object left to its earlier owners) rather than deleted.
+ADOPTED = "gitops-push.dev/adopted"
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 
 
@@ -51,6 +54,7 @@ class Record:
     group_kinds: frozenset[str] = frozenset()
     namespaces: frozenset[str] = frozenset()
     attempt: Attempt | None = None  # a deploy that started and never recorded its commit
+    adopted: frozenset[str] = frozenset()  # `ref_key`s of the members that were adopted, not created
 
 
 def applyset_id(environment: str) -> str:
@@ -70,6 +74,7 @@ def read_record(cluster: Cluster, environment: str) -> Record:
         commit=annotations.get(COMMIT) or None,
         group_kinds=frozenset(filter(None, (annotations.get(GROUP_KINDS) or "").split(","))),
         namespaces=frozenset(filter(None, (annotations.get(ADDITIONAL_NAMESPACES) or "").split(","))),
+        adopted=frozenset(filter(None, (annotations.get(ADOPTED) or "").split(","))),
         attempt=Attempt(annotations[ATTEMPT], annotations.get(ATTEMPT_STARTED, ""))
         if annotations.get(ATTEMPT)
         else None,
@@ -116,10 +121,13 @@ def write_parent(
     refs: Iterable[ObjectRef],
     commit: str | None,
     attempt: Attempt | None = None,
+    adopted: frozenset[str] | None = None,
 ) -> Record:
-    """Apply the parent: the union of the known and the new group-kinds, and the commit given.
+    """Apply the parent: the union of the known and the new group-kinds, the commit given, the
+    attempt in progress (none: cleared) and the adopted members (None: as recorded).
 
     Returns the record as it now stands."""
+    adopted = record.adopted if adopted is None else adopted
     refs = list(refs)
     kinds = record.group_kinds | group_kinds(refs)
     namespaces = record.namespaces | {
@@ -135,6 +143,8 @@ def write_parent(
     if attempt:
         annotations[ATTEMPT] = attempt.commit
         annotations[ATTEMPT_STARTED] = attempt.started
+    if adopted:
+        annotations[ADOPTED] = ",".join(sorted(adopted))
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -145,21 +155,95 @@ def write_parent(
             "annotations": annotations,
         },
     }
-    cluster.apply(CONFIG_MAPS, body, dry_run=False, force=True)
-    return Record(True, commit or None, kinds, frozenset(namespaces), attempt)
+    cluster.apply(
+        CONFIG_MAPS, body, field_manager=naming.field_manager(environment), dry_run=False, force=True
+    )
+    return Record(True, commit or None, kinds, frozenset(namespaces), attempt, adopted)
+
+
+def ref_key(ref: ObjectRef) -> str:
+    """A ref as the record lists it: `Kind.group/namespace/name`."""
+    return f"{ref.group_kind}/{ref.namespace or ''}/{ref.name}"
+
+
+def managers(environment: str) -> frozenset[str]:
+    """The field managers that apply for this environment: its own, and the one all shared before."""
+    return frozenset({naming.field_manager(environment), LEGACY_FIELD_MANAGER})
+
+
+def _appliers(live: Mapping[str, Any] | None) -> list[str]:
+    metadata = (live or {}).get("metadata") or {}
+    return [
+        str(e.get("manager")) for e in metadata.get("managedFields") or [] if e.get("operation") == "Apply"
+    ]
 
 
 def is_member(live: Mapping[str, Any] | None, environment: str) -> bool:
-    """Labelled as this environment's, and applied by gitops-push: a label alone can be copied (by a
+    """Labelled as this environment's, and applied by it: a label alone can be copied (by a
     controller, by hand) onto objects that were never ours, and pruning those would delete them."""
-    metadata = (live or {}).get("metadata") or {}
-    labels = metadata.get("labels") or {}
+    labels = ((live or {}).get("metadata") or {}).get("labels") or {}
     if labels.get(PART_OF_LABEL) != applyset_id(environment):
         return False
-    return any(
-        entry.get("manager") == FIELD_MANAGER and entry.get("operation") == "Apply"
-        for entry in metadata.get("managedFields") or []
+    return bool(managers(environment) & set(_appliers(live)))
+
+
+def owner_of(live: Mapping[str, Any], environment: str) -> str | None:
+    """Who owns an existing object, if not this environment: `environment 'B'` for another
+    environment's, else the managers that made it. None when it is this environment's own."""
+    if is_member(live, environment):
+        return None
+    others = sorted(
+        m.removeprefix("gitops-push-")
+        for m in _appliers(live)
+        if m.startswith("gitops-push-") and m not in managers(environment)
     )
+    if others:
+        return f"gitops-push environment {others[0]!r}"
+    metadata = live.get("metadata") or {}
+    if (metadata.get("labels") or {}).get(PART_OF_LABEL):
+        return "another ApplySet (its applyset.kubernetes.io/part-of label)"
+    made_by = sorted({str(e.get("manager")) for e in metadata.get("managedFields") or [] if e.get("manager")})
+    return f"no gitops-push environment (managed by {', '.join(made_by) or 'nobody'})"
+
+
+def migrate_manager(cluster: Cluster, resource: Resource, ref: ObjectRef, environment: str) -> bool:
+    """Hand the fields that the old shared manager applied to this environment's own manager, so that
+    a field later removed from Git is removed from the object too. True when something was migrated."""
+    live = cluster.get(resource, ref.namespace, ref.name)
+    entries = ((live or {}).get("metadata") or {}).get("managedFields") or []
+    ours = naming.field_manager(environment)
+    if any(e.get("manager") == ours and e.get("operation") == "Apply" for e in entries):
+        return False  # already migrated (or applied by both): nothing to hand over
+    for index, entry in enumerate(entries):
+        if entry.get("manager") == LEGACY_FIELD_MANAGER and entry.get("operation") == "Apply":
+            path = f"/metadata/managedFields/{index}/manager"
+            operations = [
+                {"op": "test", "path": path, "value": LEGACY_FIELD_MANAGER},
+                {"op": "replace", "path": path, "value": ours},
+            ]
+            try:
+                cluster.patch_json(resource, ref.namespace, ref.name, operations)
+            except KubeApiError as exc:
+                if exc.status != 422:  # 422: the object changed meanwhile; the next deploy migrates it
+                    raise
+                return False
+            return True
+    return False
+
+
+def has_legacy_manager(answer: Mapping[str, Any] | None) -> bool:
+    """The object (as the dry-run answered it) still carries fields applied by the old shared manager."""
+    return LEGACY_FIELD_MANAGER in _appliers(answer)
+
+
+def release_body(manifest: Manifest) -> dict[str, Any]:
+    """An apply of nothing: the environment's manager gives up every field it alone owned (our labels
+    among them), and the object stays as its earlier owners left it."""
+    metadata = {
+        "name": manifest.ref.name,
+        **({"namespace": manifest.ref.namespace} if manifest.ref.namespace else {}),
+    }
+    return {"apiVersion": manifest.api_version, "kind": manifest.ref.kind, "metadata": metadata}
 
 
 def members(cluster: Cluster, environment: str, record: Record) -> list[Manifest]:

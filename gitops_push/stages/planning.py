@@ -54,7 +54,7 @@ Differ = Callable[[Op, Mapping[str, Any] | None, Mapping[str, Any] | None], tupl
 
 def _differ(diffs: Diffs) -> Differ:
     def differ(op: Op, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
-        if diffs is Diffs.NONE or (diffs is Diffs.UPDATES and op is not Op.UPDATE):
+        if diffs is Diffs.NONE or (diffs is Diffs.UPDATES and op not in (Op.UPDATE, Op.ADOPT)):
             return ()
         return _diff(before, after)
 
@@ -107,8 +107,10 @@ def build(
     skipped: Sequence[Skipped] = (),
     notes: Sequence[str] = (),
     diffs: Diffs = Diffs.ALL,
+    adopt: frozenset[ObjectRef] = frozenset(),
 ) -> Plan:
-    """`observations` is None offline: the plan then compares the two Git revisions.
+    """`observations` is None offline: the plan then compares the two Git revisions. `adopt`: existing
+    objects that someone else made, which this deploy takes over.
 
     `diffs` says which changes get a diff: rendering YAML is most of a large plan's cost, and nobody
     reads 300,000 lines of new objects."""
@@ -121,6 +123,8 @@ def build(
             change = offline_change(manifest, previous, differ)
         else:
             change = online_change(manifest, previous, observations.get(manifest.ref), differ)
+        if manifest.ref in adopt:
+            change = Change(Op.ADOPT, change.ref, manifest, previous, change.diff)
         (unchanged if change.op is Op.UNCHANGED else applies).append(change)
     deletions = [Change(Op.DELETE, m.ref, None, m, diff=differ(Op.DELETE, m.body, None)) for m in prune]
     return Plan(

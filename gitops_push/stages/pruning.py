@@ -65,6 +65,33 @@ def prune_wave(
     return failed
 
 
+def release_wave(
+    cluster: Cluster,
+    wave: Sequence[tuple[Manifest, Mapping[str, Any]]],
+    *,
+    field_manager: str,
+    sink: EventSink,
+    stage: Stage = Stage.PRUNE,
+) -> list[ObjectRef]:
+    """Instead of deleting adopted objects, apply (manifest, empty body) pairs: the environment's
+    manager gives up its fields and the object stays with its earlier owners. Returns the failures."""
+    failed = []
+    for manifest, body in wave:
+        ref = manifest.ref
+        try:
+            resource = cluster.resource(manifest.api_version, ref.kind)
+            if resource is not None:
+                cluster.apply(resource, body, field_manager=field_manager, dry_run=False, force=True)
+        except KubeApiError as exc:
+            failed.append(ref)
+            sink.handle(
+                ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message)
+            )
+            continue
+        sink.handle(ObjectActed(stage, ref, Action.RELEASED, manifest.source, manifest.api_version))
+    return failed
+
+
 def refuse_emptying(environment: str, prune: int, *, leaves_nothing: bool, allow_empty: bool) -> None:
     """A deploy that prunes and leaves the environment with no object at all is most often a wrong
     path or an emptied folder, not an intent: refuse it unless --allow-empty."""

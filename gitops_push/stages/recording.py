@@ -144,7 +144,7 @@ class DeployMetadata:
 def metadata(
     environment: str, plan: Plan, *, provenance: Provenance | None = None, deployed_at: str | None = None
 ) -> DeployMetadata:
-    by_op: dict[Op, list[str]] = {Op.CREATE: [], Op.UPDATE: [], Op.DELETE: []}
+    by_op: dict[Op, list[str]] = {Op.CREATE: [], Op.UPDATE: [], Op.DELETE: [], Op.ADOPT: []}
     for change in plan.changes:
         by_op.setdefault(change.op, []).append(str(change.ref))
     return DeployMetadata(
@@ -154,7 +154,7 @@ def metadata(
         base_tag=plan.range.base_tag,
         full=plan.full,
         created=tuple(by_op[Op.CREATE]),
-        updated=tuple(by_op[Op.UPDATE]),
+        updated=tuple(by_op[Op.UPDATE] + by_op[Op.ADOPT]),
         pruned=tuple(by_op[Op.DELETE]),
         unchanged=sum(1 for c in plan.unchanged if c.op is Op.UNCHANGED),
         ci=ci_identity(os.environ),

@@ -14,6 +14,7 @@ from gitops_push.kube import Cluster, Resource
 from tests.e2e.conftest import DevCluster, devcluster
 
 pytestmark = pytest.mark.e2e
+SETUP = "e2e-setup"  # the field manager of what the tests set up by hand
 
 NAMESPACES = Resource(group="", version="v1", kind="Namespace", plural="namespaces", namespaced=False)
 NODES = Resource(group="", version="v1", kind="Node", plural="nodes", namespaced=False)
@@ -26,7 +27,10 @@ DEPLOYMENTS = Resource(group="apps", version="v1", kind="Deployment", plural="de
 def namespace(kube: Cluster) -> Iterator[str]:
     name = f"cp-{uuid.uuid4().hex[:8]}"
     kube.apply(
-        NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=False
+        NAMESPACES,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        field_manager=SETUP,
+        dry_run=False,
     )
     yield name
     kube.delete(NAMESPACES, None, name)
@@ -42,17 +46,17 @@ def config_map(namespace: str, name: str) -> dict[str, Any]:
 
 
 def test_server_side_apply_creates_an_object_that_reads_back(kube: Cluster, namespace: str) -> None:
-    applied = kube.apply(CONFIG_MAPS, config_map(namespace, "greeting"), dry_run=False)
+    applied = kube.apply(CONFIG_MAPS, config_map(namespace, "greeting"), field_manager=SETUP, dry_run=False)
     live = kube.get(CONFIG_MAPS, namespace, "greeting")
     assert live is not None
     assert live["data"] == {"greeting": "hello"}
     assert live["metadata"]["uid"] == applied["metadata"]["uid"]
-    assert [entry["manager"] for entry in live["metadata"]["managedFields"]] == ["gitops-push"]
+    assert [entry["manager"] for entry in live["metadata"]["managedFields"]] == [SETUP]
     assert live["metadata"]["managedFields"][0]["operation"] == "Apply"
 
 
 def test_dry_run_apply_of_a_new_object_leaves_nothing_behind(kube: Cluster, namespace: str) -> None:
-    answer = kube.apply(CONFIG_MAPS, config_map(namespace, "ghost"), dry_run=True)
+    answer = kube.apply(CONFIG_MAPS, config_map(namespace, "ghost"), field_manager=SETUP, dry_run=True)
     assert answer["data"] == {"greeting": "hello"}  # the server did validate and answer the object
     assert kube.get(CONFIG_MAPS, namespace, "ghost") is None
 
@@ -71,7 +75,7 @@ def test_a_deployment_becomes_available_on_fake_nodes(kube: Cluster, namespace: 
             },
         },
     }
-    kube.apply(DEPLOYMENTS, deployment, dry_run=False)
+    kube.apply(DEPLOYMENTS, deployment, field_manager=SETUP, dry_run=False)
     deadline = time.monotonic() + 60
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:

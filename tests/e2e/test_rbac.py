@@ -36,6 +36,7 @@ from tests.e2e.workspace import (
 )
 
 pytestmark = pytest.mark.e2e
+SETUP = "e2e-setup"  # the field manager of what the tests set up by hand
 
 DOCS = REPO_ROOT / "docs"
 CI_USER = "gitops-ci"  # the CN of the devcluster's unprivileged client certificate
@@ -60,7 +61,7 @@ def apply_all(kube: KubeCluster, documents: list[Document]) -> None:
     for document in documents:
         resource = kube.resource(document["apiVersion"], document["kind"])
         assert resource is not None, document["kind"]
-        kube.apply(resource, document, dry_run=False, force=True)
+        kube.apply(resource, document, field_manager=SETUP, dry_run=False, force=True)
 
 
 def delete_all(kube: KubeCluster, documents: list[Document]) -> None:
@@ -292,7 +293,12 @@ def test_the_namespaced_example_is_enough_to_deploy_and_prune_in_its_namespace(
 ) -> None:
     user, ns = unique("team"), unique("team-ns")
     kubeconfig = mint_identity(cluster, user, tmp_path)
-    kube.apply(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, dry_run=False)
+    kube.apply(
+        NAMESPACES,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        field_manager=SETUP,
+        dry_run=False,
+    )
     documents = namespaced_example(ns, workspace.env, user)
     apply_all(kube, documents)
     try:
@@ -328,7 +334,10 @@ def test_a_namespaced_identity_is_refused_by_the_dry_run_outside_its_namespace(
     kubeconfig = mint_identity(cluster, user, tmp_path)
     for name in (ns, elsewhere):
         kube.apply(
-            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, dry_run=False
+            NAMESPACES,
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+            field_manager=SETUP,
+            dry_run=False,
         )
     documents = namespaced_example(ns, workspace.env, user)
     apply_all(kube, documents)

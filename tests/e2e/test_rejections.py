@@ -12,6 +12,7 @@ from gitops_push.kube import Cluster, Resource
 from tests.e2e.workspace import CONFIG_MAPS, SERVICES, Workspace, config_map, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
+SETUP = "e2e-setup"  # the field manager of what the tests set up by hand
 
 POLICIES = Resource(
     "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False
@@ -57,6 +58,7 @@ def policy(kube: Cluster) -> Iterator[str]:
                 ],
             },
         },
+        field_manager=SETUP,
         dry_run=False,
     )
     kube.apply(
@@ -71,6 +73,7 @@ def policy(kube: Cluster) -> Iterator[str]:
                 "matchResources": {"namespaceSelector": {"matchLabels": {"policy-test": name}}},
             },
         },
+        field_manager=SETUP,
         dry_run=False,
     )
     time.sleep(2)  # the policy is loaded asynchronously by the API server

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from gitops_push.kube import FIELD_MANAGER, KubeApiError, Resource
+from gitops_push.kube import KubeApiError, Resource
 from gitops_push.kube.errors import Cause
 
 SCHEMAS = resources.files("gitops_push") / "schemas" / "v1.36"
@@ -114,7 +114,13 @@ class FakeCluster:
         return copy.deepcopy(found) if found is not None else None
 
     def apply(
-        self, resource: Resource, body: Mapping[str, Any], *, dry_run: bool, force: bool = False
+        self,
+        resource: Resource,
+        body: Mapping[str, Any],
+        *,
+        field_manager: str,
+        dry_run: bool,
+        force: bool = False,
     ) -> dict[str, Any]:
         self._count("dry-run" if dry_run else "apply")
         metadata = body["metadata"]
@@ -123,7 +129,7 @@ class FakeCluster:
         if namespace and ("", "Namespace", None, namespace) not in self.objects:
             raise api_error(404, "NotFound", f'namespaces "{namespace}" not found')
         live = self.objects.get((resource.group, resource.kind, namespace, metadata["name"]))
-        merged = self._merged(live, body)
+        merged = self._merged(live, body, field_manager)
         if dry_run:
             return merged
         merged["metadata"]["resourceVersion"] = str(next(self._versions))
@@ -139,14 +145,29 @@ class FakeCluster:
             raise api_error(
                 409, "AlreadyExists", f'{resource.plural} "{body["metadata"]["name"]}" already exists'
             )
-        return copy.deepcopy(self.store(body, manager=FIELD_MANAGER))
+        return copy.deepcopy(self.store(body, manager="lock-holder"))
 
     def replace(self, resource: Resource, body: Mapping[str, Any]) -> dict[str, Any]:
         self._count("replace")
         live = self.objects.get(self._key(body))
         if live is None or live["metadata"]["resourceVersion"] != body["metadata"].get("resourceVersion"):
             raise api_error(409, "Conflict", "the object has been modified")
-        return copy.deepcopy(self.store(body, manager=FIELD_MANAGER))
+        return copy.deepcopy(self.store(body, manager="lock-holder"))
+
+    def patch_json(
+        self, resource: Resource, namespace: str | None, name: str, operations: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Only what the migration of field managers sends: `test` and `replace` of a manager name."""
+        self._count("patch")
+        live = self.objects[(resource.group, resource.kind, namespace if resource.namespaced else None, name)]
+        for operation in operations:
+            *_, index, field = operation["path"].split("/")
+            entry = live["metadata"]["managedFields"][int(index)]
+            if operation["op"] == "test" and entry.get(field) != operation["value"]:
+                raise api_error(422, "Invalid", "the test operation failed")
+            if operation["op"] == "replace":
+                entry[field] = operation["value"]
+        return copy.deepcopy(live)
 
     def delete(
         self, resource: Resource, namespace: str | None, name: str, *, resource_version: str | None = None
@@ -207,13 +228,15 @@ class FakeCluster:
         namespace = body["metadata"].get("namespace") if resource is None or resource.namespaced else None
         return group, str(body.get("kind")), namespace, body["metadata"]["name"]
 
-    def _merged(self, live: Mapping[str, Any] | None, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Server-side apply, simplified: the applied fields over the live object, our manager recorded."""
+    def _merged(
+        self, live: Mapping[str, Any] | None, body: Mapping[str, Any], manager: str
+    ) -> dict[str, Any]:
+        """Server-side apply, simplified: the applied fields over the live object, the manager recorded."""
         merged = copy.deepcopy(dict(live or {}))
         merged.update(copy.deepcopy({k: v for k, v in body.items() if k != "metadata"}))
         metadata = {**merged.get("metadata", {}), **copy.deepcopy(dict(body["metadata"]))}
-        managers = [m for m in metadata.get("managedFields") or [] if m.get("manager") != FIELD_MANAGER]
-        metadata["managedFields"] = [*managers, {"manager": FIELD_MANAGER, "operation": "Apply"}]
+        others = [m for m in metadata.get("managedFields") or [] if m.get("manager") != manager]
+        metadata["managedFields"] = [*others, {"manager": manager, "operation": "Apply"}]
         if live is not None:
             metadata["resourceVersion"] = live["metadata"]["resourceVersion"]
         merged["metadata"] = metadata

@@ -152,7 +152,16 @@ def test_json_document_of_a_deploy() -> None:
         "pushed": True,
         "result": "deployed",
         "exit_code": 0,
-        "counts": {"created": 1, "configured": 1, "unchanged": 1, "pruned": 1, "skipped": 0, "failed": 0},
+        "counts": {
+            "created": 1,
+            "configured": 1,
+            "unchanged": 1,
+            "pruned": 1,
+            "adopted": 0,
+            "released": 0,
+            "skipped": 0,
+            "failed": 0,
+        },
         "objects": [
             object_line(SAME, "unchanged"),
             object_line(SETTINGS, "created"),

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from gitops_push import naming
 from gitops_push.errors import LockHeld
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
-from gitops_push.kube import FIELD_MANAGER
 from gitops_push.kube.errors import Cause
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
 from gitops_push.stages import applying, locking, ownership, pruning, waiting
@@ -49,6 +49,7 @@ def test_dry_run_defers_what_waits_for_a_namespace_of_the_same_deploy(cluster: F
         [fresh],
         {fresh.ref: fresh.body},
         coming=applying.Arrivals(frozenset({"new"}), frozenset()),
+        field_manager="gitops-push-dev",
         force=False,
         concurrency=1,
         sink=Recorder(),
@@ -61,7 +62,14 @@ def test_a_conflict_names_the_other_manager_and_the_fields(cluster: FakeCluster)
     cause = Cause(".data.a", 'conflict with "kubectl-edit" using v1', "FieldManagerConflict")
     cluster.fail("apply", "cm", api_error(409, "Conflict", "Apply failed with 1 conflict", cause))
     sink = Recorder()
-    failed = applying.apply_wave(cluster, [(cm, cm.body, True)], force=False, concurrency=1, sink=sink)
+    failed = applying.apply_wave(
+        cluster,
+        [(cm, cm.body, Action.CONFIGURED)],
+        field_manager="gitops-push-dev",
+        force=False,
+        concurrency=1,
+        sink=sink,
+    )
     assert failed == [cm.ref]
     (event,) = sink.events
     assert isinstance(event, ObjectActed) and event.action is Action.FAILED
@@ -74,7 +82,12 @@ def test_apply_reports_created_and_configured(cluster: FakeCluster) -> None:
     new, old = manifest("ConfigMap", "new"), manifest("ConfigMap", "old")
     sink = Recorder()
     applying.apply_wave(
-        cluster, [(new, new.body, False), (old, old.body, True)], force=False, concurrency=2, sink=sink
+        cluster,
+        [(new, new.body, Action.CREATED), (old, old.body, Action.CONFIGURED)],
+        field_manager="gitops-push-dev",
+        force=False,
+        concurrency=2,
+        sink=sink,
     )
     assert sorted((str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)) == [
         ("ConfigMap shop/new", Action.CREATED),
@@ -89,7 +102,8 @@ def test_select_prunes_only_members(cluster: FakeCluster) -> None:
     label = {ownership.PART_OF_LABEL: ownership.applyset_id("dev")}
     ours = manifest("ConfigMap", "ours")
     cluster.store(
-        {**ours.body, "metadata": {**ours.body["metadata"], "labels": label}}, manager=FIELD_MANAGER
+        {**ours.body, "metadata": {**ours.body["metadata"], "labels": label}},
+        manager=naming.field_manager("dev"),
     )
     copied = manifest("ConfigMap", "copied")  # our label, applied by someone else
     cluster.store(

@@ -17,7 +17,7 @@ The parts, from the bottom up:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gitops_push import forking
 from gitops_push.model import Finding, Manifest
@@ -89,3 +89,20 @@ def validate(
         size = max(SHARE_MANIFESTS, -(-len(manifests) // forking.MAX_SHARES))
     shares = [manifests[start : start + size] for start in range(0, len(manifests), size)]
     return [finding for part in forking.map_shares(check, shares) for finding in part]
+
+
+def outside_allow_lists(
+    manifests: Iterable[Manifest], *, namespaces: Sequence[str], kinds: Sequence[str], environment: str
+) -> list[Finding]:
+    """Objects an environment may not hold: a namespace outside its `namespaces:`, a kind outside its
+    `kinds:` (`Kind` for the core group, `Kind.group` otherwise). An empty list allows anything."""
+    findings = []
+    for manifest in manifests:
+        ref = manifest.ref
+        if namespaces and ref.namespace is not None and ref.namespace not in namespaces:
+            message = f"namespace {ref.namespace!r} is not one of environment {environment!r}'s namespaces ({', '.join(namespaces)})"
+            findings.append(Finding(manifest.source, message, ref, "metadata.namespace"))
+        if kinds and ref.group_kind not in kinds:
+            message = f"kind {ref.group_kind} is not one of environment {environment!r}'s kinds ({', '.join(kinds)})"
+            findings.append(Finding(manifest.source, message, ref, "kind"))
+    return findings
