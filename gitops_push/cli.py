@@ -369,7 +369,7 @@ def deploy(**values: Any) -> None:
 
 
 @main.command()
-@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, *WRITES)
+@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, *WRITES, "dry-run")
 @click.option(
     "--to", "target_tag", metavar="TAG", help="Deploy tag to return to (default: the one before the last)."
 )
@@ -382,17 +382,18 @@ def rollback(**values: Any) -> None:
 
     \b
     Examples:
+      gitops-push rollback --env production --dry-run      # the plan, with diffs
       gitops-push rollback --env production
       gitops-push rollback --env production --to deployed/production/20261129T101500Z
     """
     from gitops_push import pipeline
 
-    flags = flags_of(values)
+    flags = flags_of(values, show_diff=values["show_diff"] or values["dry_run"])  # a preview shows its diffs
     _report(flags, lambda sink: pipeline.rollback(flags, sink))
 
 
 @main.command()
-@options(*ENVIRONMENT, *CLUSTER, *REPORTING, *WRITES)
+@options(*ENVIRONMENT, *CLUSTER, *REPORTING, *WRITES, "dry-run")
 @click.option("--from", "source", required=True, metavar="ENV", help="The environment to promote from.")
 @click.option("--to", "environment", required=True, metavar="ENV", help="The environment to promote to.")
 def promote(**values: Any) -> None:
@@ -403,11 +404,14 @@ def promote(**values: Any) -> None:
 
     \b
     Examples:
+      gitops-push promote --from staging --to production --dry-run
       gitops-push promote --from staging --to production
     """
     from gitops_push import pipeline
 
-    flags = flags_of(values)
+    if values["source"] == values["environment"]:
+        raise click.UsageError("--from and --to name the same environment: there is nothing to promote")
+    flags = flags_of(values, show_diff=values["show_diff"] or values["dry_run"])  # a preview shows its diffs
     _report(flags, lambda sink: pipeline.promote(flags, sink))
 
 

@@ -63,7 +63,7 @@ def rollback(flags: Flags, sink: EventSink) -> None:
         why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags[0].name)
         execute(replace(resolved, to=target.commit), repo, sink, provenance=why)
 
-    _guarded(Mode.DEPLOY, flags, sink, body)
+    _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
 
 
 def promote(flags: Flags, sink: EventSink) -> None:
@@ -81,7 +81,7 @@ def promote(flags: Flags, sink: EventSink) -> None:
         )
         execute(replace(resolved, to=last.commit), repo, sink, provenance=why)
 
-    _guarded(Mode.DEPLOY, flags, sink, body)
+    _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
 
 
 def history(flags: Flags) -> list[dict[str, Any]]:

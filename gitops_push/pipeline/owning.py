@@ -50,8 +50,8 @@ def check(context: Context, state: State, outcomes: Mapping[ObjectRef, applying.
                 Action.FAILED,
                 manifest.source,
                 manifest.api_version,
-                f"exists and belongs to {owner}: not taken over (--adopt takes it over; pruning it later "
-                "releases it rather than deleting it)",
+                f"exists and belongs to {owner}: not taken over (--adopt takes it over, with "
+                "--force-conflicts where that owner set fields; pruning it later releases it, not deletes it)",
             )
         )
     migrate = {
@@ -86,7 +86,7 @@ def _suspects(
 
     def live_of(manifest: Manifest) -> tuple[Manifest, Mapping[str, Any] | None]:
         outcome = outcomes[manifest.ref]
-        if outcome.live_read:
+        if outcome.live_read and outcome.live is not None:
             return manifest, outcome.live
         resource = context.online.resource(manifest.api_version, manifest.ref.kind)
         return manifest, context.online.get(

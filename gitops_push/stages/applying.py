@@ -40,6 +40,7 @@ class Outcome:
     live_read: bool = True
     immutable: bool = False  # rejected only because an immutable field changes
     inherited: bool = False  # its only conflicts were with our own former field manager
+    conflict: bool = False  # rejected because another field manager owns fields it sets
 
     @property
     def ok(self) -> bool:
@@ -140,7 +141,9 @@ def _dry_run_one(
     except KubeApiError as exc:
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
             return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
-        return Outcome(ref, error=describe(exc, manifest), immutable=exc.is_immutable)
+        return Outcome(
+            ref, error=describe(exc, manifest), immutable=exc.is_immutable, conflict=exc.is_conflict
+        )
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))
     return Outcome(ref, live=live, answer=answer, live_read=read_live, inherited=inherited)

@@ -157,3 +157,29 @@ def test_a_path_that_matches_nothing_is_an_error_naming_it(
     assert empty.exit_code == 2
     assert "has no manifests under 'docs'" in empty.json["errors"][0]["message"]
     assert workspace.tags() == tags
+
+
+def test_rollback_and_promote_preview_with_diffs_and_change_nothing(
+    workspace: Workspace, kube: KubeCluster
+) -> None:
+    ns = unique("preview")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/cm.yaml", config_map(ns, "cm", {"v": "1"}))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.write("k8s/cm.yaml", config_map(ns, "cm", {"v": "2"}))
+    workspace.commit("v2")
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    tags = workspace.tags()
+
+    preview = workspace.cli("rollback", "--path", "k8s", "--dry-run")
+
+    assert preview.exit_code == 0, preview.stderr
+    lines = preview.stdout.splitlines()
+    assert any(line.startswith("-") and "v: '2'" in line for line in lines), preview.stdout
+    assert any(line.startswith("+") and "v: '1'" in line for line in lines), preview.stdout
+    live = kube.get(CONFIG_MAPS, ns, "cm")
+    assert live is not None and live["data"] == {"v": "2"}
+    assert workspace.tags() == tags
+    same = workspace.cli("promote", "--from", workspace.env, "--to", workspace.env, "--path", "k8s")
+    assert same.exit_code == 2 and "same environment" in same.stderr
