@@ -55,10 +55,9 @@ def prune_wave(
                 cluster.delete(resource, ref.namespace, ref.name)
         except KubeApiError as exc:
             failed.append(ref)
+            error = exc.shown(manifest.body)  # masked, then cut: a Secret's values never reach a report
             sink.handle(
-                ObjectActed(
-                    Stage.PRUNE, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message
-                )
+                ObjectActed(Stage.PRUNE, ref, Action.FAILED, manifest.source, manifest.api_version, error)
             )
             continue
         sink.handle(ObjectActed(Stage.PRUNE, ref, Action.PRUNED, manifest.source, manifest.api_version))
