@@ -11,6 +11,8 @@ Shape (documented in docs/output-json.md, pinned by tests):
      "notes": [str], "rollback": null | {"ok": bool, "message": str}}
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
+JSON escapes control characters and (ASCII output) every other character outside ASCII; `##[`, which a
+GitHub Actions runner reads as a command anywhere in a line, is written as `##\u005b`, the same string.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class JsonReporter:
         pass  # everything is in the Summary at close
 
     def close(self, summary: Summary) -> None:
-        json.dump(document(summary), self._stream, indent=2)
-        self._stream.write("\n")
+        text = json.dumps(document(summary), indent=2, ensure_ascii=True)
+        self._stream.write(text.replace("##[", "##\\u005b") + "\n")
         self._stream.flush()
 
 
