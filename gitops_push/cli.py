@@ -20,11 +20,11 @@ from gitops_push.errors import GitopsPushError
 EXIT_CODES_HELP = """\b
 Exit codes:
   0   success (also: nothing to deploy)
-  1   apply, prune or wait failed; cluster unreachable
+  1   apply, prune or wait failed; cluster unreachable; tag push refused
   2   usage, configuration or Git state error
   3   validation failed: nothing was applied
   4   server-side dry-run rejected a change: nothing was applied
-  5   another deploy tagged first, or holds the lock
+  5   another deploy tagged first (tag exists), or holds the lock
   10  plan --detailed-exitcode: changes are pending
 """
 

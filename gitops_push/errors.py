@@ -17,11 +17,11 @@ class ExitCode(enum.IntEnum):
     """Documented in `gitops-push --help`, the README and docs/exit-codes.md; each has a test."""
 
     OK = 0  # success, also "nothing to deploy"
-    FAILED = 1  # apply, prune or wait failed; the cluster could not be reached
+    FAILED = 1  # apply, prune or wait failed; the cluster could not be reached; the tag push was refused
     USAGE = 2  # bad flags, configuration or Git state
     INVALID = 3  # a manifest failed validation: nothing was applied
     REJECTED = 4  # the server-side dry-run rejected a change: nothing was applied
-    RACE = 5  # another deploy tagged first (tag push refused) or holds the lock
+    RACE = 5  # another deploy tagged first (the tag exists on the remote) or holds the lock
     CHANGES_PENDING = 10  # `plan --detailed-exitcode` only: the plan is not empty
 
 
@@ -93,6 +93,13 @@ class ApplyFailed(GitopsPushError):
 class TagRace(GitopsPushError):
     reference = "tag-race"
     exit_code = ExitCode.RACE
+
+
+class TagPushRefused(GitopsPushError):
+    """The remote refused the deploy tag for another reason than a race: rights, a protected tag, auth."""
+
+    reference = "tag-push-refused"
+    exit_code = ExitCode.FAILED
 
 
 class LockHeld(GitopsPushError):
