@@ -27,6 +27,7 @@ from gitops_push.errors import (
     ValidationFailed,
 )
 from gitops_push.events import (
+    Connected,
     EventSink,
     FileSkipped,
     FindingFound,
@@ -235,6 +236,7 @@ class Run:
             cache_dir=settings.cache_dir(),
             pool_size=self.settings.concurrency,
         )
+        self.sink.handle(Connected(cluster.server, cluster.context, cluster.insecure))
         cluster.request_timeout = (min(10.0, self.settings.request_timeout), self.settings.request_timeout)
         # Fail early, naming the server, if it cannot be reached: a short retry budget for this first call.
         cluster.retry_budget = min(STARTUP_RETRY_BUDGET, self.settings.retry_timeout)

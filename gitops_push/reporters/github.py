@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from gitops_push.events import (
+    Connected,
     Event,
     FileSkipped,
     FindingFound,
@@ -81,6 +82,8 @@ class GithubReporter:
             case ObjectActed(stage=stage, ref=ref, action=Action.FAILED, source=source, error=error):
                 title = f"{TITLES.get(stage, stage.value)}: {ref}"
                 self._emit(command("error", error or "failed", source=source, title=title))
+            case Connected(warning=str() as warning):
+                self._emit(command("warning", warning, title="TLS verification is off"))
             case FileSkipped(skipped=skipped):
                 self._emit(command("notice", f"skipped: {skipped.reason}", source=skipped.source))
             case RunFailed(message=message, source=source, hint=hint):
@@ -132,6 +135,10 @@ def markdown(summary: Summary) -> str:
         lines.append(f"Range: {base} → `{summary.head[:12]}`  ")
     if summary.tag:
         lines.append(f"Tag: {_code(summary.tag)}{' (pushed)' if summary.pushed else ''}  ")
+    if summary.cluster is not None:
+        cluster = summary.cluster
+        lines.append(f"Cluster: {_code(cluster.server)} (context {_code(cluster.context)})  ")
+    lines += [f"**Warning:** {_md(warning)}  " for warning in summary.warnings]
     counts = ", ".join(f"{n} {word}" for word, n in summary.counts().items() if n)
     lines += [f"Objects: {counts or 'none'}", ""]
     if summary.objects:

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gitops_push.events import (
+    Connected,
     Event,
     FileSkipped,
     FindingFound,
@@ -82,13 +83,20 @@ class HumanReporter:
         self._command = ""
 
     def handle(self, event: Event) -> None:
-        if self._quiet and not isinstance(event, FindingFound | RunFailed | RollbackFinished | ObjectActed):
-            return  # -q: errors and the final line only
+        if self._quiet and not isinstance(
+            event, FindingFound | RunFailed | RollbackFinished | ObjectActed | Connected
+        ):
+            return  # -q: errors, warnings and the final line only
         if self._quiet and isinstance(event, ObjectActed) and event.action is not Action.FAILED:
             return
         match event:
             case RunStarted(command=command):
                 self._command = command
+            case Connected(server=server, context=context, warning=warning):
+                if not self._quiet:
+                    self._err.print(f"[dim]cluster: {markup(server)} (context {markup(context)})[/]")
+                if warning:
+                    self._err.print(f"[bold yellow]warning:[/] {markup(warning)}")
             case FileSkipped(skipped=skipped):
                 self._err.print(
                     f"[dim]note: {markup(str(skipped.source))}: skipped: {markup(skipped.reason)}[/]"

@@ -8,7 +8,8 @@ Shape (documented in docs/output-json.md, pinned by tests):
      "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error",
                   "health", "message"}],
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
-     "notes": [str], "rollback": null | {"ok": bool, "message": str}}
+     "notes": [str], "rollback": null | {"ok": bool, "message": str},
+     "cluster": null | {"server": str, "context": str, "insecure": bool}, "warnings": [str]}
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
 JSON escapes control characters and (ASCII output) every other character outside ASCII; `##[`, which a
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from gitops_push.events import Event
+from gitops_push.events import Connected, Event
 from gitops_push.reporters.stats import Summary
 
 
@@ -77,4 +78,12 @@ def document(summary: Summary) -> dict[str, Any]:
         ],
         "notes": summary.notes,
         "rollback": {"ok": summary.rollback[0], "message": summary.rollback[1]} if summary.rollback else None,
+        "cluster": _cluster(summary.cluster),
+        "warnings": summary.warnings,
     }
+
+
+def _cluster(cluster: Connected | None) -> dict[str, Any] | None:
+    if cluster is None:
+        return None
+    return {"server": cluster.server, "context": cluster.context, "insecure": cluster.insecure}

@@ -158,6 +158,8 @@ def test_json_document_of_a_deploy() -> None:
             "k8s/kustomization.yaml:1: skipped: a kustomize or Helm file, not an object to apply",
         ],
         "rollback": None,
+        "cluster": None,  # these events never connected
+        "warnings": [],
     }
     assert stdout.endswith("}\n")
     # stdout holds the JSON document only; notes still reach people on stderr.
