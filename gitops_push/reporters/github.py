@@ -176,6 +176,7 @@ def _code(text: object, *, table: bool = False) -> str:
     """A code span that holds any text: a fence longer than any run of backticks inside it."""
     shown = printable(text)
     fence = "`" * (max((len(run) for run in re.findall("`+", shown)), default=0) + 1)
-    span = f"{fence} {shown} {fence}"
+    pad = " " if shown[:1] == "`" or shown[-1:] == "`" else ""  # CommonMark strips one space each side
+    span = f"{fence}{pad}{shown}{pad}{fence}"
     # In a table a pipe ends the cell even inside a code span, unless it is escaped (GFM).
     return span.replace("|", "\\|") if table else span

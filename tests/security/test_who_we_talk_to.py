@@ -64,7 +64,7 @@ def test_github_gets_one_warning_annotation_and_the_summary_names_the_cluster(tm
     out, _, summary = run("github", True, tmp_path)
     warnings = [line for line in out.splitlines() if line.startswith("::warning")]
     assert len(warnings) == 1 and "title=TLS verification is off::" in warnings[0], out
-    assert "Cluster: ` https://10.0.0.1:6443 ` (context ` prod-admin `)" in summary
+    assert "Cluster: `https://10.0.0.1:6443` (context `prod-admin`)" in summary
     assert "**Warning:** TLS verification is off" in summary
 
 
