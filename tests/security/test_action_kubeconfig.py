@@ -7,6 +7,7 @@ gitops-push runs, and a runner whose ambient KUBECONFIG points somewhere is neve
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -32,9 +33,11 @@ def run_step(tmp_path: Path, inputs: dict[str, str]) -> tuple[subprocess.Complet
     stub = tmp_path / "bin"
     stub.mkdir(exist_ok=True)
     calls = tmp_path / "calls"
-    # Records each call's arguments, one per line; `history` answers "no deploys".
+    # Records each call's arguments, one per line, then the Git configuration it got from its
+    # environment; `history` answers "no deploys".
     (stub / "gitops-push").write_text(
         f'#!/bin/sh\nif [ "$1" = history ]; then echo "[]"; exit 0; fi\nprintf "%s\\n" "$@" > {calls}\n'
+        f'printf "GIT_CONFIG=%s %s=%s\\n" "${{GIT_CONFIG_COUNT:-}}" "${{GIT_CONFIG_KEY_0:-}}" "${{GIT_CONFIG_VALUE_0:-}}" >> {calls}\n'
     )
     (stub / "gitops-push").chmod(0o755)
     runner_temp = tmp_path / "runner-temp"
@@ -91,3 +94,21 @@ def test_kubeconfig_contents_and_a_file_together_are_refused(tmp_path: Path) -> 
         tmp_path, {"command": "deploy", "env": "prod", "kubeconfig": "x", "kubeconfig-file": str(path)}
     )
     assert result.returncode == 2 and calls == [], result.stdout + result.stderr
+
+
+def test_the_push_token_reaches_git_through_the_environment_only(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\n")
+    inputs = {"command": "deploy", "env": "prod", "kubeconfig-file": str(path), "push-token": "ghs_tok"}
+    result, calls = run_step(tmp_path, inputs)
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = "AUTHORIZATION: basic " + base64.b64encode(b"x-access-token:ghs_tok").decode()
+    assert calls[-1] == f"GIT_CONFIG=1 http.https://github.com/.extraheader={header}"
+    assert f"::add-mask::{header}" in result.stdout  # the runner hides it in the log
+
+
+def test_without_a_push_token_git_gets_no_extra_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\n")
+    result, calls = run_step(tmp_path, {"command": "deploy", "env": "prod", "kubeconfig-file": str(path)})
+    assert result.returncode == 0 and calls[-1] == "GIT_CONFIG= =", result.stdout + result.stderr
