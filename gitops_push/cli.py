@@ -138,9 +138,11 @@ def _common(
 
 def _fail(exc: GitopsPushError) -> NoReturn:
     """For the commands that print no event stream (history, unlock): the error, its hint, its code."""
-    click.echo(f"error: {exc}", err=True)
+    from gitops_push.reporters.safe import printable  # names and Git's words: no escapes reach a terminal
+
+    click.echo(f"error: {printable(exc)}", err=True)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(f"hint: {printable(exc.hint)}", err=True)
     sys.exit(int(exc.exit_code))
 
 
@@ -431,8 +433,9 @@ def unlock(environment: str, kubeconfig: str | None, context: str | None) -> Non
       gitops-push unlock --env production
     """
     from gitops_push import pipeline
+    from gitops_push.reporters.safe import printable
 
     try:
-        click.echo(pipeline.unlock(kubeconfig, context, environment))
+        click.echo(printable(pipeline.unlock(kubeconfig, context, environment)))
     except GitopsPushError as exc:
         _fail(exc)
