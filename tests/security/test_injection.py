@@ -165,3 +165,17 @@ def test_the_guard_neutralises_commands_split_over_writes() -> None:
     guard.flush()
     assert command_lines(raw.getvalue()) == []
     assert raw.getvalue().splitlines() == ["plain line", "  \\::stop-commands::x", "next ##\\[group]y"]
+
+
+def test_commands_without_an_event_stream_escape_their_errors(tmp_path: Path) -> None:
+    """`history` reports its errors itself: a folder name with ESC and a newline is written escaped."""
+    from click.testing import CliRunner
+
+    from gitops_push.cli import main
+
+    folder = tmp_path / f"not-a-repo{ESC}[2J\n::warning::x"
+    folder.mkdir()
+    result = CliRunner().invoke(main, ["history", "--repo", str(folder)], catch_exceptions=False)
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "\\x1b[2J\\n::warning::x" in result.stderr
+    assert ESC not in result.stderr and not command_lines(result.stderr)
