@@ -45,11 +45,7 @@ def _api_version_of(stem: str) -> str:
 
 
 def real_manifests() -> list[dict[str, Any]]:
-    plain = [
-        FIXTURES / "microservices-demo",
-        FIXTURES / "ingress-nginx",
-        REPO_ROOT / "examples",
-    ]  # not templates
+    plain = [FIXTURES / "microservices-demo", FIXTURES / "ingress-nginx", REPO_ROOT / "examples"]  # not templates
     files = [file for folder in plain for file in sorted(folder.rglob("*.yaml"))]
     bodies = []
     for file in files:
