@@ -13,7 +13,6 @@ for text on one line. The summary escapes Markdown, so a name cannot add links, 
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 from typing import IO
 
@@ -163,13 +162,15 @@ def markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-_PUNCTUATION = re.compile(f"([{re.escape(string.punctuation)}])")
+# What can turn text into markup in the middle of a line: HTML and entities, links and images, code,
+# emphasis and strikethrough, table cells, and the backslash itself (so that text cannot undo these
+# escapes). Line starts (lists, headings) cannot occur: printable() leaves no line break.
+_MARKUP = re.compile(r"([\\`*_\[\]<>!|~&])")
 
 
 def _md(text: str) -> str:
-    """Plain text in Markdown: every ASCII punctuation mark escaped, so nothing becomes a link, HTML,
-    emphasis or a table cell (CommonMark allows a backslash before any of them)."""
-    return _PUNCTUATION.sub(r"\\\1", printable(text))
+    """Plain text in Markdown: nothing in it becomes a link, HTML, emphasis or a table cell."""
+    return _MARKUP.sub(r"\\\1", printable(text))
 
 
 def _code(text: object, *, table: bool = False) -> str:
