@@ -296,9 +296,11 @@ def _report(flags: Flags, run: Callable[[Any], None], *, pending: ExitCode | Non
 
 def _fail(exc: GitopsPushError) -> NoReturn:
     """For the commands that print no event stream (history, unlock): the error, its hint, its code."""
-    click.echo(f"error: {exc}", err=True)
+    from gitops_push.reporters.safe import printable  # names and Git's words: no escapes reach a terminal
+
+    click.echo(f"error: {printable(exc)}", err=True)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(f"hint: {printable(exc.hint)}", err=True)
     sys.exit(int(exc.exit_code))
 
 
@@ -486,8 +488,9 @@ def unlock(**values: Any) -> None:
       gitops-push unlock --env production
     """
     from gitops_push import pipeline
+    from gitops_push.reporters.safe import printable
 
     try:
-        click.echo(pipeline.unlock(flags_of(values)))
+        click.echo(printable(pipeline.unlock(flags_of(values))))
     except GitopsPushError as exc:
         _fail(exc)

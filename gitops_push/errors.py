@@ -31,11 +31,11 @@ class ExitCode(enum.IntEnum):
 
 _MEANINGS = {
     ExitCode.OK: "success (also: nothing to deploy)",
-    ExitCode.FAILED: "apply, prune or wait failed; cluster unreachable",
+    ExitCode.FAILED: "apply, prune or wait failed; cluster unreachable; tag push refused",
     ExitCode.USAGE: "usage, configuration or Git state error",
     ExitCode.INVALID: "validation failed: nothing was applied",
     ExitCode.REJECTED: "server-side dry-run rejected a change: nothing was applied",
-    ExitCode.RACE: "another deploy tagged first, or holds the lock",
+    ExitCode.RACE: "another deploy tagged first (tag exists), or holds the lock",
     ExitCode.CHANGES_PENDING: "plan --detailed-exitcode: changes are pending",
 }
 
@@ -108,6 +108,13 @@ class ApplyFailed(GitopsPushError):
 class TagRace(GitopsPushError):
     reference = "tag-race"
     exit_code = ExitCode.RACE
+
+
+class TagPushRefused(GitopsPushError):
+    """The remote refused the deploy tag for another reason than a race: rights, a protected tag, auth."""
+
+    reference = "tag-push-refused"
+    exit_code = ExitCode.FAILED
 
 
 class LockHeld(GitopsPushError):

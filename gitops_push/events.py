@@ -35,6 +35,25 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class Connected:
+    """The cluster a run talks to, sent once: every report names it, and warns when TLS is not verified."""
+
+    server: str
+    context: str
+    insecure: bool  # the kubeconfig says insecure-skip-tls-verify: the server's identity is unchecked
+
+    @property
+    def warning(self) -> str | None:
+        if not self.insecure:
+            return None
+        return (
+            f"TLS verification is off for {self.server} (insecure-skip-tls-verify in the kubeconfig): "
+            "anyone on the network path can pose as the API server, read the credentials and change "
+            "what is deployed; give the kubeconfig the cluster's certificate-authority-data instead"
+        )
+
+
+@dataclass(frozen=True)
 class Note:
     """Something the user should know that is not an error (a skipped file, a full deploy and why)."""
 
@@ -128,6 +147,7 @@ class RunFinished:
 
 Event = (
     RunStarted
+    | Connected
     | Note
     | FileSkipped
     | StageStarted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import git
 
-from gitops_push.errors import GitStateError, TagRace
+from gitops_push.errors import GitStateError, TagPushRefused, TagRace
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
@@ -308,18 +309,21 @@ class GitRepo:
         self._repo.git.tag("-d", name)
 
     def push_tag(self, remote: str, name: str) -> None:
+        """Push one tag; a race (the tag is already there) and a refusal fail differently."""
         try:
             self._repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
         except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().replace("\n", " ")
-            if "rejected" in detail or "already exists" in detail:
+            detail = _without_credentials(" ".join(str(exc.stderr or exc).split()))
+            if is_tag_race(detail):
                 raise TagRace(
-                    f"pushing tag {name} to {remote} was refused: {detail}",
-                    hint="another deploy may have tagged first; fetch the tags and rerun",
+                    f"pushing tag {name} to {remote} was refused: another deploy tagged first ({detail})",
+                    hint="fetch the tags and rerun: the rerun starts from the other deploy's tag",
                 ) from exc
-            raise GitStateError(
-                f"pushing tag {name} to {remote} failed: {detail}",
-                hint="give the pipeline credentials that may push tags (see docs/ci/)",
+            raise TagPushRefused(
+                f"pushing tag {name} to {remote} failed: the cluster has the deploy, but no tag records it "
+                f"({detail})",
+                hint="give the pipeline's Git credentials the right to create tags under this prefix "
+                "(see docs/ci/ and docs/security.md), then rerun: the rerun applies nothing new and tags",
             ) from exc
 
     def _identity(self) -> _Identity:
@@ -393,6 +397,23 @@ def _write_file(destination: Path, file: _TreeFile, data: bytes) -> None:
             hint="make it a relative link to a file in the repository, or commit the file itself",
         )
     target.symlink_to(link)
+
+
+# What Git says when the tag is already on the remote: "! [rejected] T -> T (already exists)" when
+# it was there before the push, "cannot lock ref 'refs/tags/T': reference already exists" when another
+# push created it while this one was received. Everything else (a hook or a protected tag declining,
+# missing rights, failed authentication, an unreachable remote) is not a race, and rerunning will not help.
+_RACE = re.compile(r"\(already exists\)|reference already exists")
+_CREDENTIALS_IN_URL = re.compile(r"(\w+://)[^/@\s]+@")
+
+
+def is_tag_race(git_output: str) -> bool:
+    return bool(_RACE.search(git_output))
+
+
+def _without_credentials(text: str) -> str:
+    """Git hides passwords in the URLs it prints, but not every version and helper does."""
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
 
 
 def _file(path: str, mode: str, sha: str) -> GitFile | None:

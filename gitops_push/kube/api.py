@@ -14,6 +14,8 @@ from gitops_push.kube.resource import Resource
 
 class Cluster(Protocol):
     server: str
+    context: str  # the kubeconfig context used (or that the service account of the pod was)
+    insecure: bool  # TLS verification is off
     request_timeout: tuple[float, float]
     retry_budget: float
 

@@ -14,6 +14,7 @@ import os
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,15 +39,35 @@ RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
 MAX_INTERNAL_ERROR_RETRIES = 2  # a 500 is often deterministic (a body the server cannot convert)
 
 
+IN_CLUSTER = "(in-cluster service account)"
+
+
 def connect(
     kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8
 ) -> KubeCluster:
     """Load credentials the usual way: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster."""
     configuration = k8s_client.Configuration()
+    used = _load(configuration, kubeconfig, context)
+    configuration.connection_pool_maxsize = max(pool_size, 4)
+    # Retries are ours to decide (only for idempotent requests); urllib3's would retry PATCH and DELETE.
+    configuration.retries = False
+    insecure = not configuration.verify_ssl
+    if insecure:
+        # urllib3 warns on every request, hundreds of times per deploy; the run warns once instead,
+        # in every output (the Connected event), which a long log cannot bury.
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    cluster = KubeCluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
+    cluster.context, cluster.insecure = used, insecure
+    return cluster
+
+
+def _load(configuration: Any, kubeconfig: str | None, context: str | None) -> str:
+    """Fill `configuration`; returns the name of the context used."""
     try:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=kubeconfig, context=context, client_configuration=configuration
         )
+        return context or _current_context(kubeconfig)
     except (ConfigException, FileNotFoundError, OSError) as exc:
         if kubeconfig or context:
             raise UsageError(
@@ -60,10 +81,15 @@ def connect(
                 hint="give --kubeconfig, set KUBECONFIG, or run inside a pod with a service account; "
                 "`plan --offline` needs no cluster",
             ) from exc
-    configuration.connection_pool_maxsize = max(pool_size, 4)
-    # Retries are ours to decide (only for idempotent requests); urllib3's would retry PATCH and DELETE.
-    configuration.retries = False
-    return KubeCluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
+        return IN_CLUSTER
+
+
+def _current_context(kubeconfig: str | None) -> str:
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError):
+        return "(unknown)"
+    return str((active or {}).get("name") or "(unknown)")
 
 
 class KubeCluster:
@@ -72,6 +98,8 @@ class KubeCluster:
     def __init__(self, api_client: Any, *, cache_dir: Path) -> None:
         self._api = api_client
         self.server: str = str(api_client.configuration.host)
+        self.context = ""
+        self.insecure = False
         self._cache_dir = cache_dir / hashlib.sha256(self.server.encode()).hexdigest()[:16]
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._server_version: str | None = None

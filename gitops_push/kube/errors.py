@@ -1,7 +1,8 @@
 """API errors as data: the Status body parsed into status, reason, message and causes.
 
-The API server echoes request objects in some error messages, so messages are cut short here and the
-stages mask Secret values before anything reaches a reporter.
+The API server echoes request objects in some error messages (an admission policy can put
+`object.data` in its message), so the message is kept whole here: `shown()` masks it and only then
+cuts it, and for a Secret it shows only the reason and the causes' fields.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_push import masking
 from gitops_push.errors import GitopsPushError
-
-MAX_MESSAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,10 @@ class KubeApiError(GitopsPushError):
         path: str,
         retry_after: float | None = None,
     ):
-        super().__init__(message, hint=hint_for(status, reason, message))
+        # `message` is cut for run-level reports, which concern no Secret; `full_message` is for
+        # `shown()`, which masks before it cuts.
+        super().__init__(masking.cut(message), hint=hint_for(status, reason, message))
+        self.full_message = message
         self.retry_after = retry_after
         self.status = status
         self.reason = reason
@@ -55,6 +58,20 @@ class KubeApiError(GitopsPushError):
     @property
     def is_namespace_missing(self) -> bool:
         return self.status == 404 and "namespaces" in self.message and "not found" in self.message
+
+    def shown(self, body: Mapping[str, Any] | None) -> str:
+        """The message to report about the object `body`: masked, then cut.
+
+        For a Secret, the server's own words are withheld: a policy or webhook can quote any part of
+        the object in any encoding, so only the status reason and the fields of the causes remain."""
+        if not masking.is_secret(body):
+            return masking.cut(self.full_message)
+        fields = sorted({c.field for c in self.causes if c.field})
+        text = f"the server refused this Secret ({self.status} {self.reason or 'error'})"
+        if fields:
+            text += f" over {', '.join(fields)}"
+        text += "; its message is not shown because it can echo the Secret's values"
+        return masking.redact(text, masking.secret_values([body]))
 
 
 def from_api_exception(
@@ -79,8 +96,6 @@ def from_api_exception(
         # huge and may echo data: say which fields and why, from the causes, without their values.
         name = f"{(details.get('kind') or 'object')} {details.get('name') or ''}".strip()
         message = f"{name} is invalid: " + "; ".join(f"{c.field}: {_reason_only(c.message)}" for c in causes)
-    if len(message) > MAX_MESSAGE:
-        message = message[:MAX_MESSAGE] + " …(cut)"
     return KubeApiError(
         status, str(parsed.get("reason") or ""), message, causes, method, path, _retry_after(headers)
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_push import gitrepo, settings
 from gitops_push.errors import GitopsPushError, GitStateError, UsageError
-from gitops_push.events import EventSink, Note, RunFailed, RunFinished, RunStarted
+from gitops_push.events import Connected, EventSink, Note, RunFailed, RunFinished, RunStarted
 from gitops_push.model import Range
 from gitops_push.pipeline import preparing, reading, recovery, runner, steps, writing
 from gitops_push.settings import Flags, Mode, Settings
@@ -141,6 +141,8 @@ def execute(
     )
     _note_dirty(resolved, repo, sink)
     cluster = None if resolved.flags.offline else connect(resolved)
+    if cluster is not None:
+        sink.handle(Connected(cluster.server, cluster.context, cluster.insecure))
     context = runner.Context(
         settings=resolved,
         repo=repo,

@@ -11,10 +11,11 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 from gitops_push.events import Event
 from gitops_push.reporters import stats
+from gitops_push.reporters.safe import CommandGuard
 from gitops_push.reporters.stats import Summary
 
 
@@ -86,6 +87,10 @@ def build(
         output = "github" if env.get("GITHUB_ACTIONS") == "true" else "text"
     out_stream, err_stream = stdout or sys.stdout, stderr or sys.stderr
     chosen: list[Reporter] = []
+    # A runner reads workflow commands from both streams: only the GitHub reporter may write them.
+    actions = output == "github" or env.get("GITHUB_ACTIONS") == "true"
+    text_out = cast("IO[str]", CommandGuard(out_stream)) if actions else out_stream
+    text_err = cast("IO[str]", CommandGuard(err_stream)) if actions else err_stream
     # --no-color and NO_COLOR mean no escape codes at all (rich alone would keep bold and dim); Actions
     # logs get workflow commands instead of colours.
     plain = no_color or bool(env.get("NO_COLOR")) or output == "github"
@@ -98,10 +103,10 @@ def build(
 
         chosen.append(JsonReporter(out_stream))
         # stdout stays pure JSON; errors and notes still reach people on stderr.
-        out_console = Console(file=err_stream, quiet=True)
+        out_console = Console(file=text_err, quiet=True)
     else:
-        out_console = _console(out_stream, plain)
-    err_console = _console(err_stream, plain)
+        out_console = _console(text_out, plain)
+    err_console = _console(text_err, plain)
     chosen.append(HumanReporter(out_console, err_console, show_diff=show_diff, verbose=verbose, quiet=quiet))
     if junit is not None:
         from gitops_push.reporters.junit import JunitReporter

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from gitops_push.reporters import console_width
+from gitops_push.reporters.safe import markup
 
 
 def render(
@@ -38,14 +38,14 @@ def render(
     for deploy in deploys:
         note = ""
         if deploy["rollback"]:
-            note = f"[yellow]rollback to {escape(str(deploy['rolled_back_to']))}[/]"
+            note = f"[yellow]rollback to {markup(str(deploy['rolled_back_to']))}[/]"
         elif deploy["promoted_from"]:
-            note = f"[cyan]promoted from {escape(str(deploy['promoted_from']))}[/]"
+            note = f"[cyan]promoted from {markup(str(deploy['promoted_from']))}[/]"
         table.add_row(
-            escape(deploy["time"]),
-            escape(deploy["commit"][:12]),
-            escape(deploy["subject"]),
-            escape(deploy["by"] or deploy["pipeline"]),
+            markup(deploy["time"]),
+            markup(deploy["commit"][:12]),
+            markup(deploy["subject"]),
+            markup(deploy["by"] or deploy["pipeline"]),
             str(deploy["created"]),
             str(deploy["updated"]),
             str(deploy["pruned"]),

@@ -11,12 +11,12 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from gitops_push.events import (
+    Connected,
     Event,
     FileSkipped,
     FindingFound,
@@ -33,6 +33,7 @@ from gitops_push.events import (
     TagRecorded,
 )
 from gitops_push.model import Action, Change, Op, Plan, StepView
+from gitops_push.reporters.safe import markup, printable
 from gitops_push.reporters.stats import Summary
 
 OP_STYLE = {
@@ -73,7 +74,7 @@ def _plan_table(rows: list[Change], words: dict[Op, str]) -> list[tuple[str, str
     A rich Table measures and wraps every cell, which took seconds for a plan of 10,000 objects; this
     pads the columns to their widest cell and lets long lines run on, as a log would.
     """
-    cells = [(words[c.op], str(c.ref), str(c.source or ""), OP_STYLE[c.op]) for c in rows]
+    cells = [(words[c.op], printable(c.ref), printable(c.source or ""), OP_STYLE[c.op]) for c in rows]
     cells.insert(0, ("action", "object", "file", "bold"))
     action_width = max(cell_len(action) for action, _, _, _ in cells)
     object_width = max(cell_len(ref) for _, ref, _, _ in cells)
@@ -102,24 +103,31 @@ class HumanReporter:
         self._command = ""
 
     def handle(self, event: Event) -> None:
-        if self._quiet and not isinstance(event, FindingFound | RunFailed | RollbackFinished | ObjectActed):
-            return  # -q: errors and the final line only
+        if self._quiet and not isinstance(
+            event, FindingFound | RunFailed | RollbackFinished | ObjectActed | Connected
+        ):
+            return  # -q: errors, warnings and the final line only
         if self._quiet and isinstance(event, ObjectActed) and event.action is not Action.FAILED:
             return
         match event:
             case RunStarted(command=command):
                 self._command = command
+            case Connected(server=server, context=context, warning=warning):
+                if not self._quiet:
+                    self._err.print(f"[dim]cluster: {markup(server)} (context {markup(context)})[/]")
+                if warning:
+                    self._err.print(f"[bold yellow]warning:[/] {markup(warning)}")
             case FileSkipped(skipped=skipped):
                 self._err.print(
-                    f"[dim]note: {escape(str(skipped.source))}: skipped: {escape(skipped.reason)}[/]"
+                    f"[dim]note: {markup(str(skipped.source))}: skipped: {markup(skipped.reason)}[/]"
                 )
             case Note(message=message, source=source):
                 where = f"{source}: " if source else ""
-                self._err.print(f"[cyan]note:[/] {escape(where + message)}")
+                self._err.print(f"[cyan]note:[/] {markup(where + message)}")
             case FindingFound(finding=finding):
-                field = f" [dim](field {escape(finding.field_path)})[/]" if finding.field_path else ""
+                field = f" [dim](field {markup(finding.field_path)})[/]" if finding.field_path else ""
                 self._err.print(
-                    f"[bold red]error:[/] {escape(str(finding.source))}: {escape(finding.message)}{field}"
+                    f"[bold red]error:[/] {markup(str(finding.source))}: {markup(finding.message)}{field}"
                 )
             case PlanReady(plan=plan, steps=steps):
                 self._print_plan(plan)
@@ -135,17 +143,17 @@ class HumanReporter:
                 self._health(event)
             case RollbackFinished(ok=ok, message=message):
                 style = "green" if ok else "bold red"
-                self._err.print(f"[{style}]{'↩' if ok else '✗'} {escape(message)}[/]")
+                self._err.print(f"[{style}]{'↩' if ok else '✗'} {markup(message)}[/]")
             case ObjectActed():
                 self._object(event)
             case TagRecorded(tag=tag, pushed=pushed):
-                self._out.print(f"tagged [bold]{escape(tag)}[/]{' and pushed it' if pushed else ''}")
+                self._out.print(f"tagged [bold]{markup(tag)}[/]{' and pushed it' if pushed else ''}")
             case RunFailed(message=message, hint=hint, source=source):
                 self._stop_progress()
                 where = f"{source}: " if source else ""
-                self._err.print(f"[bold red]error:[/] {escape(where + message)}")
+                self._err.print(f"[bold red]error:[/] {markup(where + message)}")
                 if hint:
-                    self._err.print(f"[dim]hint: {escape(hint)}[/]")
+                    self._err.print(f"[dim]hint: {markup(hint)}[/]")
             case _:
                 pass
 
@@ -153,26 +161,26 @@ class HumanReporter:
         self._stop_progress()
         counts = summary.counts()
         shown = ", ".join(f"{n} {word}" for word, n in counts.items() if n)
-        env = escape(summary.environment)
+        env = markup(summary.environment)
         code = summary.exit_code
         if summary.result == "failed":
             self._err.print(
-                f"[bold red]✗ {escape(summary.command)} of {env} failed[/] (exit code {code}){': ' + shown if shown else ''}"
+                f"[bold red]✗ {markup(summary.command)} of {env} failed[/] (exit code {code}){': ' + shown if shown else ''}"
             )
         elif self._command == "status":
             if summary.plan is not None and not summary.plan.is_empty:
                 self._out.print(
-                    f"[bold yellow]drift in {env}[/]: {len(summary.plan.changes)} object(s) differ from {escape(summary.plan.range.base_tag or '')}"
+                    f"[bold yellow]drift in {env}[/]: {len(summary.plan.changes)} object(s) differ from {markup(summary.plan.range.base_tag or '')}"
                 )
             else:
                 self._out.print(
-                    f"[green]✓[/] no drift in {env}: the cluster matches {escape(summary.plan.range.base_tag or '') if summary.plan else 'Git'}"
+                    f"[green]✓[/] no drift in {env}: the cluster matches {markup(summary.plan.range.base_tag or '') if summary.plan else 'Git'}"
                 )
         elif summary.result == "no-changes":
             self._out.print(f"[green]✓[/] nothing to deploy to {env}{': ' + shown if shown else ''}")
         elif summary.result == "deployed":
             self._out.print(
-                f"[bold green]✓ deployed {escape((summary.head or '')[:12])} to {env}[/]: {shown}"
+                f"[bold green]✓ deployed {markup((summary.head or '')[:12])} to {env}[/]: {shown}"
             )
         else:
             self._out.print(f"[bold]plan for {env}[/]: {shown}")
@@ -229,9 +237,9 @@ class HumanReporter:
         if not change.diff or self._out.quiet:
             return
         # One Text per change, not one print per line: a plan of 10,000 objects has 300,000 lines.
-        text = Text(f"--- {change.ref}\n", style="bold")
+        text = Text(f"--- {printable(change.ref)}\n", style="bold")
         for line in change.diff:
-            text.append(line + "\n", style=DIFF_STYLE.get(line[:1], ""))
+            text.append(printable(line) + "\n", style=DIFF_STYLE.get(line[:1], ""))
         self._out.print(text, highlight=False, end="")
 
     def _object(self, event: ObjectActed) -> None:
@@ -240,15 +248,15 @@ class HumanReporter:
         if event.action is Action.FAILED:
             where = f"{event.source}: " if event.source else ""
             self._err.print(
-                f"[bold red]✗ {event.stage.value} failed:[/] {escape(where + str(event.ref))}: {escape(event.error or '')}"
+                f"[bold red]✗ {event.stage.value} failed:[/] {markup(where + str(event.ref))}: {markup(event.error or '')}"
             )
             return
         if self._progress is None or self._verbose:
             if self._plain:
-                self._write_plain(f"{event.action.value} {event.ref}\n")
+                self._write_plain(f"{event.action.value} {printable(event.ref)}\n")
                 return
             style = ACTION_STYLE.get(event.action, "dim")
-            self._out.print(f"[{style}]{event.action.value}[/] {escape(str(event.ref))}")
+            self._out.print(f"[{style}]{event.action.value}[/] {markup(str(event.ref))}")
 
     def _start_waiting(self) -> None:
         self._stop_progress()
@@ -265,10 +273,10 @@ class HumanReporter:
             self._live.update(self._health_table())
         elif event.status != "Current" or self._verbose:
             self._out.print(
-                f"  {escape(str(event.ref))}: {event.status}: {escape(event.message)} ({event.elapsed:.0f}s)"
+                f"  {markup(str(event.ref))}: {event.status}: {markup(event.message)} ({event.elapsed:.0f}s)"
             )
         else:
-            self._out.print(f"  {escape(str(event.ref))}: [green]Current[/] ({event.elapsed:.0f}s)")
+            self._out.print(f"  {markup(str(event.ref))}: [green]Current[/] ({event.elapsed:.0f}s)")
 
     def _health_table(self) -> Table:
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
@@ -277,7 +285,7 @@ class HumanReporter:
         for name, event in sorted(self._waiting.items()):
             style = {"Current": "green", "Failed": "bold red"}.get(event.status, "yellow")
             table.add_row(
-                escape(name), f"[{style}]{event.status}[/]", escape(event.message), f"{event.elapsed:.0f}s"
+                markup(name), f"[{style}]{event.status}[/]", markup(event.message), f"{event.elapsed:.0f}s"
             )
         return table
 
@@ -301,7 +309,7 @@ class HumanReporter:
             self._live = None
             for name, event in sorted(self._waiting.items()):
                 self._out.print(
-                    f"  {escape(name)}: {event.status}: {escape(event.message)} ({event.elapsed:.0f}s)"
+                    f"  {markup(name)}: {event.status}: {markup(event.message)} ({event.elapsed:.0f}s)"
                 )
         if self._progress is not None:
             self._progress.stop()

@@ -9,9 +9,12 @@ Shape (documented in docs/output-json.md, pinned by tests):
                   "health", "message"}],
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
      "notes": [str], "rollback": null | {"ok": bool, "message": str},
-     "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}]}
+     "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}],
+     "cluster": null | {"server": str, "context": str, "insecure": bool}, "warnings": [str]}
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
+JSON escapes control characters and (ASCII output) every other character outside ASCII; `##[`, which a
+GitHub Actions runner reads as a command anywhere in a line, is written as `##\u005b`, the same string.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from gitops_push.events import Event
+from gitops_push.events import Connected, Event
 from gitops_push.reporters.stats import Summary
 
 
@@ -31,8 +34,8 @@ class JsonReporter:
         pass  # everything is in the Summary at close
 
     def close(self, summary: Summary) -> None:
-        json.dump(document(summary), self._stream, indent=2)
-        self._stream.write("\n")
+        text = json.dumps(document(summary), indent=2, ensure_ascii=True)
+        self._stream.write(text.replace("##[", "##\\u005b") + "\n")
         self._stream.flush()
 
 
@@ -80,4 +83,12 @@ def document(summary: Summary) -> dict[str, Any]:
             for step in summary.steps
         ],
         "rollback": {"ok": summary.rollback[0], "message": summary.rollback[1]} if summary.rollback else None,
+        "cluster": _cluster(summary.cluster),
+        "warnings": summary.warnings,
     }
+
+
+def _cluster(cluster: Connected | None) -> dict[str, Any] | None:
+    if cluster is None:
+        return None
+    return {"server": cluster.server, "context": cluster.context, "insecure": cluster.insecure}

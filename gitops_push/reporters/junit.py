@@ -2,7 +2,9 @@
 
 One test suite per stage that ran (validate, dry-run, apply, wait, prune), one test case per object
 in it: passed, or failed with the reason. Run-level failures (bad config, unreachable cluster, a tag
-race) are one failed case of the suite `gitops-push`. Messages were masked by the stages already.
+race) are one failed case of the suite `gitops-push`. Messages were masked by the stages already;
+names and messages pass through `safe.printable()`, as XML 1.0 cannot hold most control characters
+(ElementTree would write a file that Jenkins and GitLab refuse to read).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gitops_push.events import (
     StageFinished,
 )
 from gitops_push.model import Action, Op, SourceLocation
+from gitops_push.reporters.safe import printable
 from gitops_push.reporters.stats import Summary
 
 SUITE_ORDER = ("validate", "dry-run", "apply", "wait", "prune", "rollback", "gitops-push")
@@ -89,7 +92,9 @@ class JunitReporter:
             summary.command or "run",
             Case(f"{summary.command} {summary.environment}", "", outcome),
         )
-        root = ET.Element("testsuites", name=f"gitops-push {summary.command} {summary.environment}")
+        root = ET.Element(
+            "testsuites", name=printable(f"gitops-push {summary.command} {summary.environment}")
+        )
         total = failed = 0
         for suite_name in sorted(
             self._suites.cases, key=lambda s: SUITE_ORDER.index(s) if s in SUITE_ORDER else 99
@@ -107,13 +112,14 @@ class JunitReporter:
             )
             for case in cases.values():
                 element = ET.SubElement(
-                    suite, "testcase", classname=f"gitops-push.{suite_name}", name=case.name
+                    suite, "testcase", classname=f"gitops-push.{suite_name}", name=printable(case.name)
                 )
                 if case.file:
-                    element.set("file", case.file)
+                    element.set("file", printable(case.file))
                 if case.failure is not None:
-                    failure = ET.SubElement(element, "failure", message=case.failure.splitlines()[0][:500])
-                    failure.text = case.failure
+                    text = printable(case.failure)
+                    failure = ET.SubElement(element, "failure", message=text[:500])
+                    failure.text = text
             total += len(cases)
             failed += failures
         root.set("tests", str(total))

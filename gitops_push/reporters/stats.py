@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from gitops_push.errors import ExitCode
 from gitops_push.events import (
+    Connected,
     Event,
     FileSkipped,
     FindingFound,
@@ -73,6 +74,8 @@ class Summary:
     failure_code: int | None = None
     pending_exit_code: int | None = None  # plan --detailed-exitcode (10), status --exit-code (1)
     rollback: tuple[bool, str] | None = None
+    cluster: Connected | None = None  # None: offline, or the run stopped before it connected
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Problem]:
@@ -113,6 +116,10 @@ def fold(summary: Summary, event: Event) -> None:
     match event:
         case RunStarted(command=command, environment=environment):
             summary.command, summary.environment = command, environment
+        case Connected(warning=warning):
+            summary.cluster = event
+            if warning:
+                summary.warnings.append(warning)
         case PlanReady(plan=plan, steps=steps):
             _take_plan(summary, plan)
             summary.steps = steps

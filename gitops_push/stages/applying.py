@@ -194,7 +194,7 @@ def apply_wave(
 
 def describe(exc: KubeApiError, manifest: Manifest) -> str:
     """The server's reason, with the conflicting manager or immutable field named, and no Secret value."""
-    message = exc.message
+    message = exc.shown(manifest.body)
     if exc.is_conflict:
         managers = sorted(conflicting_managers(exc))
         fields = sorted({c.field for c in exc.causes if c.field})
@@ -206,11 +206,7 @@ def describe(exc: KubeApiError, manifest: Manifest) -> str:
 
 
 def _masked(message: str, manifest: Manifest) -> str:
-    if not manifest.is_secret:
-        return message
-    # The server can echo a Secret's value in its messages ("Invalid value: ..."): hide every quoted value.
-    message = re.sub(r'Invalid value: "(?:[^"\\]|\\.)*"', 'Invalid value: "(hidden)"', message)
-    return masking.mask_text(message, masking.secret_values([manifest.body]))
+    return masking.redact(message, masking.secret_values([manifest.body]) if manifest.is_secret else ())
 
 
 def _event(stage: Stage, manifest: Manifest, action: Action, error: str | None) -> ObjectActed:

@@ -57,9 +57,8 @@ def prune_wave(
                 cluster.delete(resource, ref.namespace, ref.name)
         except KubeApiError as exc:
             failed.append(ref)
-            sink.handle(
-                ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message)
-            )
+            error = exc.shown(manifest.body)  # masked, then cut: a Secret's values never reach a report
+            sink.handle(ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, error))
             continue
         sink.handle(ObjectActed(stage, ref, Action.PRUNED, manifest.source, manifest.api_version))
     return failed

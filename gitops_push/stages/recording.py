@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_push import __version__
-from gitops_push.errors import TagRace, UsageError
+from gitops_push.errors import TagPushRefused, TagRace, UsageError
 from gitops_push.gitrepo import DeployTag, GitRepo
 from gitops_push.model import Op, Plan
 
@@ -192,7 +192,7 @@ def record(
         )
     try:
         repo.push_tag(remote, name)
-    except TagRace:
+    except (TagRace, TagPushRefused):
         repo.delete_tag(name)  # the local tag would otherwise claim a deploy the remote never recorded
         raise
     return name, True

@@ -465,7 +465,9 @@ def test_config_file_environments_and_errors(workspace: Workspace, kube: KubeClu
     assert "namespaces" in error["message"]
 
 
-def test_the_tag_is_pushed_and_a_refused_push_is_a_race(workspace: Workspace, tmp_path: Path) -> None:
+def test_the_tag_is_pushed_a_refused_push_fails_and_a_race_is_exit_5(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     workspace.git("remote", "add", "origin", str(remote))
@@ -481,15 +483,26 @@ def test_the_tag_is_pushed_and_a_refused_push_is_a_race(workspace: Workspace, tm
     ).stdout.split()
     assert remote_tags == [pushed.json["tag"]]
 
-    # The remote now refuses new tags, as it would when another deploy's tag got there first.
+    # The remote now refuses new tags, as a protected-tags rule does: not a race (issue 14.9).
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'tag already taken by another deploy' >&2\nexit 1\n")
+    hook.write_text("#!/bin/sh\necho 'You are not allowed to create this tag' >&2\nexit 1\n")
     hook.chmod(0o755)
     workspace.write("k8s/cm.yaml", config_map(ns, "late", {"a": "b"}))
     workspace.commit()
     refused = workspace.cli("deploy", "--path", "k8s", "-o", "json")
 
-    assert refused.exit_code == 5
-    assert refused.json["errors"][0]["reference"] == "tag-race"
-    assert "refused" in refused.json["errors"][0]["message"]
+    assert refused.exit_code == 1
+    assert refused.json["errors"][0]["reference"] == "tag-push-refused"
+    assert "not allowed to create this tag" in refused.json["errors"][0]["message"]
     assert workspace.tags() == [pushed.json["tag"]]  # the local tag of the refused push is removed
+
+    # Another deploy's push creates the same tag while ours is received: a race, exit 5.
+    hook.unlink()
+    race = remote / "hooks" / "update"
+    race.write_text('#!/bin/sh\ngit update-ref "$1" "$3"\n')  # the other push lands first
+    race.chmod(0o755)
+    raced = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+    assert raced.exit_code == 5, raced.stdout + raced.stderr
+    assert raced.json["errors"][0]["reference"] == "tag-race"
+    assert "another deploy tagged first" in raced.json["errors"][0]["message"]
+    assert workspace.tags() == [pushed.json["tag"]]

@@ -44,6 +44,8 @@ class FakeCluster:
     """A Cluster that keeps objects in a dict. `requests` counts calls by method name."""
 
     server = "https://fake.invalid"
+    context = "fake"
+    insecure = False
 
     def __init__(self) -> None:
         self.request_timeout: tuple[float, float] = (10.0, 30.0)

@@ -1,4 +1,5 @@
-"""ci-templates/ checked by the real linters: actionlint (with shellcheck), npm-groovy-lint and gitlab-ci-local.
+"""ci-templates/ checked by the real linters: actionlint (with shellcheck), zizmor, npm-groovy-lint and
+gitlab-ci-local.
 
 The tools come from tools/install-ci-tools (once per test run, into the cache outside the checkout).
 If it cannot install them, every test here fails with its messages: nothing is skipped.
@@ -30,7 +31,9 @@ GITLAB_TEMPLATE = TEMPLATES / "gitlab" / "gitops-push.gitlab-ci.yml"
 GITLAB_EXAMPLE = TEMPLATES / "gitlab" / "example.gitlab-ci.yml"
 # How the example workflows name the action; the lint rewrites it to the local copy.
 ACTION_REFERENCE = re.compile(r"your-org/gitops-push/ci-templates/github@v[0-9][0-9.]*")
-TOOLS = ("actionlint", "shellcheck", "npm-groovy-lint", "gitlab-ci-local")
+TOOLS = ("actionlint", "shellcheck", "zizmor", "npm-groovy-lint", "gitlab-ci-local")
+ZIZMOR_CONFIG = GITHUB / "zizmor.yml"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,93 @@ def test_actionlint_really_checks_the_action_inputs_and_its_shell(ci_tools: CiTo
     assert "SC2006" in result.stdout, output(result)
 
 
+def zizmor(tools: CiTools, project: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor's widest persona, offline (no GitHub token, no network), with the explained exceptions.
+
+    zizmor audits action.yml itself; the action's steps as a workflow exist for actionlint only."""
+    (project / ".github" / "workflows" / "action-steps.yml").unlink(missing_ok=True)
+    return run(
+        [
+            tools("zizmor"),
+            "--offline",
+            "--persona",
+            "auditor",
+            "--no-progress",
+            "--color",
+            "never",
+            "--config",
+            str(ZIZMOR_CONFIG),
+            ".",
+        ],
+        cwd=project,
+        env=tools.env(),
+    )
+
+
+def test_zizmor_finds_nothing_in_the_action_and_the_workflows(ci_tools: CiTools, tmp_path: Path) -> None:
+    result = zizmor(ci_tools, github_project(tmp_path / "project"))
+    assert result.returncode == 0, output(result)
+    assert "No findings to report" in result.stdout + result.stderr, output(result)
+
+
+def test_zizmor_really_audits_the_templates(ci_tools: CiTools, tmp_path: Path) -> None:
+    """A control: the weaknesses of issue 14.6, planted back, are reported."""
+    project = github_project(tmp_path / "project")
+    plan = project / ".github" / "workflows" / "plan.yml"
+    text = plan.read_text().replace(
+        "persist-credentials: false  # nothing here pushes", "fetch-tags: true", 1
+    )
+    plan.write_text(re.sub(r"actions/checkout@[0-9a-f]{40}", "actions/checkout@v6", text, count=1))
+    deploy = project / ".github" / "workflows" / "deploy.yml"
+    deploy.write_text(deploy.read_text().replace("permissions: {}", "permissions:\n  contents: write", 1))
+    result = zizmor(ci_tools, project)
+    assert result.returncode != 0, output(result)
+    for audit in ("unpinned-uses", "artipacked", "excessive-permissions"):
+        assert f"[{audit}]" in result.stdout, output(result)
+
+
+def uses(path: Path) -> list[str]:
+    """Every `uses:` of a workflow or of the action's steps."""
+    data = load_yaml(path)
+    steps = [s for job in data.get("jobs", {}).values() for s in job.get("steps", [])]
+    steps += data.get("runs", {}).get("steps", [])
+    return [str(step["uses"]) for step in steps if "uses" in step]
+
+
+def test_every_third_party_action_is_pinned_by_commit_sha() -> None:
+    for path in (GITHUB / "action.yml", *sorted((GITHUB / "workflows").glob("*.yml"))):
+        for reference in uses(path):
+            if ACTION_REFERENCE.fullmatch(reference):
+                continue  # gitops-push itself: the user's own copy, pinned as the comment says
+            assert PINNED.match(reference), f"{path.name}: {reference} is not pinned to a commit SHA"
+
+
+def test_deploys_run_from_the_default_branch_only_and_keep_no_credentials() -> None:
+    deploy = load_yaml(GITHUB / "workflows" / "deploy.yml")
+    assert deploy["permissions"] == {}
+    for job in deploy["jobs"].values():
+        assert job["if"] == "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+        assert job["permissions"] == {"contents": "write"}
+        assert job["environment"] in ("staging", "production")
+    for name in ("deploy.yml", "plan.yml"):
+        for job in load_yaml(GITHUB / "workflows" / name)["jobs"].values():
+            checkout = job["steps"][0]
+            assert checkout["with"]["persist-credentials"] is False, f"{name}: {checkout}"
+
+
+def test_pull_requests_plan_offline_or_with_a_gated_identity() -> None:
+    plan = load_yaml(GITHUB / "workflows" / "plan.yml")
+    offline, cluster = plan["jobs"]["plan-offline"], plan["jobs"]["plan-cluster"]
+    step = next(s for s in offline["steps"] if s.get("id") == "plan")
+    assert step["with"]["offline"] == "true" and "kubeconfig" not in step["with"]
+    assert "secrets." not in yaml.safe_dump(offline)
+    # The cluster plan: its own identity, only behind an environment's reviewers, never for forks.
+    assert cluster["environment"] == "plan-staging"
+    assert cluster["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    step = next(s for s in cluster["steps"] if s.get("id") == "plan")
+    assert step["with"]["kubeconfig"] == "${{ secrets.PLAN_KUBECONFIG }}"
+
+
 def test_the_action_installs_from_its_own_repository_by_default() -> None:
     action = load_yaml(GITHUB / "action.yml")
     install = next(step for step in action["runs"]["steps"] if step.get("id") == "install")
@@ -204,7 +294,6 @@ def test_the_action_installs_from_its_own_repository_by_default() -> None:
             assert checkout["uses"].startswith("actions/checkout@")
             assert checkout["with"]["fetch-depth"] == 0, f"{name}: the last deploy tag needs full history"
     deploy = load_yaml(GITHUB / "workflows" / "deploy.yml")
-    assert deploy["permissions"] == {"contents": "write"}
     assert {job["concurrency"]["group"] for job in deploy["jobs"].values()} == {
         "deploy-staging",
         "deploy-production",

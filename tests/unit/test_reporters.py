@@ -178,6 +178,8 @@ def test_json_document_of_a_deploy() -> None:
             {"step": "lock", "wave": None, "objects": None, "text": "lock"},
             {"step": "apply", "wave": "config", "objects": 2, "text": "apply wave 4 (config): 2 objects"},
         ],
+        "cluster": None,  # these events never connected
+        "warnings": [],
     }
     assert stdout.endswith("}\n")
     # stdout holds the JSON document only; notes still reach people on stderr.
