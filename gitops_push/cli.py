@@ -151,7 +151,7 @@ OPTIONS: dict[str, Decorator] = {
         type=click.IntRange(0),
         default=DEFAULTS.max_prune,
         show_default=True,
-        help="Refuse a deploy that would prune more objects than this.",
+        help="Refuse a deploy that would prune more objects than this (plan lists them, then exits 2).",
     ),
     "push": click.option(
         "--push/--no-push",
@@ -281,7 +281,7 @@ def _fail(exc: GitopsPushError) -> NoReturn:
 
 
 @main.command()
-@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, "to", "from", "offline", "detailed-exitcode")
+@options("env", *ENVIRONMENT, *CLUSTER, *REPORTING, "to", "from", "offline", "detailed-exitcode", "max-prune")
 @click.option(
     "--all", "all_objects", is_flag=True, help="Plan every object under the paths, not just what changed."
 )

@@ -84,7 +84,7 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
         ),
         allow_empty=flags.allow_empty,
     )
-    if context.mode is not steps.Mode.STATUS:
+    if context.mode not in (steps.Mode.STATUS, steps.Mode.PLAN):  # plan refuses in `review`, after listing
         pruning.refuse_mass_prune(len(prune), flags.max_prune)
     notes = (decision.why,) if decision.why else ()
     intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes)
@@ -219,6 +219,8 @@ def review(step: steps.Review, context: Context, state: State) -> State:
         diffs=context.settings.diffs,
     )
     context.sink.handle(PlanReady(plan, step_views(context, plan)))
+    if context.mode is steps.Mode.PLAN:  # the plan lists what a deploy would prune, then refuses as it would
+        pruning.refuse_mass_prune(len(intent.prune), context.settings.flags.max_prune)
     if state.dry_run.rejected:
         raise DryRunRejected("the server-side dry-run rejected changes: nothing was applied")
     return replace(state, plan=plan)

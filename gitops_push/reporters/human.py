@@ -152,7 +152,7 @@ class HumanReporter:
             self._out.print(f"[green]✓[/] nothing to deploy to {env}{': ' + shown if shown else ''}")
         elif summary.result == "deployed":
             self._out.print(
-                f"[bold green]✓ deployed {escape((summary.head or '')[:12])} to {env}[/]: {shown}"
+                f"[bold green]✓ deployed {escape((summary.head or '')[:12])} to {env}[/]: {shown or 'nothing applied'}"
             )
         else:
             self._out.print(f"[bold]plan for {env}[/]: {shown}")

@@ -1,4 +1,5 @@
-"""Issue 12, cases 7, 8 and 11 (part), on the real control plane: a re-run keeps failing fast."""
+"""Issue 12, cases 7, 8 and 11 (part), on the real control plane: a re-run keeps failing fast; `plan`
+lists what it would prune before refusing --max-prune, and hints only at flags of `deploy`."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import time
 
 import pytest
 
+from gitops_push.kube.client import KubeCluster
 from tests.e2e.test_health_and_history import NOWHERE, deployment
-from tests.e2e.workspace import Workspace, namespace_manifest, unique
+from tests.e2e.workspace import CONFIG_MAPS, Workspace, config_map, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -37,3 +39,66 @@ def test_a_rerun_of_a_failed_rollout_fails_fast_again_naming_the_pod(workspace: 
     rerun_elapsed = attempts[1][0]
     assert rerun_elapsed < 15  # its pods have been unschedulable for longer than the grace already
 
+
+def test_plan_over_max_prune_lists_what_it_would_prune_then_exits_2(workspace: Workspace) -> None:
+    ns = unique("planprune")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/cms.yaml", "---\n".join(config_map(ns, f"cm-{n}", {"n": str(n)}) for n in range(5)))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.git("rm", "-q", "k8s/cms.yaml")
+    workspace.commit("remove five")
+
+    planned = workspace.cli("plan", "--path", "k8s", "--max-prune", "3", "-o", "json")
+    text = workspace.cli("plan", "--path", "k8s", "--max-prune", "3")
+
+    assert planned.exit_code == 2, planned.stderr
+    assert planned.actions() == {f"ConfigMap {ns}/cm-{n}": "pruned" for n in range(5)}
+    assert "would prune 5 objects, more than --max-prune 3" in planned.json["errors"][0]["message"]
+    assert text.exit_code == 2
+    assert all(f"ConfigMap {ns}/cm-{n}" in text.stdout for n in range(5))
+    assert "more than --max-prune 3" in text.stderr
+    assert workspace.cli("plan", "--path", "k8s", "--max-prune", "5").exit_code == 0
+
+
+def test_plan_hints_at_the_deploy_flag_it_lacks(workspace: Workspace, kube: KubeCluster) -> None:
+    ns = unique("planhint")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git"}))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    kube.request(
+        "PATCH",
+        CONFIG_MAPS.path(ns, "shared"),
+        query=[("fieldManager", "hand-editor"), ("force", "true")],
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shared", "namespace": ns},
+            "data": {"owner": "hand"},
+        },
+        content_type="application/apply-patch+yaml",
+    )
+    workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git again"}))
+    workspace.commit()
+
+    refused = workspace.cli("plan", "--path", "k8s", "-o", "json")
+
+    assert refused.exit_code == 4
+    (conflict,) = [e["message"] for e in refused.json["errors"] if "hand-editor" in e["message"]]
+    assert "a deploy with --force-conflicts takes them over" in conflict
+    assert "; --force-conflicts" not in conflict
+
+
+def test_a_deploy_that_applies_nothing_says_so(workspace: Workspace) -> None:
+    ns = unique("nothing")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.write("k8s/README.md", "Not a manifest.\n")
+    workspace.commit("a note next to the manifests")
+
+    result = workspace.cli("deploy", "--path", "k8s")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[-1].endswith(": nothing applied")

@@ -307,6 +307,17 @@ def test_text_of_a_deploy() -> None:
     assert "\x1b[" not in stdout + stderr
 
 
+def test_text_of_a_deploy_that_applied_nothing_says_so() -> None:
+    events: list[Event] = [
+        RunStarted("deploy", "prod"),
+        PlanReady(Plan(range=Range(BASE, HEAD), apply_waves=(), prune_waves=())),
+        TagRecorded(TAG, HEAD, pushed=False),
+        RunFinished("prod", BASE, HEAD, None),
+    ]
+    _, stdout, _ = run("text", events)
+    assert lines(stdout)[-1] == "✓ deployed 222222222222 to prod: nothing applied"
+
+
 def test_text_with_diffs_and_unchanged_objects() -> None:
     events: list[Event] = [RunStarted("plan", "prod"), PlanReady(PLAN)]
     summary, stdout, _ = run("text", events, show_diff=True, verbose=1)
