@@ -381,15 +381,19 @@ def promote(**values: Any) -> None:
 @main.command(name="status")
 @options("env", *ENVIRONMENT, *CLUSTER, *REPORTING)
 @click.option(
-    "--exit-code", "exit_code", is_flag=True, help="Exit 1 when there is drift (for scheduled checks)."
+    "--exit-code",
+    "exit_code",
+    is_flag=True,
+    help=f"Exit {int(ExitCode.DRIFT)} when there is drift (for scheduled checks); 1 stays a failure.",
 )
 def status(**values: Any) -> None:
     """Compare the live objects with the last deployed tag and list what drifted.
 
     Every object under the paths at the last deploy tag is server-side dry-run against the cluster
     (managed fields ignored): objects edited by hand are "drifted", deleted ones "missing", and
-    objects labelled as members of the environment that Git no longer has are "not in Git".
-    `deploy --all` repairs drift. Also available as `gitops-push drift`.
+    objects labelled as members of the environment that Git no longer has are "not in Git" ("extra"
+    in JSON). Fields that other field managers added to our objects are listed apart, with the
+    manager's name. `deploy --all` repairs drift. Also available as `gitops-push drift`.
 
     \b
     Examples:
@@ -399,7 +403,7 @@ def status(**values: Any) -> None:
     from gitops_push import pipeline
 
     flags = flags_of(values, show_diff=True)
-    pending = ExitCode.FAILED if flags.exit_code else None
+    pending = ExitCode.DRIFT if flags.exit_code else None
     _report(flags, lambda sink: pipeline.run(Mode.STATUS, flags, sink), pending=pending)
 
 

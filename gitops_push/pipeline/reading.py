@@ -22,10 +22,15 @@ from gitops_push.events import (
     StageStarted,
     Status,
 )
+from gitops_push.kube import FIELD_MANAGER
 from gitops_push.model import ChangeSet, Manifest, Range
 from gitops_push.pipeline import steps
 from gitops_push.pipeline.runner import Context, DryRunResult, Intent, State, executes, step_views
 from gitops_push.stages import applying, loading, locking, ownership, planning, pruning, recording, validating
+
+# The field managers whose fields are Git's. TODO(issue 12): the per-environment manager of the
+# ownership change (`gitops-push-<env>`, plus this legacy one) once it lands.
+OUR_MANAGERS = frozenset({FIELD_MANAGER})
 
 
 @executes(steps.Lock)
@@ -217,6 +222,7 @@ def review(step: steps.Review, context: Context, state: State) -> State:
         skipped=intent.change_set.skipped,
         notes=intent.notes,
         diffs=context.settings.diffs,
+        ours=OUR_MANAGERS if context.mode is steps.Mode.STATUS else (),
     )
     context.sink.handle(PlanReady(plan, step_views(context, plan)))
     if context.mode is steps.Mode.PLAN:  # the plan lists what a deploy would prune, then refuses as it would

@@ -1,13 +1,17 @@
 """Issue 12, cases 7, 8 and 11 (part), on the real control plane: a re-run keeps failing fast; `plan`
-lists what it would prune before refusing --max-prune, and hints only at flags of `deploy`."""
+lists what it would prune before refusing --max-prune, and hints only at flags of `deploy`; `status`
+reports fields that other managers added, and drift with an exit code of its own."""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 
 from gitops_push.kube.client import KubeCluster
+from tests.e2e.test_faults import socket_closed
 from tests.e2e.test_health_and_history import NOWHERE, deployment
 from tests.e2e.workspace import CONFIG_MAPS, Workspace, config_map, namespace_manifest, unique
 
@@ -102,3 +106,56 @@ def test_a_deploy_that_applies_nothing_says_so(workspace: Workspace) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[-1].endswith(": nothing applied")
+
+
+def test_status_reports_fields_other_managers_added_and_drift_with_its_own_exit_code(
+    workspace: Workspace, kube: KubeCluster, tmp_path: Path
+) -> None:
+    ns = unique("added")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/cm.yaml", config_map(ns, "web-config", {"A": "1"}))
+    workspace.write("k8s/leftover.yaml", config_map(ns, "leftover", {"b": "2"}))
+    workspace.write("k8s/web.yaml", deployment(ns, "web"))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s", "--timeout", "60s").exit_code == 0
+    workspace.git("rm", "-q", "k8s/leftover.yaml")
+    workspace.commit("leftover leaves Git")
+    assert workspace.cli("deploy", "--path", "k8s", "--no-prune").exit_code == 0
+    leftover_only = workspace.cli("status", "--path", "k8s", "--exit-code", "-o", "json")
+    assert leftover_only.exit_code == 6, leftover_only.stdout  # controllers' fields are no drift
+    assert {k: v for k, v in leftover_only.actions().items() if v != "unchanged"} == {
+        f"ConfigMap {ns}/leftover": "extra"
+    }
+
+    # kubectl patch cm web-config -p '{"data":{"EXTRA":"x"}}'
+    kube.request(
+        "PATCH",
+        CONFIG_MAPS.path(ns, "web-config"),
+        query=[("fieldManager", "kubectl-patch")],
+        body={"data": {"EXTRA": "x"}},
+        content_type="application/merge-patch+json",
+    )
+    status = workspace.cli("status", "--path", "k8s", "--exit-code", "-o", "json")
+    text = workspace.cli("status", "--path", "k8s")
+
+    assert status.exit_code == 6
+    web_config = next(o for o in status.json["objects"] if o["name"] == "web-config")
+    assert web_config["action"] == "unchanged"  # our own field A is as Git has it
+    assert web_config["other_managers"] == [{"manager": "kubectl-patch", "fields": [".data.EXTRA"]}]
+    assert all(o["other_managers"] == [] for o in status.json["objects"] if o["name"] != "web-config")
+    assert f"ConfigMap {ns}/web-config: .data.EXTRA (by kubectl-patch)" in text.stdout
+    assert text.exit_code == 0  # without --exit-code, drift is a report, not a failure
+    with socket_closed() as port:
+        config = json.loads(workspace.kubeconfig.read_text())
+        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+        (tmp_path / "dead.kubeconfig").write_text(json.dumps(config))
+        unreachable = workspace.cli(
+            "status",
+            "--path",
+            "k8s",
+            "--exit-code",
+            "--retry-timeout",
+            "1s",
+            kubeconfig=tmp_path / "dead.kubeconfig",
+        )
+    assert unreachable.exit_code == 1
