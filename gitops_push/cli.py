@@ -161,7 +161,7 @@ OPTIONS: dict[str, Decorator] = {
         type=click.IntRange(0),
         default=DEFAULTS.max_prune,
         show_default=True,
-        help="Refuse a deploy that would prune more objects than this.",
+        help="Refuse a deploy that would prune more objects than this (plan lists them, then exits 2).",
     ),
     "push": click.option(
         "--push/--no-push",
@@ -316,6 +316,7 @@ def _fail(exc: GitopsPushError) -> NoReturn:
     "force",
     "offline",
     "detailed-exitcode",
+    "max-prune",
 )
 @click.option(
     "--all", "all_objects", is_flag=True, help="Plan every object under the paths, not just what changed."
@@ -420,15 +421,19 @@ def promote(**values: Any) -> None:
 @main.command(name="status")
 @options("env", *ENVIRONMENT, *CLUSTER, *REPORTING)
 @click.option(
-    "--exit-code", "exit_code", is_flag=True, help="Exit 1 when there is drift (for scheduled checks)."
+    "--exit-code",
+    "exit_code",
+    is_flag=True,
+    help=f"Exit {int(ExitCode.DRIFT)} when there is drift (for scheduled checks); 1 stays a failure.",
 )
 def status(**values: Any) -> None:
     """Compare the live objects with the last deployed tag and list what drifted.
 
     Every object under the paths at the last deploy tag is server-side dry-run against the cluster
     (managed fields ignored): objects edited by hand are "drifted", deleted ones "missing", and
-    objects labelled as members of the environment that Git no longer has are "not in Git".
-    `deploy --all` repairs drift. Also available as `gitops-push drift`.
+    objects labelled as members of the environment that Git no longer has are "not in Git" ("extra"
+    in JSON). Fields that other field managers added to our objects are listed apart, with the
+    manager's name. `deploy --all` repairs drift. Also available as `gitops-push drift`.
 
     \b
     Examples:
@@ -438,7 +443,7 @@ def status(**values: Any) -> None:
     from gitops_push import pipeline
 
     flags = flags_of(values, show_diff=True)
-    pending = ExitCode.FAILED if flags.exit_code else None
+    pending = ExitCode.DRIFT if flags.exit_code else None
     _report(flags, lambda sink: pipeline.run(Mode.STATUS, flags, sink), pending=pending)
 
 

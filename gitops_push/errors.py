@@ -22,6 +22,7 @@ class ExitCode(enum.IntEnum):
     INVALID = 3
     REJECTED = 4
     RACE = 5
+    DRIFT = 6
     CHANGES_PENDING = 10
 
     @property
@@ -36,6 +37,7 @@ _MEANINGS = {
     ExitCode.INVALID: "validation failed: nothing was applied",
     ExitCode.REJECTED: "server-side dry-run rejected a change: nothing was applied",
     ExitCode.RACE: "another deploy tagged first (tag exists), or holds the lock",
+    ExitCode.DRIFT: "status --exit-code: the cluster differs from the last deployed tag",
     ExitCode.CHANGES_PENDING: "plan --detailed-exitcode: changes are pending",
 }
 

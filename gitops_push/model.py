@@ -90,6 +90,18 @@ class Action(enum.Enum):
     RELEASED = "released"  # an adopted object left to its earlier owners instead of pruned
     SKIPPED = "skipped"
     FAILED = "failed"
+    # `status` speaks of the cluster against Git, not of what a deploy does:
+    DRIFTED = "drifted"  # our fields differ from Git
+    MISSING = "missing"  # in Git, not in the cluster
+    EXTRA = "extra"  # a member of the environment in the cluster, not in Git
+
+
+@dataclass(frozen=True)
+class ForeignFields:
+    """Fields of one of our objects that another field manager set and Git does not (`status`)."""
+
+    manager: str
+    fields: tuple[str, ...]  # rendered paths: .data.EXTRA, .spec.containers[name=web].env
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ class Change:
     desired: Manifest | None
     previous: Manifest | None = None
     diff: tuple[str, ...] = ()
+    others: tuple[ForeignFields, ...] = ()  # status only: fields other managers added
 
     @property
     def source(self) -> SourceLocation | None:
@@ -169,6 +182,11 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         return not self.changes
+
+    @property
+    def with_others(self) -> tuple[Change, ...]:
+        """Objects, changed or not, that carry fields other managers set (filled by `status` only)."""
+        return tuple(c for c in (*self.changes, *self.unchanged) if c.others)
 
     def render(self) -> str:
         """Stable text, one line per change, for golden tests and logs."""

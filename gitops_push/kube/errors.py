@@ -125,14 +125,16 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def hint_for(status: int, reason: str, message: str) -> str | None:
+    # Hints name the command that has the flag: `plan` and `status` have no --force-conflicts or
+    # --replace-immutable, and a hint at a flag the command rejects sent people to a usage error.
     if status == 401:
         return "the credentials were refused: check the kubeconfig's user"
     if status == 403:
         return "the deploy identity lacks RBAC permission for this (see docs/rbac.md)"
     if status == 409 and reason == "Conflict":
-        return "another field manager owns these fields; --force-conflicts takes them over"
+        return "another field manager owns these fields; a deploy with --force-conflicts takes them over"
     if status == 422 and _says_immutable(message):
-        return "this field cannot change in place: the object must be replaced (--replace-immutable deletes and recreates it)"
+        return "this field cannot change in place: the object must be replaced (a deploy with --replace-immutable deletes and recreates it)"
     if "no matches for kind" in message:
         return "is the CRD applied?"
     return None

@@ -9,7 +9,7 @@ no rule are Current once they exist, or when their `Ready` condition is True.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,13 +220,69 @@ RULES: dict[tuple[str, str], Callable[[Obj], Health]] = {
     ("", "PersistentVolumeClaim"): _pvc,
     ("", "Pod"): _pod,
 }
+DEPLOYMENT_REVISION = "deployment.kubernetes.io/revision"
+# apps/v1 keeps a DaemonSet's template generation in this annotation; its pods carry it as a label.
+DAEMONSET_GENERATION = "deprecated.daemonset.template.generation"
+
+
+def revision_labels(workload: Obj, replica_sets: Sequence[Obj] = ()) -> dict[str, str] | None:
+    """The labels that mark the pods of a workload's current revision, or None when it is not known.
+
+    `{}` means every pod of the workload is current (a Job, a ReplicaSet). `replica_sets` are those
+    that may belong to a Deployment. While the controller has not yet observed the latest generation,
+    the revision it reports is the previous one: None then, so that its pods are not blamed. (A Job
+    reports no observedGeneration at all.)
+    """
+    metadata, status = workload.get("metadata") or {}, workload.get("status") or {}
+    generation, observed = metadata.get("generation"), status.get("observedGeneration")
+    if generation is not None and observed is not None and observed < generation:
+        return None
+    rule = REVISIONS.get(group_kind(workload))
+    return rule(workload, replica_sets) if rule else None
+
+
+def is_of_revision(pod: Obj, labels: Mapping[str, str]) -> bool:
+    found = (pod.get("metadata") or {}).get("labels") or {}
+    return all(found.get(key) == value for key, value in labels.items())
+
+
+def _deployment_revision(workload: Obj, replica_sets: Sequence[Obj]) -> dict[str, str] | None:
+    metadata = workload.get("metadata") or {}
+    revision, uid = (metadata.get("annotations") or {}).get(DEPLOYMENT_REVISION), metadata.get("uid")
+    for replica_set in replica_sets:
+        rs_meta = replica_set.get("metadata") or {}
+        owned = any(owner.get("uid") == uid for owner in rs_meta.get("ownerReferences") or [])
+        template_hash = (rs_meta.get("labels") or {}).get("pod-template-hash")
+        if (
+            owned
+            and template_hash
+            and (rs_meta.get("annotations") or {}).get(DEPLOYMENT_REVISION) == revision
+        ):
+            return {"pod-template-hash": template_hash}
+    return None
+
+
+def _stateful_set_revision(workload: Obj, _replica_sets: Sequence[Obj]) -> dict[str, str] | None:
+    revision = (workload.get("status") or {}).get("updateRevision")
+    return {"controller-revision-hash": revision} if revision else None
+
+
+def _daemon_set_revision(workload: Obj, _replica_sets: Sequence[Obj]) -> dict[str, str] | None:
+    generation = ((workload.get("metadata") or {}).get("annotations") or {}).get(DAEMONSET_GENERATION)
+    return {"pod-template-generation": str(generation)} if generation else None
+
+
+def _every_pod(_workload: Obj, _replica_sets: Sequence[Obj]) -> dict[str, str]:
+    return {}  # a Job's or a ReplicaSet's pods are all of its one template
+
+
+# (group, kind) -> how to tell the pods of the workload's current revision.
+REVISIONS: dict[tuple[str, str], Callable[[Obj, Sequence[Obj]], dict[str, str] | None]] = {
+    ("apps", "Deployment"): _deployment_revision,
+    ("apps", "StatefulSet"): _stateful_set_revision,
+    ("apps", "DaemonSet"): _daemon_set_revision,
+    ("apps", "ReplicaSet"): _every_pod,
+    ("batch", "Job"): _every_pod,
+}
 # Kinds whose pods are judged while waiting (fail fast on CrashLoopBackOff and the like).
-WORKLOADS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("apps", "Deployment"),
-        ("apps", "StatefulSet"),
-        ("apps", "DaemonSet"),
-        ("apps", "ReplicaSet"),
-        ("batch", "Job"),
-    }
-)
+WORKLOADS: frozenset[tuple[str, str]] = frozenset(REVISIONS)

@@ -68,7 +68,7 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
         ),
         allow_empty=flags.allow_empty,
     )
-    if context.mode is not steps.Mode.STATUS:
+    if context.mode not in (steps.Mode.STATUS, steps.Mode.PLAN):  # plan refuses in `review`, after listing
         pruning.refuse_mass_prune(len(prune), flags.max_prune)
     notes = (decision.why,) if decision.why else ()
     intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes)

@@ -11,7 +11,7 @@ from gitops_push.errors import DryRunRejected
 from gitops_push.events import Note, PlanReady, Stage, StageFinished, StageStarted, Status
 from gitops_push.pipeline import owning, steps
 from gitops_push.pipeline.runner import Context, DryRunResult, State, executes, step_views
-from gitops_push.stages import applying, locking, ownership, planning, recording
+from gitops_push.stages import applying, locking, ownership, planning, pruning, recording
 
 
 @executes(steps.Lock)
@@ -89,8 +89,11 @@ def review(step: steps.Review, context: Context, state: State) -> State:
         notes=intent.notes,
         diffs=context.settings.diffs,
         adopt=state.dry_run.adopt,
+        ours=ownership.managers(context.environment) if context.mode is steps.Mode.STATUS else (),
     )
     context.sink.handle(PlanReady(plan, step_views(context, plan)))
+    if context.mode is steps.Mode.PLAN:  # the plan lists what a deploy would prune, then refuses as it would
+        pruning.refuse_mass_prune(len(intent.prune), context.settings.flags.max_prune)
     if state.dry_run.rejected:
         raise DryRunRejected("the server-side dry-run rejected changes: nothing was applied")
     return replace(state, plan=plan)

@@ -131,6 +131,7 @@ class HumanReporter:
                 )
             case PlanReady(plan=plan, steps=steps):
                 self._print_plan(plan)
+                self._print_others(plan)
                 if self._verbose and steps:
                     self._print_steps(steps)
             case StageStarted(stage=Stage.WAIT):
@@ -168,9 +169,12 @@ class HumanReporter:
                 f"[bold red]✗ {markup(summary.command)} of {env} failed[/] (exit code {code}){': ' + shown if shown else ''}"
             )
         elif self._command == "status":
-            if summary.plan is not None and not summary.plan.is_empty:
+            if summary.plan is not None and summary.pending:
+                tag = markup(summary.plan.range.base_tag or "")
+                others = len(summary.plan.with_others)
+                added = f", {others} carry fields of other managers" if others else ""
                 self._out.print(
-                    f"[bold yellow]drift in {env}[/]: {len(summary.plan.changes)} object(s) differ from {markup(summary.plan.range.base_tag or '')}"
+                    f"[bold yellow]drift in {env}[/]: {len(summary.plan.changes)} object(s) differ from {tag}{added}"
                 )
             else:
                 self._out.print(
@@ -180,7 +184,7 @@ class HumanReporter:
             self._out.print(f"[green]✓[/] nothing to deploy to {env}{': ' + shown if shown else ''}")
         elif summary.result == "deployed":
             self._out.print(
-                f"[bold green]✓ deployed {markup((summary.head or '')[:12])} to {env}[/]: {shown}"
+                f"[bold green]✓ deployed {markup((summary.head or '')[:12])} to {env}[/]: {shown or 'nothing applied'}"
             )
         else:
             self._out.print(f"[bold]plan for {env}[/]: {shown}")
@@ -212,6 +216,20 @@ class HumanReporter:
         if self._show_diff:
             for change in plan.changes:
                 self._print_diff(change)
+
+    def _print_others(self, plan: Plan) -> None:
+        """status: fields other managers added to our objects, apart from drift of our own fields."""
+        changes = plan.with_others
+        if not changes or self._out.quiet:
+            return
+        self._out.print("fields set by other managers (not in Git):", style="bold", highlight=False)
+        for change in changes:
+            for others in change.others:
+                self._out.print(
+                    f"  {change.ref}: {', '.join(others.fields)} (by {others.manager})",
+                    markup=False,
+                    highlight=False,
+                )
 
     def _print_steps(self, steps: tuple[StepView, ...]) -> None:
         """-v: the steps a deploy of this plan takes, in order (the deploy as data)."""

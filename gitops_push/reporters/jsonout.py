@@ -6,7 +6,12 @@ Shape (documented in docs/output-json.md, pinned by tests):
      "result": "deployed"|"planned"|"no-changes"|"failed", "exit_code": int,
      "counts": {"created": n, "configured": n, "unchanged": n, "pruned": n, "skipped": n, "failed": n},
      "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error",
-                  "health", "message"}],
+                  "health", "message", "other_managers": [{"manager": str, "fields": [str]}]}],
+
+`status` uses the actions (and counts) drifted, missing, extra and unchanged instead of created,
+configured and pruned.
+`other_managers` (status only; empty otherwise) lists fields other field managers set on the object
+that Git does not.
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
      "notes": [str], "rollback": null | {"ok": bool, "message": str},
      "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}],
@@ -62,6 +67,7 @@ def document(summary: Summary) -> dict[str, Any]:
                 "error": line.error,
                 "health": line.health,
                 "message": line.message,
+                "other_managers": [{"manager": o.manager, "fields": list(o.fields)} for o in line.others],
             }
             for line in sorted(summary.objects.values(), key=lambda line: line.ref)
         ],

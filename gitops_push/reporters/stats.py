@@ -25,7 +25,7 @@ from gitops_push.events import (
     Stage,
     TagRecorded,
 )
-from gitops_push.model import Action, Finding, ObjectRef, Op, Plan, SourceLocation, StepView
+from gitops_push.model import Action, Finding, ForeignFields, ObjectRef, Op, Plan, SourceLocation, StepView
 
 ACTION_OF_OP = {
     Op.CREATE: Action.CREATED,
@@ -34,6 +34,15 @@ ACTION_OF_OP = {
     Op.DELETE: Action.PRUNED,
     Op.UNCHANGED: Action.UNCHANGED,
 }
+# `status` compares the cluster with Git: its plan's ops are read as drift, not as things to do.
+DRIFT_OF_OP = {
+    Op.CREATE: Action.MISSING,
+    Op.UPDATE: Action.DRIFTED,
+    Op.DELETE: Action.EXTRA,
+    Op.UNCHANGED: Action.UNCHANGED,
+}
+DEPLOY_ONLY = frozenset({Action.CREATED, Action.CONFIGURED, Action.PRUNED, Action.ADOPTED, Action.RELEASED})
+STATUS_ONLY = frozenset({Action.MISSING, Action.DRIFTED, Action.EXTRA})
 
 
 @dataclass
@@ -46,6 +55,7 @@ class ObjectLine:
     acted: bool = False  # False: the action is only planned
     health: str | None = None  # kstatus word while and after waiting
     message: str | None = None
+    others: tuple[ForeignFields, ...] = ()  # status: fields other managers set
 
 
 @dataclass
@@ -72,7 +82,7 @@ class Summary:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failure_code: int | None = None
-    pending_exit_code: int | None = None  # plan --detailed-exitcode (10), status --exit-code (1)
+    pending_exit_code: int | None = None  # plan --detailed-exitcode (10), status --exit-code (6)
     rollback: tuple[bool, str] | None = None
     cluster: Connected | None = None  # None: offline, or the run stopped before it connected
     warnings: list[str] = field(default_factory=list)
@@ -91,9 +101,14 @@ class Summary:
             return ExitCode.REJECTED
         if any(line.action is Action.FAILED for line in self.objects.values()):
             return ExitCode.FAILED
-        if self.pending_exit_code is not None and self.plan is not None and not self.plan.is_empty:
+        if self.pending_exit_code is not None and self.pending:
             return self.pending_exit_code
         return ExitCode.OK
+
+    @property
+    def pending(self) -> bool:
+        """The plan changes something, or (status) other managers added fields to our objects."""
+        return self.plan is not None and (not self.plan.is_empty or bool(self.plan.with_others))
 
     @property
     def result(self) -> str:
@@ -101,11 +116,13 @@ class Summary:
         if code == ExitCode.OK or (code == self.pending_exit_code and not self.failure_code):
             if self.command == "deploy" and self.tag:
                 return "deployed"
-            return "planned" if self.plan is not None and not self.plan.is_empty else "no-changes"
+            return "planned" if self.pending else "no-changes"
         return "failed"
 
     def counts(self) -> dict[str, int]:
-        counts = {action.value: 0 for action in Action}
+        """Per action word, how many objects: status counts its own words, other commands theirs."""
+        foreign = DEPLOY_ONLY if self.command == "status" else STATUS_ONLY
+        counts = {action.value: 0 for action in Action if action not in foreign}
         for line in self.objects.values():
             counts[line.action.value] += 1
         return counts
@@ -154,12 +171,17 @@ def fold(summary: Summary, event: Event) -> None:
 def _take_plan(summary: Summary, plan: Plan) -> None:
     summary.plan = plan
     summary.base, summary.head = plan.range.base, plan.range.head
+    words = DRIFT_OF_OP if summary.command == "status" else ACTION_OF_OP
     for change in (*plan.changes, *plan.unchanged):
         manifest = change.desired or change.previous
         line = summary.objects.get(change.ref)
         if line is None or line.action is not Action.FAILED:
             summary.objects[change.ref] = ObjectLine(
-                change.ref, manifest.api_version if manifest else "", change.source, ACTION_OF_OP[change.op]
+                change.ref,
+                manifest.api_version if manifest else "",
+                change.source,
+                words[change.op],
+                others=change.others,
             )
 
 

@@ -9,13 +9,14 @@ here, so no later stage or reporter ever sees them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 
 from gitops_push import kinds, masking
+from gitops_push.kube import fields
 from gitops_push.model import Change, ChangeSet, Diffs, Manifest, ObjectRef, Op, Plan, Skipped
 
 # Fields the server manages, which would make every live object look changed.
@@ -108,12 +109,14 @@ def build(
     notes: Sequence[str] = (),
     diffs: Diffs = Diffs.ALL,
     adopt: frozenset[ObjectRef] = frozenset(),
+    ours: Collection[str] = (),
 ) -> Plan:
     """`observations` is None offline: the plan then compares the two Git revisions. `adopt`: existing
     objects that someone else made, which this deploy takes over.
 
     `diffs` says which changes get a diff: rendering YAML is most of a large plan's cost, and nobody
-    reads 300,000 lines of new objects."""
+    reads 300,000 lines of new objects. `ours` (our field managers' names, given by `status`) asks
+    for the fields other managers set on each object read live."""
     differ = _differ(diffs)
     applies: list[Change] = []
     unchanged = [Change(Op.UNCHANGED, m.ref, m, change_set.old.get(m.ref)) for m in chosen.unchanged]
@@ -122,9 +125,10 @@ def build(
         if observations is None:
             change = offline_change(manifest, previous, differ)
         else:
-            change = online_change(manifest, previous, observations.get(manifest.ref), differ)
+            seen = observations.get(manifest.ref)
+            change = with_others(online_change(manifest, previous, seen, differ), seen, ours)
         if manifest.ref in adopt:
-            change = Change(Op.ADOPT, change.ref, manifest, previous, change.diff)
+            change = Change(Op.ADOPT, change.ref, manifest, previous, change.diff, change.others)
         (unchanged if change.op is Op.UNCHANGED else applies).append(change)
     deletions = [Change(Op.DELETE, m.ref, None, m, diff=differ(Op.DELETE, m.body, None)) for m in prune]
     return Plan(
@@ -174,6 +178,13 @@ def online_change(
     if before == after:
         return Change(Op.UNCHANGED, manifest.ref, manifest, previous)
     return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, before, after))
+
+
+def with_others(change: Change, seen: Observation | None, ours: Collection[str]) -> Change:
+    """The change, with the fields other managers set on the live object, when `ours` asks for them."""
+    if not ours or seen is None or seen.live is None:
+        return change
+    return replace(change, others=fields.set_by_others(seen.live, seen.answer, ours))
 
 
 def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:

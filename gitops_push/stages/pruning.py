@@ -97,7 +97,7 @@ def refuse_emptying(environment: str, prune: int, *, leaves_nothing: bool, allow
     if prune and leaves_nothing and not allow_empty:
         raise UsageError(
             f"this deploy would leave environment {environment!r} with no objects (it would prune {prune})",
-            hint="check --path; if you mean it, give --allow-empty",
+            hint="check --path; if you mean it, deploy with --allow-empty",
         )
 
 

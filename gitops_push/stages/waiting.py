@@ -3,8 +3,10 @@
 Used for the prerequisites of later waves (Namespaces Active, CRDs Established) and for the health of
 everything applied. It reports every change of an object's health as an event,
 fails fast on states that waiting will not fix (ProgressDeadlineExceeded, a failed Job, new pods in
-CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason; at the timeout it
-says what each object was still waiting for, including why its pods cannot be scheduled.
+CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason. The pods judged
+are those of the workload's current revision, however old (a re-run meets the pods of the first
+attempt), and any pod created since the apply started. At the timeout it says what each object was
+still waiting for, and which pod kept it waiting: why it cannot be scheduled, or that it is not ready.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ POLL_SECONDS = 1.0
 UNSCHEDULABLE_GRACE = 30.0  # seconds a new pod may stay unschedulable (a node may be on its way)
 CLOCK_SLACK = datetime.timedelta(seconds=5)  # pods created just before we looked still count as new
 PODS = Resource(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
+REPLICA_SETS = Resource(group="apps", version="v1", kind="ReplicaSet", plural="replicasets", namespaced=True)
 EVENTS = Resource(group="", version="v1", kind="Event", plural="events", namespaced=True)
 
 
@@ -41,7 +44,8 @@ def wait_healthy(
 ) -> dict[ObjectRef, str]:
     """Poll until every object is Current; returns {ref: reason} for those that failed or timed out.
 
-    `since` is when the apply started: only pods created after it are blamed for a failure.
+    `since` is when the apply started: pods created after it are judged, besides those of each
+    workload's current revision.
     """
     pending = {m.ref: m for m in manifests}
     seen: dict[ObjectRef, health.Health] = {}
@@ -103,40 +107,82 @@ def _timed_out(
     timeout: float,
     started_at: datetime.datetime,
 ) -> str:
+    """What the wait was still waiting for, and the pod that kept it waiting, when there is one."""
     why = last.message if last else "no status"
     workload = (manifest.ref.group, manifest.ref.kind) in health.WORKLOADS
     live = _live(cluster, manifest) if workload else None
-    stuck = _pod_problem(cluster, live, started_at, grace=0.0) if live else None
-    return f"not healthy after {timeout:.0f} s: {why}" + (f"; {stuck}" if stuck else "")
+    stuck = _pod_problem(cluster, live, started_at, grace=0.0, not_ready=True) if live else None
+    return f"not healthy after {timeout:.0f} s, still waiting for: {why}" + (f"; {stuck}" if stuck else "")
 
 
 def _pod_problem(
-    cluster: Cluster, workload: Mapping[str, Any], started_at: datetime.datetime, *, grace: float
+    cluster: Cluster,
+    workload: Mapping[str, Any],
+    started_at: datetime.datetime,
+    *,
+    grace: float,
+    not_ready: bool = False,
 ) -> str | None:
-    """The first new pod of a workload that will not become ready, with the reason, or None."""
+    """The first judged pod of a workload that will not become ready, with the reason, or None.
+
+    Judged are the pods of the workload's current revision, whenever they were created, and other
+    pods created since the apply started. A re-run of a failed deploy used to skip the pods the first
+    attempt had made, and waited the whole timeout on "1 old replicas pending termination" with no
+    reason. `not_ready` (at the timeout) also names a judged pod that is merely not ready yet.
+    """
     labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     namespace = (workload.get("metadata") or {}).get("namespace")
     if not labels or not namespace:
         return None
     selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    current = _revision(cluster, workload, selector, namespace)
     now = datetime.datetime.now(datetime.UTC)
+    lagging: str | None = None
     for pod in cluster.list(PODS, label_selector=selector, namespace=namespace):
         metadata = pod.get("metadata") or {}
-        if metadata.get("deletionTimestamp") or _time(metadata.get("creationTimestamp")) < started_at:
+        new = _time(metadata.get("creationTimestamp")) >= started_at
+        if metadata.get("deletionTimestamp") or not (
+            new or (current is not None and health.is_of_revision(pod, current))
+        ):
             continue
         name = str(metadata.get("name"))
-        problem = health.pod_problem(pod)
-        unschedulable = health.unschedulable(pod)
-        scheduled = health.conditions(pod).get("PodScheduled") or {}
-        if (
-            not problem
-            and unschedulable
-            and (now - _time(scheduled.get("lastTransitionTime"))).total_seconds() >= grace
-        ):
-            problem = unschedulable
+        problem = health.pod_problem(pod) or _unschedulable(pod, now, grace)
         if problem:
             return f"pod {name}: {problem}{_last_warning(cluster, namespace, name)}"
+        lagging = lagging or _not_ready(pod)
+    return lagging if not_ready else None
+
+
+def _revision(
+    cluster: Cluster, workload: Mapping[str, Any], selector: str, namespace: str
+) -> dict[str, str] | None:
+    """The labels of the current revision's pods (a Deployment's come from its ReplicaSets)."""
+    deployment = health.group_kind(workload) == ("apps", "Deployment")
+    replica_sets = (
+        cluster.list(REPLICA_SETS, label_selector=selector, namespace=namespace) if deployment else []
+    )
+    return health.revision_labels(workload, replica_sets)
+
+
+def _unschedulable(pod: Mapping[str, Any], now: datetime.datetime, grace: float) -> str | None:
+    """The scheduler's reason, once the pod has been unschedulable for `grace` seconds."""
+    unschedulable = health.unschedulable(pod)
+    scheduled = health.conditions(pod).get("PodScheduled") or {}
+    if unschedulable and (now - _time(scheduled.get("lastTransitionTime"))).total_seconds() >= grace:
+        return unschedulable
     return None
+
+
+def _not_ready(pod: Mapping[str, Any]) -> str | None:
+    ready = health.conditions(pod).get("Ready") or {}
+    if ready.get("status") == "True":
+        return None
+    why = (
+        ready.get("message")
+        or ready.get("reason")
+        or f"phase {(pod.get('status') or {}).get('phase') or 'Pending'}"
+    )
+    return f"pod {(pod.get('metadata') or {}).get('name')} not ready: {why}"
 
 
 def _last_warning(cluster: Cluster, namespace: str, pod: str) -> str:

@@ -246,10 +246,10 @@ def test_a_hand_edit_is_reported_by_status_and_repaired_by_deploy_all(
     kube.delete(CONFIG_MAPS, ns, "other")
     drift = workspace.cli("status", "--path", "k8s", "--exit-code", "-o", "json")
 
-    assert drift.exit_code == 1
+    assert drift.exit_code == 6
     assert drift.actions() == {
-        f"ConfigMap {ns}/settings": "configured",
-        f"ConfigMap {ns}/other": "created",
+        f"ConfigMap {ns}/settings": "drifted",
+        f"ConfigMap {ns}/other": "missing",
         f"Namespace {ns}": "unchanged",
     }
     text = workspace.cli("drift", "--path", "k8s")

@@ -30,6 +30,7 @@ BUILTIN = [
     Resource("", "v1", "Pod", "pods", True),
     Resource("", "v1", "Event", "events", True),
     Resource("apps", "v1", "Deployment", "deployments", True),
+    Resource("apps", "v1", "ReplicaSet", "replicasets", True),
     Resource("batch", "v1", "Job", "jobs", True),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", True),
     Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False),

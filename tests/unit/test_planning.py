@@ -481,3 +481,27 @@ def test_an_unfinished_attempt_widens_the_change_set() -> None:
     assert [m.ref.name for m in chosen.to_apply] == ["edited"]
     assert [m.ref.name for m in chosen.gone] == ["added"]
     assert widened.range == base_to_head.range
+
+
+def test_status_asks_for_fields_other_managers_added_and_a_plan_does_not() -> None:
+    desired = manifest("v1", "ConfigMap", "web-config", "shop", data={"A": "1"})
+    managed = [
+        {"manager": "gitops-push", "operation": "Apply", "fieldsV1": {"f:data": {"f:A": {}}}},
+        {"manager": "kubectl-patch", "operation": "Update", "fieldsV1": {"f:data": {"f:EXTRA": {}}}},
+    ]
+    live = {
+        **desired.body,
+        "data": {"A": "1", "EXTRA": "x"},
+        "metadata": {**desired.body["metadata"], "managedFields": managed},
+    }
+    changes = change_set([desired], [desired], full=True)
+    chosen = planning.candidates(changes)
+    observed = {desired.ref: planning.Observation(live=live, answer=live)}
+
+    status = planning.build(changes, chosen, observations=observed, prune=(), ours=frozenset({"gitops-push"}))
+    plan = planning.build(changes, chosen, observations=observed, prune=())
+
+    (change,) = status.unchanged  # the dry-run keeps EXTRA: our own fields are in sync
+    assert [(o.manager, o.fields) for o in change.others] == [("kubectl-patch", (".data.EXTRA",))]
+    assert status.with_others == (change,)
+    assert plan.with_others == ()

@@ -34,6 +34,7 @@ from gitops_push.model import (
     Action,
     Change,
     Finding,
+    ForeignFields,
     Manifest,
     ObjectRef,
     Op,
@@ -134,6 +135,7 @@ def object_line(manifest: Manifest, action: str, error: str | None = None) -> di
         "error": error,
         "health": None,
         "message": None,
+        "other_managers": [],
     }
 
 
@@ -318,6 +320,17 @@ def test_text_of_a_deploy() -> None:
     assert "\x1b[" not in stdout + stderr
 
 
+def test_text_of_a_deploy_that_applied_nothing_says_so() -> None:
+    events: list[Event] = [
+        RunStarted("deploy", "prod"),
+        PlanReady(Plan(range=Range(BASE, HEAD), apply_waves=(), prune_waves=())),
+        TagRecorded(TAG, HEAD, pushed=False),
+        RunFinished("prod", BASE, HEAD, None),
+    ]
+    _, stdout, _ = run("text", events)
+    assert lines(stdout)[-1] == "✓ deployed 222222222222 to prod: nothing applied"
+
+
 def test_text_with_diffs_and_unchanged_objects() -> None:
     events: list[Event] = [RunStarted("plan", "prod"), PlanReady(PLAN)]
     summary, stdout, _ = run("text", events, show_diff=True, verbose=1)
@@ -487,14 +500,64 @@ def test_exit_code(events: list[Event], detailed: bool, code: int) -> None:
     assert text_summary.exit_code == code
 
 
+# --- status ------------------------------------------------------------------------------------------------
+
+PATCHED = ForeignFields("kubectl-patch", (".data.EXTRA",))
+DRIFT_PLAN = Plan(
+    range=Range(BASE, BASE, "deployed/prod/20231231T000000Z"),
+    apply_waves=((Change(Op.CREATE, SETTINGS.ref, SETTINGS), Change(Op.UPDATE, WEB.ref, WEB, WEB)),),
+    prune_waves=((Change(Op.DELETE, LEGACY.ref, None, LEGACY),),),
+    unchanged=(Change(Op.UNCHANGED, SAME.ref, SAME, SAME, others=(PATCHED,)),),
+)
+ONLY_OTHERS = Plan(
+    range=Range(BASE, BASE, "deployed/prod/20231231T000000Z"),
+    apply_waves=(),
+    prune_waves=(),
+    unchanged=(Change(Op.UNCHANGED, SAME.ref, SAME, SAME, others=(PATCHED,)),),
+)
+
+
+def test_json_of_status_speaks_of_drift_and_names_other_managers() -> None:
+    events: list[Event] = [RunStarted("status", "prod"), PlanReady(DRIFT_PLAN)]
+    summary, stdout, _ = run("json", events, pending_exit_code=int(ExitCode.DRIFT))
+    document = json.loads(stdout)
+    actions = {o["name"]: o["action"] for o in document["objects"]}
+    assert actions == {"settings": "missing", "web": "drifted", "legacy": "extra", "same": "unchanged"}
+    assert document["counts"] == {
+        "unchanged": 1,
+        "skipped": 0,
+        "failed": 0,
+        "drifted": 1,
+        "missing": 1,
+        "extra": 1,
+    }
+    same = next(o for o in document["objects"] if o["name"] == "same")
+    assert same["other_managers"] == [{"manager": "kubectl-patch", "fields": [".data.EXTRA"]}]
+    assert (document["exit_code"], summary.exit_code) == (6, ExitCode.DRIFT)
+
+
+def test_fields_of_other_managers_alone_are_drift_for_status() -> None:
+    events: list[Event] = [RunStarted("status", "prod"), PlanReady(ONLY_OTHERS)]
+    summary, stdout, _ = run("text", events, pending_exit_code=int(ExitCode.DRIFT))
+    assert summary.exit_code == ExitCode.DRIFT
+    assert lines(stdout)[-3:] == [
+        "fields set by other managers (not in Git):",
+        "  ConfigMap shop/same: .data.EXTRA (by kubectl-patch)",
+        "drift in prod: 0 object(s) differ from deployed/prod/20231231T000000Z, 1 carry fields of other managers",
+    ]
+    clean, _, _ = run("json", [RunStarted("status", "prod"), PlanReady(EMPTY_PLAN)], pending_exit_code=6)
+    assert clean.exit_code == ExitCode.OK
+
+
 def test_every_exit_code_has_a_summary_that_gives_it() -> None:
     produced = {
         Summary(problems=[]).exit_code,
         Summary(failure_code=ExitCode.USAGE).exit_code,
         Summary(failure_code=ExitCode.RACE).exit_code,
+        Summary(plan=ONLY_OTHERS, pending_exit_code=ExitCode.DRIFT).exit_code,
     }
-    assert produced == {ExitCode.OK, ExitCode.USAGE, ExitCode.RACE}
-    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 10]
+    assert produced == {ExitCode.OK, ExitCode.USAGE, ExitCode.RACE, ExitCode.DRIFT}
+    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 10]
 
 
 def test_the_result_word_follows_the_exit_code() -> None:

@@ -182,7 +182,89 @@ def test_the_timeout_says_what_was_still_awaited(cluster: FakeCluster) -> None:
         clock=lambda: float(next(ticks)),
         sleep=lambda s: None,
     )
-    assert failures == {DEPLOYMENT.ref: "not healthy after 3 s: 0 of 1 replicas ready"}
+    assert failures == {DEPLOYMENT.ref: "not healthy after 3 s, still waiting for: 0 of 1 replicas ready"}
+
+
+def store_rollout(cluster: FakeCluster) -> None:
+    """A Deployment at revision 2, its ReplicaSets of revisions 1 and 2, all created an hour ago."""
+    cluster.store(
+        {
+            **DEPLOYMENT.body,
+            "metadata": {
+                **DEPLOYMENT.body["metadata"],
+                "uid": "web-uid",
+                "generation": 2,
+                "annotations": {"deployment.kubernetes.io/revision": "2"},
+            },
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1},
+        }
+    )
+    for revision, template_hash in (("1", "old"), ("2", "new")):
+        cluster.store(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": f"web-{template_hash}",
+                    "namespace": "shop",
+                    "labels": {"app": "web", "pod-template-hash": template_hash},
+                    "annotations": {"deployment.kubernetes.io/revision": revision},
+                    "ownerReferences": [{"uid": "web-uid"}],
+                },
+            }
+        )
+
+
+def old_pod(template_hash: str, status: dict[str, Any]) -> dict[str, Any]:
+    an_hour_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"web-{template_hash}-1",
+            "namespace": "shop",
+            "labels": {"app": "web", "pod-template-hash": template_hash},
+            "creationTimestamp": an_hour_ago.isoformat(),
+        },
+        "status": status,
+    }
+
+
+CRASHING = {"containerStatuses": [{"name": "web", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
+
+
+def test_a_rerun_judges_the_current_revisions_pods_however_old(cluster: FakeCluster) -> None:
+    store_rollout(cluster)
+    cluster.store(old_pod("new", CRASHING))
+    failures = waiting.wait_healthy(cluster, [DEPLOYMENT], timeout=30, sink=Recorder(), sleep=lambda s: None)
+    assert failures == {DEPLOYMENT.ref: "pod web-new-1: container web: CrashLoopBackOff"}
+
+
+def test_old_pods_of_an_earlier_revision_are_not_blamed(cluster: FakeCluster) -> None:
+    store_rollout(cluster)
+    cluster.store(old_pod("old", CRASHING))
+    cluster.store(
+        old_pod(
+            "new",
+            {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            },
+        )
+    )
+    ticks = iter(range(100))
+    failures = waiting.wait_healthy(
+        cluster,
+        [DEPLOYMENT],
+        timeout=3,
+        sink=Recorder(),
+        clock=lambda: float(next(ticks)),
+        sleep=lambda s: None,
+    )
+    assert failures == {
+        DEPLOYMENT.ref: "not healthy after 3 s, still waiting for: 1 old replicas pending termination; "
+        "pod web-new-1 not ready: ContainersNotReady"
+    }
 
 
 def test_only_kinds_with_health_rules_or_custom_kinds_are_waited_for() -> None:

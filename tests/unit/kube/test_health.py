@@ -238,3 +238,54 @@ def test_an_unschedulable_pod_says_why() -> None:
         }
     }
     assert health.unschedulable(pod) == "unschedulable: 0/2 nodes are available"
+
+
+def replica_set(owner: str, revision: str, template_hash: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "annotations": {health.DEPLOYMENT_REVISION: revision},
+            "labels": {"pod-template-hash": template_hash},
+            "ownerReferences": [{"uid": owner}],
+        },
+    }
+
+
+def test_a_deployments_current_pods_are_those_of_its_owned_replica_set_at_its_revision() -> None:
+    web = deployment(generation=2, observedGeneration=2)
+    web["metadata"] |= {"uid": "u1", "annotations": {health.DEPLOYMENT_REVISION: "2"}}
+    sets = [
+        replica_set("u1", "1", "old"),
+        replica_set("other", "2", "foreign"),
+        replica_set("u1", "2", "new"),
+    ]
+    assert health.revision_labels(web, sets) == {"pod-template-hash": "new"}
+    assert health.revision_labels(web, sets[:2]) is None  # its ReplicaSet is not there yet
+
+
+def test_no_revision_is_trusted_before_the_controller_observed_the_generation() -> None:
+    web = deployment(generation=3)  # observedGeneration 1: it still reports the previous revision
+    web["metadata"] |= {"uid": "u1", "annotations": {health.DEPLOYMENT_REVISION: "2"}}
+    assert health.revision_labels(web, [replica_set("u1", "2", "new")]) is None
+
+
+def test_stateful_sets_daemon_sets_and_jobs_name_their_current_pods() -> None:
+    stateful = {"apiVersion": "apps/v1", "kind": "StatefulSet", "status": {"updateRevision": "db-7f9"}}
+    daemon = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"annotations": {health.DAEMONSET_GENERATION: "4"}},
+    }
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generation": 1}, "status": {}}
+    assert health.revision_labels(stateful) == {"controller-revision-hash": "db-7f9"}
+    assert health.revision_labels(daemon) == {"pod-template-generation": "4"}
+    assert health.revision_labels(job) == {}
+    assert health.revision_labels({"apiVersion": "example.com/v1", "kind": "Job"}) is None
+
+
+def test_a_pod_is_of_a_revision_when_it_carries_its_labels() -> None:
+    pod = {"metadata": {"labels": {"app": "web", "pod-template-hash": "new"}}}
+    assert health.is_of_revision(pod, {"pod-template-hash": "new"})
+    assert not health.is_of_revision(pod, {"pod-template-hash": "old"})
+    assert health.is_of_revision(pod, {})
