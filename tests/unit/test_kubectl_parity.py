@@ -1,0 +1,140 @@
+"""gitops-push reads every manifest as kubectl does: the same JSON for the corpus, or both refusing.
+
+kubectl's reading comes from tools/go/yamloracle (apimachinery's decoder and sigs.k8s.io/yaml at the
+versions k8s.io/kubernetes v1.36.3 pins). A case where kubectl reads a file that gitops-push refuses
+must be a deliberate difference (tests/unit/yamlcorpus.py DIFFERENCES, docs/kubectl-parity.md), and
+gitops-push's refusal must say which; a case marked so that no longer differs fails too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import kubectl
+from tests.unit import yamlcorpus
+
+CORPUS = yamlcorpus.corpus()
+
+
+@pytest.fixture(scope="module")
+def oracle() -> Path:
+    return kubectl.build_oracle()
+
+
+@pytest.fixture(scope="module")
+def kubectl_readings(oracle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, kubectl.Reading]:
+    folder = tmp_path_factory.mktemp("corpus")
+    readings = kubectl.kubectl_read(oracle, [case.text for case in CORPUS], folder)
+    return {case.name: reading for case, reading in zip(CORPUS, readings, strict=True)}
+
+
+def test_the_corpus_is_large_and_covers_every_category() -> None:
+    assert len(CORPUS) >= 500
+    categories = {case.name.split(" ")[0] for case in CORPUS}
+    assert categories >= {
+        "timestamp", "base60", "int", "int-range", "float", "inf-nan", "bool", "null", "special", "tag",
+        "quoted", "stream", "block", "flow", "key", "alias", "json", "long", "configmap",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])
+def test_the_same_json_as_kubectl_or_both_refuse(
+    case: yamlcorpus.Case, kubectl_readings: dict[str, kubectl.Reading]
+) -> None:
+    theirs = kubectl_readings[case.name]
+    ours = kubectl.gitops_read(case.text)
+    if case.difference is not None:
+        assert theirs.error is None, f"kubectl refuses it too ({theirs.error}): not a difference"
+        assert ours.error is not None, f"gitops-push reads it: {ours.documents}"
+        assert yamlcorpus.DIFFERENCES[case.difference] in ours.error
+        return
+    if theirs.error is not None:
+        assert ours.error is not None, f"kubectl refuses ({theirs.error}), gitops-push reads {ours.documents}"
+        return
+    assert ours.error is None, f"kubectl reads {theirs.documents}, gitops-push refuses: {ours.error}"
+    assert [kubectl.typed(d) for d in ours.documents] == [kubectl.typed(d) for d in theirs.documents]
+
+
+# --- generated documents ---------------------------------------------------------------------------
+
+SCALARS = st.sampled_from(
+    sorted(
+        {
+            *yamlcorpus.TIMESTAMPS,
+            *yamlcorpus.BASE_60,
+            *yamlcorpus.INTEGERS,
+            *yamlcorpus.FLOATS,
+            *yamlcorpus.SPECIAL_FLOATS,
+            *yamlcorpus.BOOLS,
+            *yamlcorpus.NULLS,
+            *yamlcorpus.SPECIALS,
+            "x",
+            "web",
+            "a b",
+            "80",
+            "0.5",
+            "'q'",
+            '"dq"',
+            "-",
+            "http://a.test/b",
+        }
+        - {"1e400", "1.7976931348623159e308", "yes!", "x # comment", "?x", "a:"}
+    )
+)
+# One spelling per JSON key: two spellings of one key (true, y) are a documented refusal.
+KEYS = st.sampled_from(["a", "b", "name", "1", "2.5", "y", "off", "key with space", "0x1F", "~x"])
+
+
+def _block(value: object, indent: int) -> str:
+    pad = " " * indent
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "".join(f"\n{pad}{key}: {_block(item, indent + 2)}" for key, item in value.items())
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        return "".join(f"\n{pad}- {_block(item, indent + 2).lstrip()}" for item in value)
+    return str(value)
+
+
+def _flow(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    return str(value)
+
+
+TREES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=4),
+    max_leaves=12,
+)
+DOCUMENTS = st.builds(
+    lambda tree, key, flow: f"{key}: {_flow(tree) if flow else _block(tree, 2)}\n",
+    TREES,
+    KEYS,
+    st.booleans(),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(DOCUMENTS, min_size=1, max_size=3), st.sampled_from(["\n", "\r\n"]))
+def test_generated_documents_read_as_kubectl_reads_them(
+    oracle: Path, tmp_path_factory: pytest.TempPathFactory, documents: list[str], newline: str
+) -> None:
+    text = "---\n".join(documents).replace("\n", newline)
+    theirs = kubectl.kubectl_read(oracle, [text], tmp_path_factory.mktemp("generated"))[0]
+    ours = kubectl.gitops_read(text)
+    if theirs.error is not None:
+        assert ours.error is not None, f"kubectl refuses ({theirs.error}) {text!r}"
+    elif ours.error is not None:
+        # Only a deliberate difference may refuse what kubectl reads (a key twice, `1:` in [ ]...).
+        assert any(words in ours.error for words in yamlcorpus.DIFFERENCES.values()), (text, ours.error)
+    else:
+        assert [kubectl.typed(d) for d in ours.documents] == [kubectl.typed(d) for d in theirs.documents]
