@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gitops_push.stages import loading
 from tests import kubectl
 from tests.unit import yamlcorpus
 
@@ -138,3 +139,61 @@ def test_generated_documents_read_as_kubectl_reads_them(
         assert any(words in ours.error for words in yamlcorpus.DIFFERENCES.values()), (text, ours.error)
     else:
         assert [kubectl.typed(d) for d in ours.documents] == [kubectl.typed(d) for d in theirs.documents]
+
+
+# --- List kinds: the objects kubectl's builder would apply ----------------------------------------
+
+LISTS = {
+    "kind List": "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+    "- {apiVersion: apps/v1, kind: Deployment, metadata: {name: d}, spec: {replicas: 1}}\n",
+    "ConfigMapList items inherit": "apiVersion: v1\nkind: ConfigMapList\nitems:\n- metadata: {name: a}\n"
+    "  data: {k: v}\n- {metadata: {name: b}}\n",
+    "custom list": "apiVersion: example.com/v1\nkind: WidgetList\nitems:\n- metadata: {name: w}\n  spec: {size: 2}\n",
+    "items with kinds of their own": "apiVersion: v1\nkind: ConfigMapList\nitems:\n"
+    "- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n",
+    "items null": "apiVersion: v1\nkind: ConfigMapList\nitems: null\n",
+    "items empty": "apiVersion: v1\nkind: List\nitems: []\n",
+    "two lists in one file": "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n"
+    "---\napiVersion: v1\nkind: SecretList\nitems:\n- {metadata: {name: s}}\n",
+    "a list in a list": "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: List, items: []}\n",
+    "item with a kind but no apiVersion": "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {kind: Secret, metadata: {name: s}}\n",
+    "list without apiVersion": "kind: ConfigMapList\nitems:\n- metadata: {name: a}\n",
+    "items not a list": "apiVersion: v1\nkind: ConfigMapList\nitems: x\n",
+    "item not a map": "apiVersion: v1\nkind: ConfigMapList\nitems: [1]\n",
+    "kind List item without kind": "apiVersion: v1\nkind: List\nitems:\n- metadata: {name: a}\n",
+}
+ITEMS_FIELD = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n"
+
+
+@pytest.fixture(scope="module")
+def kubectl_lists(oracle: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, kubectl.Reading]:
+    texts = [*LISTS.values(), ITEMS_FIELD]
+    readings = kubectl.kubectl_read(oracle, texts, tmp_path_factory.mktemp("lists"))
+    return dict(zip([*LISTS, "items field"], readings, strict=True))
+
+
+def loaded(text: str) -> loading.Side:
+    side = loading.Side()
+    loading.parse_file("k8s/list.yaml", text.encode(), side)
+    return side
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_lists_expand_into_the_objects_kubectl_applies(
+    name: str, kubectl_lists: dict[str, kubectl.Reading]
+) -> None:
+    theirs, ours = kubectl_lists[name], loaded(LISTS[name])
+    if theirs.error or theirs.objects_errors:
+        assert ours.findings, (
+            f"kubectl refuses ({theirs.error or theirs.objects_errors}), gitops-push reads it"
+        )
+        return
+    assert ours.findings == []
+    assert [kubectl.typed(dict(d.body)) for d in ours.documents] == [kubectl.typed(o) for o in theirs.objects]
+
+
+def test_an_object_with_items_is_a_deliberate_difference(kubectl_lists: dict[str, kubectl.Reading]) -> None:
+    theirs, ours = kubectl_lists["items field"], loaded(ITEMS_FIELD)
+    assert [o["kind"] for o in theirs.objects] == ["Secret"]  # kubectl drops the ConfigMap itself
+    assert [f.message for f in ours.findings if "drop the object itself" in f.message]
+    assert ours.documents == []
