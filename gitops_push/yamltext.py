@@ -901,7 +901,7 @@ class _Builder:
                     continue
                 keys = _Keys(result)
             if kind == "merge":
-                self._merge(value_node, result, keys, self._tree_mapping)
+                self._merge(key_node, value_node, result, keys, self._tree_mapping)
             else:
                 self._put(result, keys, key, kind, key_node, self.tree(value_node))
         return result, keys.kinds if keys is not None else None
@@ -941,7 +941,7 @@ class _Builder:
                 text = key_node.value
                 if text == "<<" and self._is_merge(key_node):
                     keys = keys or _Keys(result)
-                    self._merge(value_node, result, keys, self._shared)
+                    self._merge(key_node, value_node, result, keys, self._shared)
                     continue
                 self._count_scalar(key_node)
                 if key_node.tag == _PLAIN and text and text[0] not in _KEY_HINTS:
@@ -999,8 +999,9 @@ class _Builder:
     def _is_merge(node: Any) -> bool:
         return node.value == "<<" and node.tag in (_PLAIN, _MERGE)
 
-    def _merge(self, node: Any, result: dict[str, Any], keys: _Keys, build: Any) -> None:
-        """Merge the map at `node`, or each map of the list at `node` (the last first), into `result`."""
+    def _merge(self, at: Any, node: Any, result: dict[str, Any], keys: _Keys, build: Any) -> None:
+        """Merge the map at `node`, or each map of the list at `node` (the last first), into `result`;
+        problems are named at the merge key `at` (an alias's node stands where its anchor is)."""
         kind = type(node)
         if kind is yaml.MappingNode:
             sources = [node]
@@ -1011,14 +1012,12 @@ class _Builder:
         ):
             sources = node.value[::-1]
         else:
-            raise self._refuse(
-                node, "a merge key (<<) takes a map or a list of maps (kubectl refuses it too)"
-            )
+            raise self._refuse(at, "a merge key (<<) takes a map or a list of maps (kubectl refuses it too)")
         for source in sources:
             values, kinds = build(source)
             problem = keys.merge(result, values, kinds)
             if problem:
-                raise self._refuse(node, problem)
+                raise self._refuse(at, problem)
 
     def _put(self, result: dict[str, Any], keys: _Keys, key: str, kind: str, node: Any, value: Any) -> None:
         problem = keys.put(result, key, kind)

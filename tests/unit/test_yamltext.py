@@ -256,3 +256,20 @@ def test_a_bomb_whose_anchors_the_pattern_misses_is_still_bounded(monkeypatch: p
     monkeypatch.setattr(yamltext, "_TREE_NODES", 1000)
     error = error_of(yamlcorpus.billion_laughs())
     assert "excessive aliasing" in error.message
+
+
+def test_merge_keys_apply_in_order_as_in_go_yaml() -> None:
+    text = "a: &a {p: 1, q: 1}\nb: &b {p: 2, r: 2}\nbefore: {p: 0, <<: *a}\nafter: {<<: *a, p: 0}\nboth: {<<: [*a, *b]}\n"
+    data = documents(text)[0][2]
+    assert isinstance(data, dict)
+    assert data["before"] == {"p": 1, "q": 1}  # the merge overrides a key written before it
+    assert data["after"] == {"p": 0, "q": 1}
+    assert data["both"] == {"p": 1, "q": 1, "r": 2}  # of merged maps, the first wins
+
+
+def test_a_merge_of_something_else_than_maps_names_the_merge_key_line() -> None:
+    error = error_of("list: &l [1, 2]\nm:\n  <<: *l\n")
+    assert (error.line, error.message) == (
+        3,
+        "a merge key (<<) takes a map or a list of maps (kubectl refuses it too)",
+    )
