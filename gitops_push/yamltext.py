@@ -119,7 +119,8 @@ def _kubectl_lines(text: str) -> str:
 
 
 def _chunks(text: str, first_line: int) -> Iterator[_Chunk]:
-    """apimachinery's YAMLReader: a document ends at each line that starts with `---`."""
+    """apimachinery's YAMLReader: a document ends at each line that starts with `---`; such a line
+    that starts a document (nothing before it) stays in it, for go-yaml to read."""
     lines = text.split("\n")[:-1]  # the text ends with a newline
     start, chunk_lines = first_line, list[str]()
     for number, line in enumerate(lines, start=first_line):
@@ -132,8 +133,8 @@ def _chunks(text: str, first_line: int) -> Iterator[_Chunk]:
                 )
             if chunk_lines:
                 yield _Chunk("".join(f"{part}\n" for part in chunk_lines), start)
-            start, chunk_lines = number + 1, []
-            continue
+                start, chunk_lines = number + 1, []
+                continue
         chunk_lines.append(line)
     if chunk_lines:
         yield _Chunk("".join(f"{part}\n" for part in chunk_lines), start)
@@ -266,6 +267,11 @@ def _document_nodes(text: str, first_line: int = 1) -> Iterator[_Node]:
 
 def _parsed(text: str, offset: int, *, single: bool) -> Iterator[_Node]:
     """Documents of `text`; `single`: a chunk of kubectl's, of which go-yaml reads one document."""
+    if "\n\ufeff" in text:
+        # libyaml skips a byte-order mark at the start of a line; go-yaml only at the start of its
+        # input, and reads any other as part of a key or value.
+        line = text.count("\n", 0, text.index("\n\ufeff")) + 2 + offset
+        raise YamlError(_BOM_INSIDE, line)
     try:
         try:
             yield from _composed(_Composer(text), text, offset, single=single)
@@ -287,6 +293,10 @@ def _parsed(text: str, offset: int, *, single: bool) -> Iterator[_Node]:
         raise YamlError("the document is nested too deeply", offset + 1) from exc
 
 
+_BOM_INSIDE = (
+    "a byte-order mark (U+FEFF) starts this line: kubectl would read it as part of the key or "
+    "value that follows (remove it)"
+)
 _ENDED = re.compile(r"^\.\.\.", re.MULTILINE)
 _AFTER_END = (
     "content after the end of the document (after its root value or a `...` line): kubectl "
@@ -319,9 +329,10 @@ def _next_document(composer: Any, text: str, previous: Any) -> bool:
     except yaml.MarkedYAMLError as exc:
         if previous is None or exc.problem_mark is None:
             raise
-        between = text.split("\n")[previous.end_mark.line : exc.problem_mark.line]
+        end = previous.end_mark
+        between = text.split("\n")[end.line + (1 if end.column else 0) : exc.problem_mark.line]
         if any(line.startswith("---") for line in between):
-            raise
+            raise  # a new document that starts with an error
         raise _AfterEnd(exc.problem_mark.line + 1) from exc
 
 
@@ -348,6 +359,8 @@ def _describe(exc: yaml.MarkedYAMLError, text: str, line: int) -> str:
         return f"{problem} (line {line} is indented with a tab: YAML allows only spaces)"
     if problem == "found unexpected ':'":
         problem += " (kubectl reads a `:` right before `,` `]` or `}` as text: quote the value)"
+    elif exc.context == "while scanning a tag":
+        problem += f" ({_TAG_CHARS}: add a space after the tag)"
     elif problem == "found unknown escape character":
         problem += " (kubectl allows \\' in double quotes, this reader does not: write ' unescaped)"
     if exc.context:
@@ -420,10 +433,11 @@ def _json_then_yaml(text: str) -> Iterator[Document]:
         try:
             data, end = _JSON.raw_decode(text, start)
         except (json.JSONDecodeError, _NotJson) as exc:
+            message = _json_message(exc)
             if count > 1:
-                message = exc.msg if isinstance(exc, json.JSONDecodeError) else f"{exc} is not JSON"
                 raise YamlError(f"invalid JSON: {message}", line) from exc
-            yield from _yaml_after_json(text, position, count)
+            json_error = YamlError(f"invalid JSON: {message}", line)
+            yield from _yaml_after_json(text, position, count, json_error)
             return
         except _DuplicateKey as exc:
             raise YamlError(f"duplicate key {exc.key!r}", _line_of_second(text, start, exc.key)) from exc
@@ -439,15 +453,27 @@ def _json_then_yaml(text: str) -> Iterator[Document]:
         position = end
 
 
-def _yaml_after_json(text: str, position: int, count: int) -> Iterator[Document]:
-    # kubectl skips whitespace up to the end of the line where the last JSON value ended.
-    while position < len(text) and text[position] in _GO_SPACE:
+def _yaml_after_json(text: str, position: int, count: int, json_error: YamlError) -> Iterator[Document]:
+    # kubectl skips whitespace up to the end of the line where the last JSON value ended, reading
+    # 4 bytes at a time: with fewer than 4 left it gives up and reports the JSON error.
+    while True:
+        if len(text[position : position + 4].encode()) < 4:
+            if text[position:].strip("".join(_GO_SPACE)):
+                raise json_error
+            return
+        char = text[position]
+        if char not in _GO_SPACE:
+            break
         position += 1
-        if text[position - 1] == "\n":
+        if char == "\n":
             break
     # (kubectl reports JSON's error when YAML fails too; YAML's names the line of the problem.)
     first_line = text.count("\n", 0, position) + 1
     yield from _yaml_documents(text[position:], first_line=first_line, first_index=count)
+
+
+def _json_message(exc: Exception) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else f"{exc} is not JSON"
 
 
 def _surrogates_in(text: str, start: int, end: int, data: Any) -> bool:
@@ -841,6 +867,14 @@ class _Builder:
         inside a plain scalar in a flow collection (go-yaml ends the scalar there) and the `\\/`
         escape in double quotes (go-yaml refuses it)."""
         text = self._found.text
+        if "!" in text:
+            glued = _GLUED_TAG.search(text)
+            if glued is not None:
+                self.line = text.count("\n", 0, glued.start()) + 1 + self._found.offset
+                raise _Refused(
+                    f"the tag {glued.group(1)} is followed by {glued.group(2)!r} without a space: "
+                    f"{_TAG_CHARS} (add a space)"
+                )
         question = "?" in text and ("[" in text or "{" in text)
         slash = "\\/" in text
         if not (question or slash):
@@ -1072,6 +1106,9 @@ class _Builder:
         return _Refused(message)
 
 
+_TAG_CHARS = "kubectl's YAML parser takes `,` `[` `]` into a tag"
+# A tag directly followed by `,` `[` or `]`: go-yaml (libyaml 0.1) takes them into the tag.
+_GLUED_TAG = re.compile(r"(?:^|[\s\[{,:?-])(!(?!<)[^\s,\[\]{}]*)([,\[\]])", re.MULTILINE)
 _FLOW_QUESTION = (
     "a plain value inside [ ] or { } holds a `?`: kubectl's YAML parser ends the value there "
     "and refuses the file (quote the value)"
