@@ -668,6 +668,8 @@ def _binary(value: str) -> str:
     # Go's base64 decoder skips line breaks; anything else outside the alphabet is an error.
     data = value.replace("\n", "").replace("\r", "")
     try:
+        if len(data) % 4:  # Go's decoder wants whole padded quanta; Python's strict mode lets "x=" by
+            raise binascii.Error
         decoded = binascii.a2b_base64(data.encode("ascii"), strict_mode=True)
     except (UnicodeEncodeError, binascii.Error):
         raise _Refused("!!binary value contains invalid base64 data") from None
@@ -923,6 +925,13 @@ class _Builder:
         return self._tree_mapping(node)[0]
 
     def _tree_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
+        try:
+            return self._tree_mapping_unchecked(node)
+        except _Refused:
+            self._refuse_duplicates(node)
+            raise
+
+    def _tree_mapping_unchecked(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         result: dict[str, Any] = {}
         keys: _Keys | None = None
         for key_node, value_node in node.value:
@@ -968,6 +977,13 @@ class _Builder:
         return value, kinds
 
     def _shared_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
+        try:
+            return self._shared_mapping_unchecked(node)
+        except _Refused:
+            self._refuse_duplicates(node)
+            raise
+
+    def _shared_mapping_unchecked(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         result: dict[str, Any] = {}
         keys: _Keys | None = None
         for key_node, value_node in node.value:
@@ -993,6 +1009,20 @@ class _Builder:
             else:
                 self._put(result, keys, key, kind, key_node, self._shared(value_node)[0])
         return result, keys.kinds if keys is not None else None
+
+    def _refuse_duplicates(self, node: Any) -> None:
+        """A key twice in a map whose building was refused is the first thing to say: kubectl keeps
+        only the last value, so what was refused may be a value kubectl would never have read."""
+        seen: dict[str, str] = {}
+        for key_node, _ in node.value:
+            try:
+                key, kind = self._key(key_node)
+            except _Refused:
+                continue
+            if kind != "merge" and key in seen:
+                problem = _duplicate(key, node, key_node, self._found.offset)
+                raise self._refuse(key_node, problem if seen[key] == kind else _ambiguous(key))
+            seen[key] = kind
 
     def _count_scalar(self, node: Any) -> None:
         # Scalars are remembered only when one has an anchor: most anchored manifests (yaml.dump's

@@ -190,6 +190,8 @@ TAGGED = [
     "!!binary invalid==",
     "!!binary //79",
     "!!binary ''",
+    "!!binary aGV8=",
+    '!!binary "aGVs\\nbG8="',
     "!!int 12",
     "!!int '12'",
     "!!int 0x1F",
