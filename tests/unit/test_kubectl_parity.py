@@ -213,7 +213,7 @@ def test_mutated_documents_read_as_kubectl_reads_them(oracle: Path, tmp_path: Pa
     rng = random.Random(13)
     seeds = [case.text.encode() for case in CORPUS if len(case.text) < 3000]
     seeds.append((FIXTURES / "microservices-demo" / "frontend.yaml").read_bytes())
-    texts = []
+    texts: list[str] = []
     while len(texts) < MUTANTS:
         data = fuzzing.mutate(rng.choice(seeds), rng)
         if b"\0" not in data:  # a NUL makes a file binary: loading refuses it before any YAML
