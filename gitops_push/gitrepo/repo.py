@@ -18,6 +18,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
 SYMLINK_MODE = "120000"
 EXECUTABLE_MODE = "100755"
+GITLINK_MODE = "160000"  # a submodule: the entry names a commit of another repository, not a blob
 BATCH_READ_MIN = 50  # from this many blobs on, one `git cat-file --batch` process reads them all
 
 
@@ -30,11 +31,15 @@ class DeployTag:
 
 @dataclass(frozen=True)
 class GitFile:
-    """A manifest file in a commit: its path, its blob, and whether Git stores it as a symlink."""
+    """A manifest file in a commit: its path, its blob, and whether Git stores it as a symlink.
+
+    A gitlink (a submodule) is listed too, so that it can be noted: its `blob` is a commit of the
+    submodule's repository, which this repository cannot read."""
 
     path: str
     blob: str
     symlink: bool = False
+    gitlink: bool = False
 
 
 @dataclass(frozen=True)
@@ -167,9 +172,11 @@ class GitRepo:
         fields = out.split("\0")
         diffs = []
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            if not meta.startswith(":") or not is_manifest_path(path):
+            if not meta.startswith(":"):
                 continue
             old_mode, new_mode, old_sha, new_sha, _ = meta[1:].split(" ")
+            if not is_manifest_path(path) and GITLINK_MODE not in (old_mode, new_mode):
+                continue
             diffs.append(
                 FileDiff(path=path, old=_file(path, old_mode, old_sha), new=_file(path, new_mode, new_sha))
             )
@@ -186,6 +193,8 @@ class GitRepo:
             mode, kind, sha = meta.split(" ")
             if kind == "blob" and is_manifest_path(path):
                 files.append(GitFile(path=path, blob=sha, symlink=mode == SYMLINK_MODE))
+            elif kind == "commit":
+                files.append(GitFile(path=path, blob=sha, gitlink=True))
         return files
 
     def read_blob(self, sha: str) -> bytes:
@@ -419,4 +428,4 @@ def _without_credentials(text: str) -> str:
 def _file(path: str, mode: str, sha: str) -> GitFile | None:
     if set(sha) == {"0"}:
         return None
-    return GitFile(path=path, blob=sha, symlink=mode == SYMLINK_MODE)
+    return GitFile(path=path, blob=sha, symlink=mode == SYMLINK_MODE, gitlink=mode == GITLINK_MODE)

@@ -13,7 +13,6 @@ import binascii
 import contextlib
 import functools
 import gc
-import json
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -104,7 +103,9 @@ def load(
 
 def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
     listed = list(files)
-    blobs = list(zip(listed, repo.read_blobs([file.blob for file in listed]), strict=True))
+    # A submodule's entry names a commit of another repository: there is no blob to read.
+    contents = iter(repo.read_blobs([file.blob for file in listed if not file.gitlink]))
+    blobs = [(file, b"" if file.gitlink else next(contents)) for file in listed]
     total = sum(len(data) for _, data in blobs)
     # A large set in many small shares, so that processes on cores of unequal speed finish together
     # (`forking` decides how many processes take them).
@@ -138,11 +139,35 @@ def split_by_size(
 def parse_files(blobs: Sequence[tuple[GitFile, bytes]]) -> Side:
     side = Side()
     for file, data in blobs:
-        if file.symlink:
+        if _CONTROL.search(file.path):
+            named = _escaped(file.path)
+            side.findings.append(
+                Finding(
+                    SourceLocation(named, 1),
+                    f"the file name {named} holds control characters: rename the file "
+                    "(they would garble logs, annotations and reports)",
+                )
+            )
+        elif file.gitlink:
+            side.skipped.append(
+                Skipped(
+                    SourceLocation(file.path, 1),
+                    "a Git submodule: its files are not read (copy its manifests into this repository)",
+                )
+            )
+        elif file.symlink:
             note_symlink(file, data, side)
         else:
             parse_file(file.path, data, side)
     return side
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escaped(path: str) -> str:
+    """The path with each control character written as an escape (\\n, \\x1b)."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], path)
 
 
 def _joined(sides: Sequence[Side]) -> Side:
@@ -227,41 +252,8 @@ def parse_file(path: str, data: bytes, side: Side) -> None:
 
 
 def _documents(path: str, text: str) -> Iterator[yamltext.Document]:
-    if not path.endswith(".json"):
-        yield from yamltext.load_documents(text)
-        return
-    try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise yamltext.YamlError(exc.msg, exc.lineno) from exc
-    except _DuplicateKey as exc:
-        raise yamltext.YamlError(f"duplicate key {exc.key!r}", _line_of_second(text, exc.key)) from exc
-    except RecursionError as exc:
-        raise yamltext.YamlError("the document is nested too deeply", 1) from exc
-    yield yamltext.Document(index=0, line=1, data=data)
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """JSON objects with a key twice are errors, as in YAML (json.loads would keep the last)."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _line_of_second(text: str, key: str) -> int:
-    quoted = json.dumps(key)
-    first = text.find(quoted)
-    second = text.find(quoted, first + 1)
-    return text.count("\n", 0, second if second >= 0 else max(first, 0)) + 1
+    # As kubectl reads a file: by its content (a JSON stream when it starts with `{`), not its name.
+    yield from yamltext.load_documents(text)
 
 
 def _take_document(path: str, text: str, document: yamltext.Document, side: Side) -> bool:
@@ -285,19 +277,55 @@ def _take_document(path: str, text: str, document: yamltext.Document, side: Side
             Skipped(source, f"{data.get('kind')} ({api_version}) is tool configuration, not an object")
         )
         return False
-    if data.get("kind") == "List" and isinstance(data.get("items"), list):
-        for index, item in enumerate(data["items"]):
-            line = yamltext.line_of(text, document.index, ["items", index]) or document.line
-            item_source = SourceLocation(path, line, document.index)
-            if not isinstance(item, dict):
-                side.findings.append(
-                    Finding(item_source, "a List item must be a mapping", field_path=f"items[{index}]")
-                )
-                continue
-            _check_structure(item, item_source, side, prefix=f"items[{index}].")
+    if "items" in data:
+        _take_list(path, text, document, data, side)
         return True
     _check_structure(data, source, side)
     return True
+
+
+def _take_list(path: str, text: str, document: yamltext.Document, data: dict[str, Any], side: Side) -> None:
+    """A document with `items`, which kubectl reads as a list of objects, as its builder does.
+
+    `kind: List` and every `<Kind>List`: each item is an object with the line of its own text;
+    an item without kind and apiVersion takes the list's apiVersion and its kind less `List`
+    (a ConfigMapList's items are ConfigMaps). kubectl reads any other object with a top-level
+    `items` the same way, dropping the object itself: that is refused, as kubectl refuses a List
+    inside a List.
+    """
+    source = SourceLocation(path, document.line, document.index)
+    kind, items = data.get("kind"), data["items"]
+    if not isinstance(kind, str) or not kind.endswith("List"):
+        message = (
+            f"a {kind or 'document'} with a top-level `items` field: kubectl would read it as a list, "
+            "apply the items and drop the object itself (rename the field, or make it a List)"
+        )
+        side.findings.append(Finding(source, message, field_path="items"))
+        return
+    if items is not None and not isinstance(items, list):
+        side.findings.append(Finding(source, "the items of a List must be a list", field_path="items"))
+        return
+    item_kind, api_version = kind.removesuffix("List"), data.get("apiVersion")
+    for index, item in enumerate(items or []):
+        line = yamltext.line_of(text, document.index, ["items", index]) or document.line
+        item_source = SourceLocation(path, line, document.index)
+        prefix = f"items[{index}]"
+        if not isinstance(item, dict):
+            side.findings.append(Finding(item_source, "a List item must be a mapping", field_path=prefix))
+        elif isinstance(item.get("items"), list):
+            side.findings.append(
+                Finding(
+                    item_source, "a List inside a List: kubectl refuses it too", field_path=f"{prefix}.items"
+                )
+            )
+        else:
+            if not _text(item.get("kind")) and not _text(item.get("apiVersion")):
+                item = {**item, "apiVersion": api_version, "kind": item_kind}
+            _check_structure(item, item_source, side, prefix=f"{prefix}.")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, prefix: str = "") -> None:

@@ -89,6 +89,9 @@ def _live(cluster: Cluster, manifest: Manifest) -> Mapping[str, Any] | None:
 def _observe(cluster: Cluster, manifest: Manifest, started_at: datetime.datetime) -> health.Health:
     live = _live(cluster, manifest)
     state = health.compute(live)
+    if live is None and _collected_when_finished(manifest):
+        # ingress-nginx's certificate Jobs set ttlSecondsAfterFinished: 0; gone is their success.
+        return health.Health(health.Status.CURRENT, "finished, then removed (ttlSecondsAfterFinished)")
     if (
         state.status is health.Status.IN_PROGRESS
         and live is not None
@@ -98,6 +101,12 @@ def _observe(cluster: Cluster, manifest: Manifest, started_at: datetime.datetime
         if problem:
             return health.failed(problem)
     return state
+
+
+def _collected_when_finished(manifest: Manifest) -> bool:
+    spec = manifest.body.get("spec")
+    is_job = (manifest.ref.group, manifest.ref.kind) == ("batch", "Job")
+    return is_job and isinstance(spec, dict) and spec.get("ttlSecondsAfterFinished") is not None
 
 
 def _timed_out(

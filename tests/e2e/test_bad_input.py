@@ -53,7 +53,7 @@ def cases(ns: str) -> dict[str, Case]:
             8,
             ("duplicate key 'key'",),
         ),
-        "alias bomb": Case({"k8s/bad.yaml": BOMB}, "k8s/bad.yaml", 1, ("alias bomb",)),
+        "alias bomb": Case({"k8s/bad.yaml": BOMB}, "k8s/bad.yaml", 1, ("excessive aliasing",)),
         "deep nesting": Case(
             {"k8s/bad.yaml": cm + "  deep: " + "[" * 3000 + "]" * 3000 + "\n"},
             "k8s/bad.yaml",

@@ -93,11 +93,12 @@ def test_the_file_name_reaches_the_plan_escaped(evil_repo: Workspace) -> None:
     evil_repo.git("rm", "-q", "k8s/names.yaml")
     evil_repo.commit("only the file name is hostile now")
     result: Result = evil_repo.cli("plan", "--offline", "--path", "k8s", "--output", "text")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    assert (
-        "k8s/x\\n::notice title=Security review::Approved\\n::stop-commands::pwned\\n.yaml" in result.stdout
-    )
-    assert not [line for line in result.stdout.splitlines() if line.lstrip().startswith("::")]
+    # Such a name is a finding (issue 13): refused before any request, and shown escaped.
+    assert result.exit_code == 3, result.stdout + result.stderr
+    shown = "k8s/x\\n::notice title=Security review::Approved\\n::stop-commands::pwned\\n.yaml"
+    assert f"{shown}:1: the file name {shown} holds control characters" in result.stderr
+    output = result.stdout + result.stderr
+    assert not [line for line in output.splitlines() if line.lstrip().startswith("::")]
 
 
 # --- each reporter, fed the hostile text directly ---------------------------------------------------

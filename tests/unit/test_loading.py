@@ -176,6 +176,97 @@ def test_a_list_item_with_problems_is_a_finding_with_the_item_path(repo: Repo) -
     assert list(loaded.change_set.new) == [ref("ConfigMap", "fine")]
 
 
+CONFIG_MAP_LIST = """\
+apiVersion: v1
+kind: ConfigMapList
+items:
+  - metadata:
+      name: one
+    data: {a: "1"}
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: two}
+  - kind: Secret
+    metadata: {name: three}
+"""
+
+
+def test_a_kind_list_gives_its_items_the_list_s_api_version_and_kind_as_kubectl_does(repo: Repo) -> None:
+    loaded = repo.load_files({"k8s/list.yaml": CONFIG_MAP_LIST})
+    assert sources(loaded) == {
+        ref("ConfigMap", "one"): SourceLocation("k8s/list.yaml", 4, 0),
+        ref("ConfigMap", "two"): SourceLocation("k8s/list.yaml", 7, 0),
+    }
+    one = loaded.change_set.new[ref("ConfigMap", "one")]
+    assert (one.api_version, one.body["kind"], one.body["data"]) == ("v1", "ConfigMap", {"a": "1"})
+    # An item with a kind but no apiVersion takes neither: kubectl refuses it too.
+    assert findings(loaded) == [
+        (
+            "k8s/list.yaml",
+            10,
+            "items[2].apiVersion",
+            "missing or not a string: every object needs an apiVersion",
+        )
+    ]
+
+
+def test_a_list_inside_a_list_is_a_finding(repo: Repo) -> None:
+    text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items: []\n"
+    loaded = repo.load_files({"k8s/list.yaml": text})
+    assert findings(loaded) == [
+        ("k8s/list.yaml", 4, "items[0].items", "a List inside a List: kubectl refuses it too")
+    ]
+
+
+def test_an_object_with_a_top_level_items_field_is_a_finding(repo: Repo) -> None:
+    text = CM.format(name="a", value=1) + "items:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n"
+    loaded = repo.load_files({"k8s/cm.yaml": text})
+    [finding] = loaded.findings
+    assert (finding.source.line, finding.field_path) == (1, "items")
+    assert "drop the object itself" in finding.message
+    assert loaded.change_set.new == {}
+
+
+@pytest.mark.parametrize("items", ["null", "[]"])
+def test_a_list_without_items_holds_no_object_and_is_no_finding(repo: Repo, items: str) -> None:
+    loaded = repo.load_files({"k8s/list.yaml": f"apiVersion: v1\nkind: ConfigMapList\nitems: {items}\n"})
+    assert (loaded.change_set.new, loaded.findings) == ({}, ())
+
+
+def test_a_submodule_under_a_manifest_path_is_skipped_with_a_note(repo: Repo) -> None:
+    first = repo.commit({"k8s/a.yaml": CM.format(name="a", value=1)})
+    for path in ("k8s/vendor", "k8s/vendored.yaml"):
+        gitutil.git(repo.path, "update-index", "--add", "--cacheinfo", f"160000,{first},{path}")
+    gitutil.git(repo.path, "commit", "-q", "-m", "submodules")
+    head = gitutil.git(repo.path, "rev-parse", "HEAD")
+    for base in (None, first):  # the whole tree, and the change that added the submodules
+        loaded = repo.load(base, head)
+        notes = sorted((s.source.path, s.reason) for s in loaded.change_set.skipped)
+        assert [path for path, _ in notes] == ["k8s/vendor", "k8s/vendored.yaml"]
+        assert all("Git submodule" in message for _, message in notes)
+        assert loaded.findings == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("k8s/a\nb.yaml", "k8s/a\\nb.yaml"), ("k8s/\x1b[31mred.yaml", "k8s/\\x1b[31mred.yaml")],
+)
+def test_a_file_name_with_control_characters_is_a_finding_that_shows_it_escaped(
+    repo: Repo, name: str, shown: str
+) -> None:
+    loaded = repo.load_files({name: CM.format(name="a", value=1)})
+    assert findings(loaded) == [
+        (
+            shown,
+            1,
+            "",
+            f"the file name {shown} holds control characters: rename the file "
+            "(they would garble logs, annotations and reports)",
+        )
+    ]
+    assert loaded.change_set.new == {}
+
+
 @pytest.mark.parametrize("name", ["kustomization.yaml", "kustomization.yml", "Chart.yaml"])
 def test_kustomize_and_helm_files_are_skipped_with_a_note(repo: Repo, name: str) -> None:
     loaded = repo.load_files(
@@ -581,7 +672,12 @@ def test_invalid_yaml_is_a_finding_with_its_line(repo: Repo) -> None:
 def test_a_duplicate_key_is_a_finding_with_its_line(repo: Repo) -> None:
     loaded = repo.load_files({"k8s/dup.yaml": CM.format(name="a", value=1) + "  key: again\n"})
     assert findings(loaded) == [
-        ("k8s/dup.yaml", 7, "", "invalid YAML: duplicate key 'key' (first at line 6)")
+        (
+            "k8s/dup.yaml",
+            7,
+            "",
+            "invalid YAML: duplicate key 'key' (first at line 6): kubectl would silently keep the last one",
+        )
     ]
 
 
@@ -610,7 +706,8 @@ def test_a_json_syntax_error_is_a_finding_with_its_line(repo: Repo) -> None:
     loaded = repo.load_files({"k8s/bad.json": text})
     [finding] = loaded.findings
     assert finding.source == SourceLocation("k8s/bad.json", 4)
-    assert "invalid JSON: Expecting ',' delimiter" in finding.message
+    assert finding.message.startswith("invalid JSON: ")
+    assert "did not find expected ','" in finding.message
     assert loaded.change_set.new == {}
 
 
@@ -803,7 +900,7 @@ def test_objects_of_an_unknown_kind_with_and_without_a_namespace_can_be_planned(
 
 def test_secret_data_that_is_not_base64_is_a_finding_that_hides_the_value(repo: Repo) -> None:
     text = (
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: ns}\n"
         "data:\n  good: aGVsbG8=\n  bad: 'n0t-base64-s3cret!'\n"
     )
     loaded = repo.load_files({"k8s/secret.yaml": text})
