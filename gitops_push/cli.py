@@ -375,6 +375,8 @@ def promote(**values: Any) -> None:
     from gitops_push import pipeline
 
     flags = flags_of(values)
+    if flags.source == flags.environment:
+        raise click.UsageError(f"--from and --to both name {flags.source!r}: promote to another environment")
     _report(flags, lambda sink: pipeline.promote(flags, sink))
 
 
@@ -428,15 +430,17 @@ def history(**values: Any) -> None:
 
     flags = flags_of(values)
     try:
-        deploys = pipeline.history(flags)
+        deploys, notes = pipeline.history(flags)
     except GitopsPushError as exc:
         _fail(exc)
+    for note in notes:  # on stderr, so that -o json stays one document
+        click.echo(f"note: {note}", err=True)
     history_report.render(deploys, output=flags.output or "text", no_color=flags.no_color)
 
 
 @main.command()
 @click.option("--env", "environment", required=True, metavar="NAME", help="The environment to unlock.")
-@options("kubeconfig", "context")
+@options("kubeconfig", "context", "repo")
 def unlock(**values: Any) -> None:
     """Break an environment's deploy lock, saying whose lock it was.
 

@@ -39,6 +39,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                     "context": {"type": "string", "minLength": 1},
                     "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
                     "tag_prefix": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$"},
+                    "branch": {"type": "string", "minLength": 1},
                 },
             },
         },
@@ -67,6 +68,7 @@ class Environment:
     namespace: str | None = None
     context: str | None = None
     tag_prefix: str = ""
+    branch: str | None = None  # deploy tags count only on this branch; None: the remote's default
 
     @property
     def prefix(self) -> str:
@@ -153,6 +155,7 @@ def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
         namespace=flags.namespace or entry.get("namespace"),
         context=flags.context or entry.get("context"),
         tag_prefix=(flags.tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
+        branch=entry.get("branch"),
     )
     return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
 
@@ -164,12 +167,21 @@ def diffs_of(flags: Flags) -> Diffs:
     return Diffs.ALL if flags.verbose else Diffs.UPDATES
 
 
-def tag_prefix_of(repo: Path, environment: str) -> str:
-    """An environment's tag prefix: from the config file when it declares one, else deployed/NAME."""
+def declared(repo: Path, environment: str) -> Environment:
+    """An environment as the config file declares it (no paths needed): for the commands that read
+    another environment's tags or cluster (promote's source, history, unlock)."""
     entry = load_config(repo).get("environments", {}).get(environment, {})
     return Environment(
-        name=environment, paths=(), tag_prefix=(entry.get("tag_prefix") or "").rstrip("/")
-    ).prefix
+        name=environment,
+        paths=(),
+        context=entry.get("context"),
+        tag_prefix=(entry.get("tag_prefix") or "").rstrip("/"),
+        branch=entry.get("branch"),
+    )
+
+
+def is_declared(repo: Path, environment: str) -> bool:
+    return environment in load_config(repo).get("environments", {})
 
 
 def load_config(repo: Path) -> dict[str, Any]:
