@@ -74,18 +74,44 @@ def test_a_detached_head_deploys(workspace: Workspace, kube: Cluster) -> None:
     assert kube.get(CONFIG_MAPS, ns, "later") is None
 
 
-def test_a_rewritten_branch_is_explained(workspace: Workspace, kube: Cluster) -> None:
+def test_a_tag_a_rewritten_branch_dropped_no_longer_counts(workspace: Workspace, kube: Cluster) -> None:
     ns = unique("rewrite")
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit("base")
     workspace.write("k8s/a.yaml", config_map(ns, "a", {"v": "1"}))
-    workspace.commit("a")
+    dropped = workspace.commit("a")
     assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
     workspace.git("reset", "-q", "--hard", "HEAD~1")  # force-push style rewrite: "a" leaves the history
     workspace.write("k8s/b.yaml", config_map(ns, "b", {"v": "1"}))
     workspace.commit("b instead")
 
     result = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert f"its commit {dropped[:12]} is not on branch main" in " ".join(result.json["notes"])
+    # No trusted base: the full set, and the cluster's members that Git lacks are pruned.
+    assert result.json["from"] is None
+    assert result.actions() == {
+        f"ConfigMap {ns}/a": "pruned",
+        f"ConfigMap {ns}/b": "created",
+        f"Namespace {ns}": "unchanged",
+    }
+
+
+def test_deploying_a_commit_off_the_branch_is_explained(workspace: Workspace, kube: Cluster) -> None:
+    ns = unique("offbranch")
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.commit("base")
+    workspace.git("branch", "hotfix")
+    workspace.write("k8s/a.yaml", config_map(ns, "a", {"v": "1"}))
+    workspace.commit("a")
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.git("checkout", "-q", "hotfix")
+    workspace.write("k8s/b.yaml", config_map(ns, "b", {"v": "1"}))
+    workspace.commit("b on a branch without a")
+    workspace.git("checkout", "-q", "main")
+
+    result = workspace.cli("deploy", "--path", "k8s", "--to", "hotfix", "-o", "json")
 
     assert result.exit_code == 0, result.stderr
     assert any("not in the history" in note and "--from" in note for note in result.json["notes"])
