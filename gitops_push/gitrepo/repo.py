@@ -284,6 +284,27 @@ class GitRepo:
             return False
         return True
 
+    def tags_merged(self, prefix: str, ref: str) -> set[str]:
+        """The names of the tags under `prefix/` whose commit is reachable from `ref`, in one call."""
+        out = self._repo.git.for_each_ref(
+            f"--merged={ref}", "--format=%(refname:strip=2)", f"refs/tags/{prefix}/"
+        )
+        return set(str(out).splitlines())
+
+    def present(self, shas: Sequence[str]) -> set[str]:
+        """Those of `shas` whose commit this clone has, in one `git cat-file --batch-check`."""
+        request = "".join(f"{sha}^{{commit}}\n" for sha in shas).encode()
+        result = subprocess.run(
+            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch-check"],
+            cwd=self._repo.git_dir,
+            input=request,
+            capture_output=True,
+            check=True,
+        )
+        answers = result.stdout.decode().splitlines()
+        # "<sha> commit <size>" for a commit; "<request> missing" (or another type) otherwise
+        return {sha for sha, answer in zip(shas, answers, strict=True) if answer.split()[1:2] == ["commit"]}
+
     def commit_time(self, sha: str) -> int:
         """The committer date of a commit, seconds since the epoch."""
         return int(str(self._repo.git.show("-s", "--format=%ct", sha)).strip())

@@ -110,11 +110,12 @@ def read_tags(
     if not tags:
         return Tags(said=tuple(said))
     moment = now()
-    present = {tag.commit for tag in tags if repo.has_commit(tag.commit)}
+    present = repo.present(sorted({tag.commit for tag in tags}))
     name = _branch(repo, remote, branch, said)
     dated = [tag.commit for tag in tags if tag.commit in present and tag.timestamp <= moment + CLOCK_SKEW]
     ref = _branch_ref(repo, remote, name, dated, said)
-    on_branch = {c for c in set(dated) if ref is not None and repo.is_ancestor(c, ref)}
+    merged = repo.tags_merged(prefix, ref) if ref is not None else set()
+    on_branch = {tag.commit for tag in tags if tag.name in merged}
     trusted, ignored = trust(tags, now=moment, present=present, on_branch=on_branch, branch=name)
     return Tags(trusted, ignored, tuple(said))
 
