@@ -154,7 +154,9 @@ def execute(
     tags: gitrange.Tags | None = None,
 ) -> None:
     """One run: the range (from `tags`, read here unless the caller has them), the cluster, the steps."""
-    span = _span(resolved, repo, sink, tags or read_tags(repo, resolved.environment, sink))
+    span = _span(
+        resolved, repo, sink, tags if tags is not None else read_tags(repo, resolved.environment, sink)
+    )
     _note_dirty(resolved, repo, sink)
     cluster = None if resolved.flags.offline else connect(resolved)
     context = runner.Context(
