@@ -375,9 +375,9 @@ def promote(**values: Any) -> None:
     """
     from gitops_push import pipeline
 
+    if values["source"] == values["environment"]:
+        raise click.UsageError("--from and --to name the same environment: there is nothing to promote")
     flags = flags_of(values)
-    if flags.source == flags.environment:
-        raise click.UsageError(f"--from and --to both name {flags.source!r}: promote to another environment")
     _report(flags, lambda sink: pipeline.promote(flags, sink))
 
 

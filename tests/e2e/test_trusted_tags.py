@@ -171,7 +171,7 @@ def test_promote_from_an_environment_to_itself_is_a_usage_error(workspace: Works
     workspace.commit()
     result = workspace.cli("promote", "--from", "staging", "--to", "staging")
     assert result.exit_code == 2
-    assert "--from and --to both name 'staging'" in result.stderr
+    assert "--from and --to name the same environment" in result.stderr
 
 
 def test_history_of_an_unknown_environment_says_so(workspace: Workspace) -> None:
