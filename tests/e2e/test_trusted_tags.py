@@ -184,18 +184,24 @@ def test_history_of_an_unknown_environment_says_so(workspace: Workspace) -> None
     assert declared.exit_code == 0, declared.stderr
 
 
-def test_unlock_honours_the_environments_context_and_repo(
-    workspace: Workspace, kube: Cluster, cluster: DevCluster, tmp_path: Path
-) -> None:
+def two_contexts(cluster: DevCluster, target: Path) -> str:
+    """A kubeconfig whose current context, `nowhere`, reaches no server; returns the working context."""
     config = json.loads(cluster.kubeconfig.read_text())
-    real = config["current-context"]
+    real = str(config["current-context"])
     config["clusters"].append({"name": "nowhere", "cluster": {"server": "https://127.0.0.1:1"}})
     config["contexts"].append(
         {"name": "nowhere", "context": {"cluster": "nowhere", "user": config["users"][0]["name"]}}
     )
     config["current-context"] = "nowhere"
+    target.write_text(json.dumps(config))
+    return real
+
+
+def test_unlock_honours_the_environments_context_and_repo(
+    workspace: Workspace, kube: Cluster, cluster: DevCluster, tmp_path: Path
+) -> None:
     kubeconfig = tmp_path / "two-contexts.kubeconfig"
-    kubeconfig.write_text(json.dumps(config))
+    real = two_contexts(cluster, kubeconfig)
     workspace.write(
         "gitops-push.yaml", f"environments:\n  {workspace.env}:\n    paths: [k8s]\n    context: {real}\n"
     )
@@ -209,6 +215,31 @@ def test_unlock_honours_the_environments_context_and_repo(
 
     assert result.exit_code == 0, result.stderr
     assert "pipeline-ten" in result.stdout
+
+
+def test_promote_reads_the_source_record_from_the_sources_own_context(
+    workspace: Workspace, kube: Cluster, cluster: DevCluster, tmp_path: Path
+) -> None:
+    """Production's cluster is reachable, staging's is not: nothing can say what staging runs, so
+    nothing is promoted."""
+    kubeconfig = tmp_path / "two-contexts.kubeconfig"
+    real = two_contexts(cluster, kubeconfig)
+    staging, production = environments(workspace)
+    release(workspace, "1")
+    assert workspace.cli("deploy", "--path", "namespaces", "--env", unique("ns")).exit_code == 0
+    assert workspace.cli("deploy", "--env", staging).exit_code == 0
+    config = (workspace.root / "gitops-push.yaml").read_text()
+    config = config.replace(f"namespace: {staging}\n", f"namespace: {staging}\n    context: nowhere\n")
+    config = config.replace(f"namespace: {production}\n", f"namespace: {production}\n    context: {real}\n")
+    workspace.write("gitops-push.yaml", config)
+    workspace.commit("staging moves to a cluster this job cannot reach")
+
+    result = workspace.cli("promote", "--from", staging, "--to", production, "--kubeconfig", str(kubeconfig))
+
+    assert result.exit_code == 1
+    assert "cannot reach the API server https://127.0.0.1:1" in result.stderr
+    assert not workspace.git("tag", "--list", f"deployed/{production}/*")
+    assert kube.get(CONFIG_MAPS, production, "release") is None
 
 
 def test_a_shallow_clone_reads_history_status_and_rolls_back(
