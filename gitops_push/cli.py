@@ -404,6 +404,7 @@ def promote(**values: Any) -> None:
 
     A change goes through dev and staging before it reaches production: the target environment gets
     the source's last deployed commit through the same pipeline, and its tag records the promotion.
+    The source's cluster (its `context:`) must record that commit as deployed, or nothing is done.
 
     \b
     Examples:
@@ -460,7 +461,9 @@ def history(**values: Any) -> None:
     """List an environment's deploys, newest first, from its deploy tags.
 
     Shows when, which commit (and its subject), who or which pipeline, the counts of objects
-    created, updated and pruned, and which deploys were rollbacks or promotions.
+    created, updated and pruned, and which deploys were rollbacks or promotions. Only tags that
+    count are listed (on the environment's branch, not dated in the future); the others are named,
+    with the reason, on standard error.
 
     \b
     Examples:
@@ -472,21 +475,24 @@ def history(**values: Any) -> None:
 
     flags = flags_of(values)
     try:
-        deploys = pipeline.history(flags)
+        deploys, notes = pipeline.history(flags)
     except GitopsPushError as exc:
         _fail(exc)
+    for note in notes:  # on stderr, so that -o json stays one document
+        click.echo(f"note: {note}", err=True)
     history_report.render(deploys, output=flags.output or "text", no_color=flags.no_color)
 
 
 @main.command()
 @click.option("--env", "environment", required=True, metavar="NAME", help="The environment to unlock.")
-@options("kubeconfig", "context")
+@options("kubeconfig", "context", "repo")
 def unlock(**values: Any) -> None:
     """Break an environment's deploy lock, saying whose lock it was.
 
     Use it when a deploy was killed and you do not want to wait for its lock to expire (it does so on
     its own a minute after its last renewal). Breaking the lock of a deploy that still runs lets
-    another deploy interleave with it.
+    another deploy interleave with it. The cluster is the environment's `context:` in
+    gitops-push.yaml unless --context names another.
 
     \b
     Examples:

@@ -48,6 +48,7 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
                         "type": "array",
                         "items": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*(\\.[a-z0-9.-]+)?$"},
                     },
+                    "branch": {"type": "string", "minLength": 1},
                 },
             },
         },
@@ -79,6 +80,7 @@ class Environment:
     adopt: bool = False  # take over existing objects without --adopt
     namespaces: tuple[str, ...] = ()  # allow-list of namespaces (empty: any)
     kinds: tuple[str, ...] = ()  # allow-list of `Kind` or `Kind.group` (empty: any)
+    branch: str | None = None  # deploy tags count only on this branch; None: the remote's default
 
     @property
     def prefix(self) -> str:
@@ -172,6 +174,7 @@ def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
         adopt=bool(entry.get("adopt", False)),
         namespaces=tuple(entry.get("namespaces", ())),
         kinds=tuple(entry.get("kinds", ())),
+        branch=entry.get("branch"),
     )
     return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
 
@@ -183,12 +186,21 @@ def diffs_of(flags: Flags) -> Diffs:
     return Diffs.ALL if flags.verbose else Diffs.UPDATES
 
 
-def tag_prefix_of(repo: Path, environment: str) -> str:
-    """An environment's tag prefix: from the config file when it declares one, else deployed/NAME."""
+def declared(repo: Path, environment: str) -> Environment:
+    """An environment as the config file declares it (no paths needed): for the commands that read
+    another environment's tags or cluster (promote's source, history, unlock)."""
     entry = load_config(repo).get("environments", {}).get(environment, {})
     return Environment(
-        name=environment, paths=(), tag_prefix=(entry.get("tag_prefix") or "").rstrip("/")
-    ).prefix
+        name=environment,
+        paths=(),
+        context=entry.get("context"),
+        tag_prefix=(entry.get("tag_prefix") or "").rstrip("/"),
+        branch=entry.get("branch"),
+    )
+
+
+def is_declared(repo: Path, environment: str) -> bool:
+    return environment in load_config(repo).get("environments", {})
 
 
 def load_config(repo: Path) -> dict[str, Any]:

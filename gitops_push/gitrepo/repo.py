@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import subprocess
@@ -292,6 +293,81 @@ class GitRepo:
                 f"could not fetch the deploy tags from {remote}: {detail[-1] if detail else exc}",
                 hint="give the pipeline read access to the remote's tags, or fetch them before running",
             ) from exc
+
+    def fetch_branch(self, remote: str, branch: str, *, since: int) -> str:
+        """Fetch `branch` into `refs/remotes/REMOTE/BRANCH` and return that ref.
+
+        In a shallow clone, the history since `since` (seconds since the epoch) comes too: without
+        it, no deploy tag's commit could be shown to be on the branch.
+        """
+        ref = f"refs/remotes/{remote}/{branch}"
+        args = ["--no-tags", "--quiet", remote, f"+refs/heads/{branch}:{ref}"]
+        if self.is_shallow():
+            moment = datetime.datetime.fromtimestamp(since, datetime.UTC)
+            args.insert(0, f"--shallow-since={moment:%Y-%m-%d %H:%M:%S} +0000")
+        try:
+            self._repo.git.fetch(*args)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().splitlines()
+            raise GitStateError(
+                f"could not fetch branch {branch} from {remote}: {detail[-1] if detail else exc}"
+            ) from exc
+        return ref
+
+    def default_branch(self, remote: str) -> str | None:
+        """The remote's default branch: its `HEAD` as this clone knows it, else as the remote says."""
+        try:
+            local = str(self._repo.git.symbolic_ref("--short", f"refs/remotes/{remote}/HEAD"))
+            return local.removeprefix(f"{remote}/")
+        except git.GitCommandError:
+            pass  # CI checkouts often lack refs/remotes/REMOTE/HEAD: ask the remote
+        try:
+            out = str(self._repo.git.ls_remote("--symref", remote, "HEAD"))
+        except git.GitCommandError:
+            return None
+        for line in out.splitlines():
+            if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+                return line.removeprefix("ref: refs/heads/").removesuffix("\tHEAD")
+        return None
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch; None on a detached HEAD."""
+        try:
+            return str(self._repo.git.symbolic_ref("--short", "-q", "HEAD")) or None
+        except git.GitCommandError:
+            return None
+
+    def has_ref(self, ref: str) -> bool:
+        try:
+            self._repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    def tags_merged(self, prefix: str, ref: str) -> set[str]:
+        """The names of the tags under `prefix/` whose commit is reachable from `ref`, in one call."""
+        out = self._repo.git.for_each_ref(
+            f"--merged={ref}", "--format=%(refname:strip=2)", f"refs/tags/{prefix}/"
+        )
+        return set(str(out).splitlines())
+
+    def present(self, shas: Sequence[str]) -> set[str]:
+        """Those of `shas` whose commit this clone has, in one `git cat-file --batch-check`."""
+        request = "".join(f"{sha}^{{commit}}\n" for sha in shas).encode()
+        result = subprocess.run(
+            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch-check"],
+            cwd=self._repo.git_dir,
+            input=request,
+            capture_output=True,
+            check=True,
+        )
+        answers = result.stdout.decode().splitlines()
+        # "<sha> commit <size>" for a commit; "<request> missing" (or another type) otherwise
+        return {sha for sha, answer in zip(shas, answers, strict=True) if answer.split()[1:2] == ["commit"]}
+
+    def commit_time(self, sha: str) -> int:
+        """The committer date of a commit, seconds since the epoch."""
+        return int(str(self._repo.git.show("-s", "--format=%ct", sha)).strip())
 
     def remote(self) -> str | None:
         names = [r.name for r in self._repo.remotes]

@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import gitrepo, settings
-from gitops_push.errors import GitopsPushError, GitStateError, UsageError
+from gitops_push.errors import GitopsPushError, UsageError
 from gitops_push.events import Connected, EventSink, Note, RunFailed, RunFinished, RunStarted
 from gitops_push.model import Range
 from gitops_push.pipeline import preparing, reading, recovery, runner, steps, writing
 from gitops_push.settings import Flags, Mode, Settings
-from gitops_push.stages import gitrange, locking, recording
+from gitops_push.stages import gitrange, locking, ownership, recording
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -53,51 +53,73 @@ def rollback(flags: Flags, sink: EventSink) -> None:
     """Deploy an earlier deploy tag's commit through the same steps, recorded as a rollback."""
 
     def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
-        tags = repo.deploy_tags(resolved.environment.prefix)
+        tags = read_tags(repo, resolved.environment, sink)
         target = gitrange.rollback_target(tags, resolved.environment.name, flags.target_tag)
-        if not repo.has_commit(target.commit):
-            raise GitStateError(
-                f"the commit of {target.name} ({target.commit[:12]}) is not in this clone",
-                hint="fetch more history",
-            )
-        why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags[0].name)
-        execute(replace(resolved, to=target.commit), repo, sink, provenance=why)
+        why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags.trusted[0].name)
+        execute(replace(resolved, to=target.commit), repo, sink, provenance=why, tags=tags)
 
     _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
 
 
 def promote(flags: Flags, sink: EventSink) -> None:
-    """Deploy to one environment exactly the commit last deployed (healthy, since it was tagged) in another."""
+    """Deploy to one environment exactly the commit another one runs: its last trusted deploy tag's,
+    provided its cluster's record agrees (healthy, since it was tagged; still there, since recorded)."""
 
     def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
-        source = str(flags.source)
-        prefix = settings.tag_prefix_of(repo.root, source)
-        remote = repo.remote()
-        if remote is not None:
-            repo.fetch_deploy_tags(remote, prefix)
-        last = gitrange.promotion_source(repo, source, prefix)
+        source = settings.declared(repo.root, str(flags.source))
+        last = gitrange.promotion_source(read_tags(repo, source, sink), source.name, source.prefix)
+        gitrange.verify_promotion(source.name, last, _recorded_commit(replace(resolved, environment=source)))
         why = recording.Provenance(
-            promoted_from={"environment": source, "tag": last.name, "commit": last.commit}
+            promoted_from={"environment": source.name, "tag": last.name, "commit": last.commit}
         )
         execute(replace(resolved, to=last.commit), repo, sink, provenance=why)
 
     _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
 
 
-def history(flags: Flags) -> list[dict[str, Any]]:
-    """The environment's deploys, newest first, read back from its tags' metadata."""
+def _recorded_commit(source: Settings) -> str | None:
+    """The commit the source environment's cluster (its own `context:`) records as deployed."""
+    cluster = connect(source)
+    try:
+        return ownership.read_record(cluster, source.environment.name).commit
+    finally:
+        cluster.close()
+
+
+def read_tags(repo: gitrepo.GitRepo, environment: settings.Environment, sink: EventSink) -> gitrange.Tags:
+    """The environment's deploy tags, fetched; the ignored ones and why become notes."""
+    tags = gitrange.read_tags(repo, environment.prefix, environment.branch)
+    for note in tags.notes:
+        sink.handle(Note(note))
+    return tags
+
+
+def history(flags: Flags) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The environment's deploys, newest first, read back from its trusted tags' metadata; and notes."""
     with gitrepo.open_repo(flags.repo) as repo:
         name = flags.environment or settings.DEFAULT_ENVIRONMENT
-        prefix = (flags.tag_prefix or "").rstrip("/") or settings.tag_prefix_of(repo.root, name)
-        return [recording.read_deploy(repo, tag) for tag in repo.deploy_tags(prefix)[: flags.limit]]
+        env = settings.declared(repo.root, name)
+        prefix = (flags.tag_prefix or "").rstrip("/") or env.prefix
+        tags = gitrange.read_tags(repo, prefix, env.branch)
+        if flags.environment and not (tags.trusted or tags.ignored or settings.is_declared(repo.root, name)):
+            raise UsageError(
+                f"environment {name!r} has no deploy tags ({prefix}/*) and is not declared in "
+                f"{settings.CONFIG_FILE}",
+                hint="check the name: `git tag --list 'deployed/*'` shows the environments deployed",
+            )
+        deploys = [recording.read_deploy(repo, tag) for tag in tags.trusted[: flags.limit]]
+        return deploys, tags.notes
 
 
 def unlock(flags: Flags) -> str:
-    """Break an environment's deploy lock; says whose lock it broke."""
+    """Break an environment's deploy lock; says whose lock it broke. The cluster is the environment's
+    `context:` in gitops-push.yaml unless --context names another, as for every command."""
     from gitops_push import kube
 
     environment = str(flags.environment)
-    cluster = kube.connect(flags.kubeconfig, flags.context, cache_dir=settings.cache_dir())
+    with gitrepo.open_repo(flags.repo) as repo:
+        context = flags.context or settings.declared(repo.root, environment).context
+    cluster = kube.connect(flags.kubeconfig, context, cache_dir=settings.cache_dir())
     try:
         holder = locking.unlock(cluster, environment)
     finally:
@@ -130,9 +152,12 @@ def execute(
     sink: EventSink,
     *,
     provenance: recording.Provenance | None = None,
+    tags: gitrange.Tags | None = None,
 ) -> None:
-    """One run: the range, the cluster, then the steps."""
-    span = _span(resolved, repo, sink)
+    """One run: the range (from `tags`, read here unless the caller has them), the cluster, the steps."""
+    span = _span(
+        resolved, repo, sink, tags if tags is not None else read_tags(repo, resolved.environment, sink)
+    )
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose
         gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
@@ -167,22 +192,18 @@ def _roll_back(step: steps.Step, context: runner.Context, state: runner.State) -
         recovery.roll_back(context, state)
 
 
-def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> Range:
+def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink, tags: gitrange.Tags) -> Range:
     """The commits the run covers: for drift, the last deploy against itself."""
     env = resolved.environment
     if resolved.mode is Mode.STATUS:
-        last = gitrange.last_deploy(repo, env.prefix)
+        last = tags.last
         if last is None:
             raise UsageError(
                 f"environment {env.name!r} has no deploy tag yet: nothing to compare",
                 hint=f"deploy it first; its tags are {env.prefix}/*",
             )
         return Range(base=last.commit, head=last.commit, base_tag=last.name)
-    notes: list[str] = []
-    span = gitrange.find_range(repo, env.prefix, resolved.to, resolved.flags.from_rev, notes=notes)
-    for note in notes:
-        sink.handle(Note(note))
-    return span
+    return gitrange.find_range(repo, tags, resolved.to, resolved.flags.from_rev)
 
 
 def _note_dirty(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> None:

@@ -22,7 +22,7 @@ from gitops_push.events import (
 from gitops_push.model import ChangeSet, Manifest, Range
 from gitops_push.pipeline import steps
 from gitops_push.pipeline.runner import Context, Intent, State, executes
-from gitops_push.stages import loading, ownership, planning, pruning, validating
+from gitops_push.stages import gitrange, loading, ownership, planning, pruning, recording, validating
 
 
 @executes(steps.Prepare)
@@ -38,6 +38,7 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
     )
     if decision.why:
         context.sink.handle(Note(decision.why))
+    refuse_moving_back(context, state)
     unfinished = state.record.attempt if not decision.full else None
     if span.base == span.head and not decision.full and unfinished is None:
         context.sink.handle(
@@ -73,6 +74,20 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
     notes = (decision.why,) if decision.why else ()
     intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes)
     return replace(state, intent=intent)
+
+
+def refuse_moving_back(context: Context, state: State) -> None:
+    """The last trusted tag is one witness of where the environment is; the cluster's record is the
+    other. A tag that a rewritten branch dropped no longer counts, but the cluster still runs its
+    commit: deploying a commit that does not descend from it is refused just the same (--force)."""
+    recorded, span = state.record.commit, context.span
+    if recorded is None or recorded == span.base or context.provenance != recording.Provenance():
+        return
+    if context.mode not in (steps.Mode.DEPLOY, steps.Mode.DRY_RUN, steps.Mode.PLAN):
+        return
+    flags = context.settings.flags
+    what_runs = Range(base=recorded, head=span.head, base_tag="what the cluster's record says it runs")
+    gitrange.refuse_stale(context.repo, what_runs, allow_older=flags.allow_older, force=flags.force)
 
 
 def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:

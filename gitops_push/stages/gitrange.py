@@ -1,79 +1,221 @@
 """Which commits a run covers: the environment's last deployed tag to `--to`, and the targets of
-rollbacks and promotions, all read from the deploy tags.
+rollbacks and promotions, all read from the deploy tags that can be trusted.
 
-The last deploy is the newest tag under the environment's prefix by tag date; with none, the range
-has no base and everything is new.
+Anyone who may push a tag could otherwise choose "the last deploy": a tag pushed by hand on an
+unmerged commit and dated 2099 would be the newest. So a tag counts only if its name is
+`PREFIX/<timestamp>` (what `recording` writes), its date is not in the future, and its commit is on
+the environment's branch (`branch:` in gitops-push.yaml, else the remote's default branch). The
+others are ignored, each with its reason, which every command that reads tags reports as a note.
+With no trusted tag, the range has no base and everything is new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import DeployTag, GitRepo
 from gitops_push.model import Range
 
+# `recording.tag_name`'s form, with the suffix `GitRepo.create_tag` adds when a second is taken.
+TAG_FORM = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]+)?")
+CLOCK_SKEW = 300  # seconds a tag may be dated ahead of this machine's clock (CI runners drift)
+HISTORY_MARGIN = 86400  # shallow clones: fetch the branch from a day before the oldest tag's commit
+FALLBACK_BRANCHES = ("main", "master")
 
-def find_range(
-    repo: GitRepo, prefix: str, to: str, from_rev: str | None = None, *, notes: list[str] | None = None
-) -> Range:
-    """`notes` collects what the user should know (tags fetched, history rewritten)."""
-    said = notes if notes is not None else []
-    head = repo.resolve(to)
-    if from_rev is not None:
-        return Range(base=repo.resolve(from_rev), head=head, base_tag=None)
+
+@dataclass(frozen=True)
+class Ignored:
+    """A tag under the prefix that does not count as a deploy, and why."""
+
+    tag: DeployTag
+    reason: str
+
+    @property
+    def note(self) -> str:
+        return f"ignored deploy tag {self.tag.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Tags:
+    """An environment's deploy tags: those that count (newest first), those ignored, and what to say."""
+
+    trusted: tuple[DeployTag, ...] = ()
+    ignored: tuple[Ignored, ...] = ()
+    said: tuple[str, ...] = ()  # tags not fetched, the branch guessed
+
+    @property
+    def last(self) -> DeployTag | None:
+        return self.trusted[0] if self.trusted else None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return (*self.said, *(ignored.note for ignored in self.ignored))
+
+
+def belongs(prefix: str, name: str) -> bool:
+    """`deployed/a/20261129T124640Z` belongs to `deployed/a`; `deployed/a/eu/…` does not."""
+    rest = name.removeprefix(f"{prefix}/")
+    return rest != name and TAG_FORM.fullmatch(rest) is not None
+
+
+def trust(
+    tags: Sequence[DeployTag],
+    *,
+    now: float,
+    present: Collection[str],
+    on_branch: Collection[str],
+    branch: str,
+) -> tuple[tuple[DeployTag, ...], tuple[Ignored, ...]]:
+    """Split an environment's tags (newest first) into those that count and those ignored, with why.
+
+    `present` holds the commits this clone has, `on_branch` those reachable from `branch`."""
+    trusted, ignored = [], []
+    for tag in tags:
+        reason = None
+        if tag.timestamp > now + CLOCK_SKEW:
+            reason = f"it is dated in the future ({_date(tag.timestamp)})"
+        elif tag.commit not in present:
+            reason = f"its commit {tag.commit[:12]} is not in this clone"
+        elif tag.commit not in on_branch:
+            reason = f"its commit {tag.commit[:12]} is not on branch {branch}"
+        if reason is None:
+            trusted.append(tag)
+        else:
+            ignored.append(Ignored(tag, reason))
+    return tuple(trusted), tuple(ignored)
+
+
+def _date(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def read_tags(
+    repo: GitRepo, prefix: str, branch: str | None, *, now: Callable[[], float] = time.time
+) -> Tags:
+    """The environment's deploy tags, fetched from the remote first, sorted into trusted and ignored.
+
+    `branch` is the environment's branch from the config; None means the remote's default branch."""
+    said: list[str] = []
     remote = repo.remote()
     if remote is not None:
         try:
             repo.fetch_deploy_tags(remote, prefix)
         except GitStateError as exc:
             said.append(f"{exc.message}; using the tags this clone has")
-    last = last_deploy(repo, prefix)
+    tags = [tag for tag in repo.deploy_tags(prefix) if belongs(prefix, tag.name)]
+    if not tags:
+        return Tags(said=tuple(said))
+    moment = now()
+    present = repo.present(sorted({tag.commit for tag in tags}))
+    name = _branch(repo, remote, branch, said)
+    dated = [tag.commit for tag in tags if tag.commit in present and tag.timestamp <= moment + CLOCK_SKEW]
+    ref = _branch_ref(repo, remote, name, dated, said)
+    merged = repo.tags_merged(prefix, ref) if ref is not None else set()
+    on_branch = {tag.commit for tag in tags if tag.name in merged}
+    trusted, ignored = trust(tags, now=moment, present=present, on_branch=on_branch, branch=name)
+    return Tags(trusted, ignored, tuple(said))
+
+
+def _branch(repo: GitRepo, remote: str | None, configured: str | None, said: list[str]) -> str:
+    """The environment's branch: the config's, the remote's default, else the current branch or
+    main/master (said, since a tag on any other branch is then ignored)."""
+    if configured:
+        return configured
+    found = repo.default_branch(remote) if remote is not None else repo.current_branch()
+    if found:
+        return found
+    current = repo.current_branch()
+    guesses = [current] if current else [b for b in FALLBACK_BRANCHES if _known(repo, remote, b)]
+    chosen = guesses[0] if guesses else "HEAD"
+    said.append(
+        f"no default branch known: deploy tags count only if their commit is on {chosen}; "
+        "set `branch:` for the environment in gitops-push.yaml"
+    )
+    return chosen
+
+
+def _known(repo: GitRepo, remote: str | None, branch: str) -> bool:
+    return repo.has_ref(f"refs/heads/{branch}") or (
+        remote is not None and repo.has_ref(f"refs/remotes/{remote}/{branch}")
+    )
+
+
+def _branch_ref(
+    repo: GitRepo, remote: str | None, branch: str, commits: Sequence[str], said: list[str]
+) -> str | None:
+    """The ref the tags' commits must be reachable from: the remote's branch (fetched, so a branch
+    pushed but not merged cannot pass for it), else the local one."""
+    if branch == "HEAD":
+        return "HEAD"
+    if remote is not None and commits:
+        since = min(repo.commit_time(c) for c in commits) - HISTORY_MARGIN
+        try:
+            return repo.fetch_branch(remote, branch, since=since)
+        except GitStateError as exc:
+            said.append(f"{exc.message}; using the branch as this clone has it")
+    for ref in ([f"refs/remotes/{remote}/{branch}"] if remote else []) + [f"refs/heads/{branch}"]:
+        if repo.has_ref(ref):
+            return ref
+    said.append(f"branch {branch} is not in this clone: no deploy tag can be shown to be on it")
+    return None
+
+
+def find_range(repo: GitRepo, tags: Tags, to: str, from_rev: str | None = None) -> Range:
+    """From the last trusted deploy tag (`tags` from `read_tags`), or `from_rev`, to `to`."""
+    head = repo.resolve(to)
+    if from_rev is not None:
+        return Range(base=repo.resolve(from_rev), head=head, base_tag=None)
+    last = tags.last
     if last is None:
         return Range(base=None, head=head)
-    if not repo.has_commit(last.commit):
-        raise GitStateError(
-            f"the last deployed tag {last.name} points to commit {last.commit[:12]}, which this clone does not have",
-            hint="fetch it (git fetch origin tag NAME), or give --from REV to choose the base yourself",
-        )
     return Range(base=last.commit, head=head, base_tag=last.name)
 
 
-def last_deploy(repo: GitRepo, prefix: str) -> DeployTag | None:
-    tags = repo.deploy_tags(prefix)
-    return tags[0] if tags else None
-
-
-def rollback_target(tags: Sequence[DeployTag], environment: str, wanted: str | None) -> DeployTag:
-    """The tag a rollback returns to: `wanted`, or the deploy before the last. `tags` newest first."""
-    if not tags:
+def rollback_target(tags: Tags, environment: str, wanted: str | None) -> DeployTag:
+    """The tag a rollback returns to: `wanted`, or the trusted deploy before the last."""
+    trusted = tags.trusted
+    if not trusted:
         raise UsageError(f"environment {environment!r} has no deploys to roll back")
     if wanted is None:
-        if len(tags) < 2:
-            raise UsageError(f"{tags[0].name} is the only deploy: there is nothing earlier to roll back to")
-        return tags[1]
-    for tag in tags:
+        if len(trusted) < 2:
+            raise UsageError(
+                f"{trusted[0].name} is the only deploy: there is nothing earlier to roll back to"
+            )
+        return trusted[1]
+    for tag in trusted:
         if tag.name == wanted:
             return tag
+    why = next((i.reason for i in tags.ignored if i.tag.name == wanted), None)
     raise UsageError(
-        f"{wanted} is not a deploy tag of this environment",
+        f"{wanted} is not a deploy tag of this environment" + (f": it is ignored, as {why}" if why else ""),
         hint=f"see `gitops-push history --env {environment}`",
     )
 
 
-def promotion_source(repo: GitRepo, source: str, prefix: str) -> DeployTag:
-    """What a promotion deploys: the source environment's last deploy, whose commit this clone has."""
-    last = last_deploy(repo, prefix)
-    if last is None:
+def promotion_source(tags: Tags, source: str, prefix: str) -> DeployTag:
+    """What a promotion deploys: the source environment's last trusted deploy."""
+    if tags.last is None:
         raise UsageError(
             f"environment {source!r} has no deploy to promote", hint=f"its deploy tags would be {prefix}/*"
         )
-    if not repo.has_commit(last.commit):
-        raise GitStateError(
-            f"{last.name} points to commit {last.commit[:12]}, which this clone does not have",
-            hint="fetch the branch that holds it (a deeper clone) and rerun",
-        )
-    return last
+    return tags.last
+
+
+def verify_promotion(source: str, tag: DeployTag, recorded: str | None) -> None:
+    """Refuse to promote a commit the source environment's cluster does not say it runs: its last
+    deploy may have failed after applying, or someone deployed it by other means."""
+    if recorded == tag.commit:
+        return
+    runs = f"commit {recorded[:12]}" if recorded else "no deployed commit"
+    raise GitStateError(
+        f"environment {source!r} last deployed {tag.commit[:12]} ({tag.name}), but its cluster's record "
+        f"says it runs {runs}",
+        hint=f"deploy {source} again (or check `gitops-push status --env {source}`) before promoting it",
+    )
 
 
 def refuse_stale(repo: GitRepo, span: Range, *, allow_older: bool, force: bool) -> None:

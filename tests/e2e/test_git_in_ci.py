@@ -79,7 +79,7 @@ def test_a_rewritten_branch_is_refused_unless_forced(workspace: Workspace, kube:
     workspace.write("k8s/ns.yaml", namespace_manifest(ns))
     workspace.commit("base")
     workspace.write("k8s/a.yaml", config_map(ns, "a", {"v": "1"}))
-    workspace.commit("a")
+    dropped = workspace.commit("a")
     assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
     workspace.git("reset", "-q", "--hard", "HEAD~1")  # force-push style rewrite: "a" leaves the history
     workspace.write("k8s/b.yaml", config_map(ns, "b", {"v": "1"}))
@@ -94,7 +94,14 @@ def test_a_rewritten_branch_is_refused_unless_forced(workspace: Workspace, kube:
     result = workspace.cli("deploy", "--path", "k8s", "-o", "json", "--force")
 
     assert result.exit_code == 0, result.stderr
-    assert result.actions() == {f"ConfigMap {ns}/a": "pruned", f"ConfigMap {ns}/b": "created"}
+    assert f"its commit {dropped[:12]} is not on branch main" in " ".join(result.json["notes"])
+    # No trusted base: the full set, and the cluster's members that Git lacks are pruned.
+    assert result.json["from"] is None
+    assert result.actions() == {
+        f"ConfigMap {ns}/a": "pruned",
+        f"ConfigMap {ns}/b": "created",
+        f"Namespace {ns}": "unchanged",
+    }
 
 
 def test_uncommitted_changes_are_ignored_with_a_note(workspace: Workspace, kube: Cluster) -> None:

@@ -93,7 +93,7 @@ class Workspace:
 
     def cli(self, *args: str, kubeconfig: Path | None = None, env: Mapping[str, str] | None = None) -> Result:
         """Run `gitops-push ARGS` in-process with --env and --kubeconfig of this workspace."""
-        argv = [*args] if args and args[0] == "unlock" else [*args, "--repo", str(self.root)]
+        argv = [*args, "--repo", str(self.root)]
         if args and args[0] in ("plan", "deploy", "rollback", "status", "drift") and "--env" not in args:
             argv += ["--env", self.env]
         if args and args[0] in ("plan", "deploy", "rollback", "status", "drift") and "--offline" not in args:

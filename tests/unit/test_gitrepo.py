@@ -124,57 +124,62 @@ def test_no_deploy_tags_is_an_empty_list(workdir: Path) -> None:
     assert open_repo(workdir).deploy_tags("deployed/prod") == []
 
 
-# --- find_range -----------------------------------------------------------------------------------
+# --- find_range and the trusted tags -----------------------------------------------------------------
+
+
+def find_range(repo: GitRepo, prefix: str, to: str, from_rev: str | None = None) -> Range:
+    return gitrange.find_range(repo, gitrange.read_tags(repo, prefix, None), to, from_rev)
 
 
 def test_find_range_without_tags_has_no_base(workdir: Path) -> None:
     head = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     repo = open_repo(workdir)
-    assert gitrange.find_range(repo, "deployed/prod", "HEAD") == Range(base=None, head=head, base_tag=None)
-    assert gitrange.last_deploy(repo, "deployed/prod") is None
+    assert find_range(repo, "deployed/prod", "HEAD") == Range(base=None, head=head, base_tag=None)
+    assert gitrange.read_tags(repo, "deployed/prod", None) == gitrange.Tags()
 
 
 def test_find_range_starts_at_the_newest_deploy_tag(workdir: Path) -> None:
     first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
-    gitutil.tag(workdir, "deployed/prod/one", date="2024-01-01T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20240101T000000Z", date="2024-01-01T00:00:00Z")
     second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
-    gitutil.tag(workdir, "deployed/prod/two", date="2024-01-02T00:00:00Z")
-    gitutil.tag(workdir, "deployed/staging/three", first, date="2024-01-03T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20240102T000000Z", date="2024-01-02T00:00:00Z")
+    gitutil.tag(workdir, "deployed/staging/20240103T000000Z", first, date="2024-01-03T00:00:00Z")
     head = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
     repo = open_repo(workdir)
-    assert gitrange.find_range(repo, "deployed/prod", "HEAD") == Range(
-        base=second, head=head, base_tag="deployed/prod/two"
+    assert find_range(repo, "deployed/prod", "HEAD") == Range(
+        base=second, head=head, base_tag="deployed/prod/20240102T000000Z"
     )
-    assert gitrange.find_range(repo, "deployed/staging", "HEAD") == Range(
-        base=first, head=head, base_tag="deployed/staging/three"
+    assert find_range(repo, "deployed/staging", "HEAD") == Range(
+        base=first, head=head, base_tag="deployed/staging/20240103T000000Z"
     )
 
 
 def test_find_range_to_an_older_revision(workdir: Path) -> None:
     first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
-    range_ = gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD~1")
+    range_ = find_range(open_repo(workdir), "deployed/prod", "HEAD~1")
     assert range_ == Range(base=None, head=first)
 
 
 def test_find_range_from_a_revision_ignores_the_tags(workdir: Path) -> None:
     first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
-    gitutil.tag(workdir, "deployed/prod/one")
+    gitutil.tag(workdir, "deployed/prod/20240101T000000Z")
     head = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
-    range_ = gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD", from_rev=first)
+    range_ = find_range(open_repo(workdir), "deployed/prod", "HEAD", from_rev=first)
     assert range_ == Range(base=first, head=head, base_tag=None)
 
 
 def test_find_range_with_an_unknown_target_is_a_git_state_error(workdir: Path) -> None:
     gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     with pytest.raises(GitStateError):
-        gitrange.find_range(open_repo(workdir), "deployed/prod", "nope")
+        find_range(open_repo(workdir), "deployed/prod", "nope")
 
 
-def test_a_deploy_tag_whose_commit_is_missing_is_a_git_state_error(workdir: Path) -> None:
-    """As in a shallow clone that has the tag object but not the deployed commit."""
-    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+def test_a_deploy_tag_whose_commit_is_missing_is_ignored_with_the_reason(workdir: Path) -> None:
+    """As in a clone that has the tag object but not the deployed commit: nothing shows it is on the
+    branch, so it does not count."""
+    head = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     missing = "1234567890abcdef1234567890abcdef12345678"
     tag_object = (
         f"object {missing}\ntype commit\ntag deployed/prod/20240101T000000Z\n"
@@ -182,10 +187,90 @@ def test_a_deploy_tag_whose_commit_is_missing_is_a_git_state_error(workdir: Path
     )
     sha = gitutil.git(workdir, "hash-object", "-t", "tag", "-w", "--literally", "--stdin", stdin=tag_object)
     gitutil.git(workdir, "update-ref", "refs/tags/deployed/prod/20240101T000000Z", sha)
-    with pytest.raises(GitStateError) as caught:
-        gitrange.find_range(open_repo(workdir), "deployed/prod", "HEAD")
-    assert "deployed/prod/20240101T000000Z" in caught.value.message
-    assert missing[:12] in caught.value.message
+    tags = gitrange.read_tags(open_repo(workdir), "deployed/prod", None)
+    assert tags.trusted == ()
+    assert tags.notes == (
+        f"ignored deploy tag deployed/prod/20240101T000000Z: its commit {missing[:12]} is not in this clone",
+    )
+    assert gitrange.find_range(open_repo(workdir), tags, "HEAD") == Range(base=None, head=head)
+
+
+def test_only_tags_on_the_branch_dated_up_to_now_count(workdir: Path) -> None:
+    merged = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.tag(workdir, "deployed/prod/20240101T000000Z", date="2024-01-01T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "-b", "feature")
+    unmerged = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.tag(workdir, "deployed/prod/20240102T000000Z", date="2024-01-02T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20990101T000000Z", merged, date="2099-01-01T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/eu/20240103T000000Z", merged, date="2024-01-03T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "main")
+
+    tags = gitrange.read_tags(open_repo(workdir), "deployed/prod", None)
+
+    assert [t.name for t in tags.trusted] == ["deployed/prod/20240101T000000Z"]
+    assert tags.notes == (
+        "ignored deploy tag deployed/prod/20990101T000000Z: it is dated in the future (2099-01-01T00:00:00Z)",
+        f"ignored deploy tag deployed/prod/20240102T000000Z: its commit {unmerged[:12]} is not on branch main",
+    )
+
+
+def test_the_configured_branch_decides_which_tags_count(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.git(workdir, "checkout", "-q", "-b", "release")
+    released = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.tag(workdir, "deployed/prod/20240102T000000Z", date="2024-01-02T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "main")
+    repo = open_repo(workdir)
+    assert gitrange.read_tags(repo, "deployed/prod", None).trusted == ()
+    trusted = gitrange.read_tags(repo, "deployed/prod", "release").trusted
+    assert [t.commit for t in trusted] == [released]
+
+
+def test_tags_count_only_on_the_remotes_branch_not_a_local_one(workdir: Path, tmp_path: Path) -> None:
+    """A commit on the local main but never pushed (merged) is not on the environment's branch."""
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    origin = tmp_path / "origin.git"
+    gitutil.git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    gitutil.git(workdir, "remote", "add", "origin", str(origin))
+    gitutil.git(workdir, "push", "-q", "origin", "main")
+    local = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.tag(workdir, "deployed/prod/20240102T000000Z", date="2024-01-02T00:00:00Z")
+    gitutil.git(workdir, "push", "-q", "origin", "refs/tags/deployed/prod/20240102T000000Z")
+
+    tags = gitrange.read_tags(open_repo(workdir), "deployed/prod", None)
+
+    assert tags.trusted == ()
+    assert tags.notes == (
+        f"ignored deploy tag deployed/prod/20240102T000000Z: its commit {local[:12]} is not on branch main",
+    )
+
+
+def test_default_branch_comes_from_the_remote_when_the_clone_lacks_origin_head(
+    workdir: Path, tmp_path: Path
+) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    origin = tmp_path / "origin.git"
+    gitutil.git(tmp_path, "init", "-q", "--bare", "-b", "trunk", str(origin))
+    gitutil.git(workdir, "remote", "add", "origin", str(origin))
+    gitutil.git(workdir, "push", "-q", "origin", "main:trunk")
+    repo = open_repo(workdir)
+    assert not repo.has_ref("refs/remotes/origin/HEAD")
+    assert repo.default_branch("origin") == "trunk"
+    gitutil.git(workdir, "remote", "set-head", "origin", "--auto")
+    assert repo.has_ref("refs/remotes/origin/HEAD")
+    assert repo.default_branch("origin") == "trunk"
+
+
+def test_without_a_known_branch_the_fallback_is_said(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.tag(workdir, "deployed/prod/20240101T000000Z", date="2024-01-01T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "--detach")
+    tags = gitrange.read_tags(open_repo(workdir), "deployed/prod", None)
+    assert len(tags.trusted) == 1
+    assert tags.notes == (
+        "no default branch known: deploy tags count only if their commit is on main; "
+        "set `branch:` for the environment in gitops-push.yaml",
+    )
 
 
 # --- changed_files, tree_files, blobs ------------------------------------------------------------------

@@ -1,18 +1,16 @@
 """The policies of a run, pure functions of the stages that own them: full deploys, prune guards,
-rollback and promotion targets."""
+rollback and promotion targets, which deploy tags count."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import datetime
 
 import pytest
 
-from gitops_push import gitrepo
-from gitops_push.errors import UsageError
+from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import DeployTag
-from gitops_push.stages import gitrange, ownership, pruning
+from gitops_push.stages import gitrange, ownership, pruning, recording
 from gitops_push.stages.ownership import Record
-from tests.unit import gitutil
 
 BASE = "a" * 40
 
@@ -62,25 +60,76 @@ def test_a_mass_prune_is_refused_past_the_limit() -> None:
 
 
 TAGS = [DeployTag(f"deployed/prod/2026010{i}T000000Z", c * 40, 1000 - i) for i, c in enumerate("cba", 1)]
+STRAY = DeployTag("deployed/prod/20990101T000000Z", "f" * 40, 4070908800)
 
 
-def test_rollback_target_is_the_deploy_before_the_last_or_the_one_named() -> None:
-    assert gitrange.rollback_target(TAGS, "prod", None) == TAGS[1]
-    assert gitrange.rollback_target(TAGS, "prod", TAGS[2].name) == TAGS[2]
+def test_rollback_target_is_the_trusted_deploy_before_the_last_or_the_one_named() -> None:
+    tags = gitrange.Tags(tuple(TAGS), (gitrange.Ignored(STRAY, "it is dated in the future"),))
+    assert gitrange.rollback_target(tags, "prod", None) == TAGS[1]
+    assert gitrange.rollback_target(tags, "prod", TAGS[2].name) == TAGS[2]
     with pytest.raises(UsageError, match="not a deploy tag"):
-        gitrange.rollback_target(TAGS, "prod", "deployed/prod/nope")
+        gitrange.rollback_target(tags, "prod", "deployed/prod/nope")
+    with pytest.raises(UsageError, match="it is ignored, as it is dated in the future"):
+        gitrange.rollback_target(tags, "prod", STRAY.name)
     with pytest.raises(UsageError, match="only deploy"):
-        gitrange.rollback_target(TAGS[:1], "prod", None)
+        gitrange.rollback_target(gitrange.Tags(tuple(TAGS[:1])), "prod", None)
     with pytest.raises(UsageError, match="no deploys to roll back"):
-        gitrange.rollback_target([], "prod", None)
+        gitrange.rollback_target(gitrange.Tags(), "prod", None)
 
 
-def test_promotion_source_is_the_last_deploy_of_the_source(tmp_path: Path) -> None:
-    repo = gitutil.init(tmp_path / "repo")
-    first = gitutil.commit(repo, {"a.txt": "1"})
-    gitutil.tag(repo, "deployed/staging/20260101T000000Z", date="2026-01-01T00:00:00Z")
-    gitutil.commit(repo, {"a.txt": "2"})
-    with gitrepo.open_repo(repo) as git:
-        assert gitrange.promotion_source(git, "staging", "deployed/staging").commit == first
-        with pytest.raises(UsageError, match="no deploy to promote"):
-            gitrange.promotion_source(git, "qa", "deployed/qa")
+def test_promotion_source_is_the_last_trusted_deploy_of_the_source() -> None:
+    assert gitrange.promotion_source(gitrange.Tags(tuple(TAGS)), "staging", "deployed/staging") == TAGS[0]
+    with pytest.raises(UsageError, match="no deploy to promote"):
+        gitrange.promotion_source(gitrange.Tags(), "qa", "deployed/qa")
+
+
+def test_a_promotion_needs_the_source_clusters_record_to_agree_with_its_tag() -> None:
+    gitrange.verify_promotion("staging", TAGS[0], TAGS[0].commit)
+    with pytest.raises(GitStateError, match="record says it runs commit bbbbbbbbbbbb") as caught:
+        gitrange.verify_promotion("staging", TAGS[0], "b" * 40)
+    assert caught.value.hint is not None and "deploy staging again" in caught.value.hint
+    with pytest.raises(GitStateError, match="says it runs no deployed commit"):
+        gitrange.verify_promotion("staging", TAGS[0], None)
+
+
+@pytest.mark.parametrize(
+    ("name", "belongs"),
+    [
+        ("deployed/a/20261129T124640Z", True),
+        ("deployed/a/20261129T124640Z-2", True),  # two deploys in one second
+        ("deployed/a/eu/20261129T124640Z", False),  # another environment's prefix
+        ("deployed/ab/20261129T124640Z", False),
+        ("deployed/a/20261129T124640Z-x", False),
+        ("deployed/a/latest", False),
+        ("deployed/a/2026-11-29", False),
+    ],
+)
+def test_a_tag_belongs_to_a_prefix_only_in_the_timestamp_form(name: str, belongs: bool) -> None:
+    assert gitrange.belongs("deployed/a", name) is belongs
+
+
+def test_recordings_tag_names_belong_to_their_prefix() -> None:
+    moment = datetime.datetime(2026, 11, 29, 12, 46, 40, tzinfo=datetime.UTC)
+    assert gitrange.belongs("deployed/a/eu", recording.tag_name("deployed/a/eu", moment))
+    assert not gitrange.belongs("deployed/a", recording.tag_name("deployed/a/eu", moment))
+
+
+def test_trust_keeps_tags_on_the_branch_and_up_to_now_and_says_why_of_the_others() -> None:
+    now = 1000.0
+    on_branch = DeployTag("deployed/prod/20260101T000000Z", "a" * 40, 900)
+    skewed = DeployTag("deployed/prod/20260101T000001Z", "a" * 40, int(now) + gitrange.CLOCK_SKEW)
+    future = DeployTag("deployed/prod/20260101T000002Z", "a" * 40, int(now) + gitrange.CLOCK_SKEW + 1)
+    unmerged = DeployTag("deployed/prod/20260101T000003Z", "b" * 40, 800)
+    absent = DeployTag("deployed/prod/20260101T000004Z", "c" * 40, 700)
+    tags = [future, skewed, on_branch, unmerged, absent]
+
+    trusted, ignored = gitrange.trust(
+        tags, now=now, present={"a" * 40, "b" * 40}, on_branch={"a" * 40}, branch="main"
+    )
+
+    assert trusted == (skewed, on_branch)
+    assert [(i.tag, i.reason) for i in ignored] == [
+        (future, "it is dated in the future (1970-01-01T00:21:41Z)"),
+        (unmerged, "its commit bbbbbbbbbbbb is not on branch main"),
+        (absent, "its commit cccccccccccc is not in this clone"),
+    ]

@@ -24,6 +24,7 @@ environments:
       - ./k8s/production/
     namespace: shop
     tag_prefix: releases/prod
+    branch: release
 """
 
 
@@ -188,8 +189,26 @@ def test_an_environment_comes_from_the_file_with_normalised_paths(tmp_path: Path
         namespace="shop",
         context=None,
         tag_prefix="releases/prod",
+        branch="release",
     )
     assert resolved.environment.prefix == "releases/prod"
+
+
+def test_an_environment_declared_for_another_command_needs_no_paths(tmp_path: Path) -> None:
+    repo = repo_with(tmp_path, CONFIG)
+    assert settings.declared(repo, "production") == Environment(
+        name="production", paths=(), tag_prefix="releases/prod", branch="release"
+    )
+    assert settings.declared(repo, "staging").context == "kind-staging"
+    assert settings.declared(repo, "staging").branch is None
+    assert settings.declared(repo, "qa").prefix == "deployed/qa"
+    assert settings.is_declared(repo, "staging") and not settings.is_declared(repo, "qa")
+
+
+def test_an_empty_branch_is_refused(tmp_path: Path) -> None:
+    error = config_error(tmp_path, "environments:\n  prod:\n    paths: [k8s]\n    branch: ''\n")
+    assert error.location == SourceLocation(settings.CONFIG_FILE, 4)
+    assert "environments.prod.branch" in error.message
 
 
 def test_the_default_tag_prefix_is_deployed_slash_env(tmp_path: Path) -> None:
