@@ -23,6 +23,8 @@ class ExitCode(enum.IntEnum):
     REJECTED = 4
     RACE = 5
     CHANGES_PENDING = 10
+    INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM, what CI systems send to cancel a job
 
     @property
     def meaning(self) -> str:
@@ -37,6 +39,8 @@ _MEANINGS = {
     ExitCode.REJECTED: "server-side dry-run rejected a change: nothing was applied",
     ExitCode.RACE: "another deploy tagged first, or holds the lock",
     ExitCode.CHANGES_PENDING: "plan --detailed-exitcode: changes are pending",
+    ExitCode.INTERRUPTED: "cancelled by SIGINT (Ctrl-C): lock released, reports written, no tag",
+    ExitCode.TERMINATED: "cancelled by SIGTERM (a CI job cancelled): lock released, reports written, no tag",
 }
 
 
@@ -113,3 +117,23 @@ class TagRace(GitopsPushError):
 class LockHeld(GitopsPushError):
     reference = "lock-held"
     exit_code = ExitCode.RACE
+
+
+class Cancelled(GitopsPushError):
+    """The run was cancelled by a signal: no new request was sent after it. `Cancelled.by()` picks the
+    subclass whose exit code is the shell's convention for that signal (128 + its number)."""
+
+    reference = "cancelled"
+    exit_code = ExitCode.TERMINATED
+
+    @staticmethod
+    def by(signal_name: str, message: str) -> Cancelled:
+        return Interrupted(message) if signal_name == "SIGINT" else Terminated(message)
+
+
+class Interrupted(Cancelled):
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Cancelled):
+    exit_code = ExitCode.TERMINATED

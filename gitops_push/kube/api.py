@@ -15,7 +15,8 @@ from gitops_push.kube.resource import Resource
 class Cluster(Protocol):
     server: str
     request_timeout: tuple[float, float]
-    retry_budget: float
+    retry_budget: float  # seconds, all attempts of one request on 429 and 5xx answers
+    unreachable_timeout: float  # seconds without any answer, for the whole run
 
     def version(self) -> str: ...
 

@@ -2,19 +2,22 @@
 by `runner.run`. `plan`, `deploy --dry-run`, `deploy`, `status`, `rollback` and `promote` are one run
 in different modes or to different commits; `history` and `unlock` read tags and break locks.
 
-Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summary to an exit code.
+Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summary to an exit code. A
+`Cancellation` from the command line (set by SIGTERM or SIGINT) reaches every step through the Context.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import gitrepo, settings
-from gitops_push.errors import GitopsPushError, GitStateError, UsageError
-from gitops_push.events import EventSink, Note, RunFailed, RunFinished, RunStarted
-from gitops_push.model import Range
+from gitops_push.cancelling import Cancellation
+from gitops_push.errors import Cancelled, GitopsPushError, GitStateError, UsageError
+from gitops_push.events import Event, EventSink, Note, ObjectActed, RunFailed, RunFinished, RunStarted, Stage
+from gitops_push.model import Action, Range
 from gitops_push.pipeline import reading, recovery, runner, steps, writing
 from gitops_push.settings import Flags, Mode, Settings
 from gitops_push.stages import gitrange, locking, recording
@@ -43,15 +46,19 @@ COMMAND = {Mode.PLAN: "plan", Mode.STATUS: "status", Mode.DRY_RUN: "deploy", Mod
 ROLLS_BACK = (steps.ApplyWave, steps.DryRunDeferred, steps.WaitPrerequisites, steps.WaitHealthy)
 
 
-def run(mode: Mode, flags: Flags, sink: EventSink) -> None:
+def run(mode: Mode, flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """plan, deploy --dry-run, deploy and status."""
-    _guarded(mode, flags, sink, lambda repo, resolved: execute(resolved, repo, sink))
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings, tally: EventSink) -> None:
+        execute(resolved, repo, tally, cancellation=cancellation)
+
+    _guarded(mode, flags, sink, body)
 
 
-def rollback(flags: Flags, sink: EventSink) -> None:
+def rollback(flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """Deploy an earlier deploy tag's commit through the same steps, recorded as a rollback."""
 
-    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+    def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
         tags = repo.deploy_tags(resolved.environment.prefix)
         target = gitrange.rollback_target(tags, resolved.environment.name, flags.target_tag)
         if not repo.has_commit(target.commit):
@@ -60,15 +67,15 @@ def rollback(flags: Flags, sink: EventSink) -> None:
                 hint="fetch more history",
             )
         why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags[0].name)
-        execute(replace(resolved, to=target.commit), repo, sink, provenance=why)
+        execute(replace(resolved, to=target.commit), repo, sink, provenance=why, cancellation=cancellation)
 
     _guarded(Mode.DEPLOY, flags, sink, body)
 
 
-def promote(flags: Flags, sink: EventSink) -> None:
+def promote(flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """Deploy to one environment exactly the commit last deployed (healthy, since it was tagged) in another."""
 
-    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+    def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
         source = str(flags.source)
         prefix = settings.tag_prefix_of(repo.root, source)
         remote = repo.remote()
@@ -78,7 +85,7 @@ def promote(flags: Flags, sink: EventSink) -> None:
         why = recording.Provenance(
             promoted_from={"environment": source, "tag": last.name, "commit": last.commit}
         )
-        execute(replace(resolved, to=last.commit), repo, sink, provenance=why)
+        execute(replace(resolved, to=last.commit), repo, sink, provenance=why, cancellation=cancellation)
 
     _guarded(Mode.DEPLOY, flags, sink, body)
 
@@ -108,19 +115,43 @@ def unlock(flags: Flags) -> str:
 
 
 def _guarded(
-    mode: Mode, flags: Flags, sink: EventSink, body: Callable[[gitrepo.GitRepo, Settings], None]
+    mode: Mode, flags: Flags, sink: EventSink, body: Callable[[gitrepo.GitRepo, Settings, EventSink], None]
 ) -> None:
     """Resolve settings and run `body`; every failure becomes a RunFailed event, never an exception."""
     sink.handle(
         RunStarted(command=COMMAND[mode], environment=flags.environment or settings.DEFAULT_ENVIRONMENT)
     )
+    tally = _Applied(sink)
     try:
         with gitrepo.open_repo(flags.repo) as repo:
-            body(repo, settings.resolve(mode, repo.root, flags))
+            body(repo, settings.resolve(mode, repo.root, flags), tally)
     except GitopsPushError as exc:
-        sink.handle(
-            RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
-        )
+        message = exc.message
+        if isinstance(exc, Cancelled):
+            message += (
+                f": no new requests were sent; {tally.applied} objects were applied, "
+                "the deploy tag was not moved; rerun to converge"
+            )
+        sink.handle(RunFailed(message, exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint))
+
+
+class _Applied:
+    """Passes events on and counts the objects applied, which a cancellation's message reports."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()  # the apply workers report from several threads
+        self.applied = 0
+
+    def handle(self, event: Event) -> None:
+        if (
+            isinstance(event, ObjectActed)
+            and event.stage is Stage.APPLY
+            and event.action in (Action.CREATED, Action.CONFIGURED)
+        ):
+            with self._lock:
+                self.applied += 1
+        self._sink.handle(event)
 
 
 def execute(
@@ -129,6 +160,7 @@ def execute(
     sink: EventSink,
     *,
     provenance: recording.Provenance | None = None,
+    cancellation: Cancellation | None = None,
 ) -> None:
     """One run: the range, the cluster, then the steps."""
     span = _span(resolved, repo, sink)
@@ -143,6 +175,7 @@ def execute(
         mode=STEP_MODE[resolved.mode],
         options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
         provenance=provenance or recording.Provenance(),
+        cancellation=cancellation or Cancellation(),
     )
     try:
         runner.run(context, on_failure=_roll_back if resolved.flags.rollback_on_failure else None)
@@ -196,6 +229,8 @@ def connect(resolved: Settings) -> Cluster:
     )
     cluster.request_timeout = (min(10.0, flags.request_timeout), flags.request_timeout)
     cluster.retry_budget = min(STARTUP_RETRY_BUDGET, flags.retry_timeout)
+    cluster.unreachable_timeout = min(STARTUP_RETRY_BUDGET, flags.unreachable_timeout)
     cluster.version()
     cluster.retry_budget = flags.retry_timeout
+    cluster.unreachable_timeout = flags.unreachable_timeout
     return cluster

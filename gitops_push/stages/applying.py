@@ -5,6 +5,10 @@ give (and reads the live object for the diff); it collects every rejection inste
 first. Objects whose Namespace or CRD arrives in the same deploy cannot be dry-run yet: they come back
 as `deferred` and are dry-run again once that wave is applied. `apply_wave()` applies one wave
 concurrently and reports each object as an event.
+
+Two things stop the workers before their next request: a cancellation (SIGTERM, SIGINT), and an API
+server that has stopped answering. Both are the run's failure, raised once after the pool, never one
+per object.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gitops_push import crds, masking
-from gitops_push.errors import GitopsPushError
+from gitops_push.cancelling import Cancellation
+from gitops_push.errors import ClusterUnreachable, GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import KubeApiError, Resource
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
@@ -69,11 +74,36 @@ def arrivals(manifests: Sequence[Manifest]) -> Arrivals:
     return Arrivals(frozenset(namespaces), frozenset(custom))
 
 
-def parallel(function: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
+_NOT_SENT = object()
+
+
+def parallel(
+    function: Callable[[T], R], items: Sequence[T], concurrency: int, cancellation: Cancellation
+) -> list[R]:
+    """`function` over the items, `concurrency` at a time. After a cancellation, or once one item found
+    the API server unreachable (the client has then given up on it for the whole run), the items not
+    yet started are not sent, and that is raised here, once."""
+    unreachable: list[ClusterUnreachable] = []
+
+    def one(item: T) -> object:
+        if unreachable or cancellation.requested:
+            return _NOT_SENT
+        try:
+            return function(item)
+        except ClusterUnreachable as exc:
+            unreachable.append(exc)
+            return _NOT_SENT
+
     if len(items) <= 1 or concurrency <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        return list(pool.map(function, items))
+        results = [one(item) for item in items]
+    else:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+            results = list(pool.map(one, items))
+    if unreachable:
+        raise unreachable[0]
+    if _NOT_SENT in results:
+        cancellation.check()
+    return cast(list[R], results)
 
 
 def dry_run(
@@ -85,6 +115,7 @@ def dry_run(
     force: bool,
     concurrency: int,
     sink: EventSink,
+    cancellation: Cancellation,
     read_live: bool = True,
     replace_immutable: bool = False,
 ) -> dict[ObjectRef, Outcome]:
@@ -99,7 +130,7 @@ def dry_run(
             sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
         return outcome
 
-    return {o.ref: o for o in parallel(one, manifests, concurrency)}
+    return {o.ref: o for o in parallel(one, manifests, concurrency, cancellation)}
 
 
 def _dry_run_one(
@@ -113,6 +144,8 @@ def _dry_run_one(
     ref = manifest.ref
     try:
         resource = _resource(cluster, manifest)
+    except ClusterUnreachable:
+        raise  # the run's failure, not this object's
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(str(exc.message), manifest))
     if resource is None:
@@ -128,6 +161,8 @@ def _dry_run_one(
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
             return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
         return Outcome(ref, error=describe(exc, manifest), immutable=exc.is_immutable)
+    except ClusterUnreachable:
+        raise
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))
     return Outcome(ref, live=live, answer=answer, live_read=read_live)
@@ -144,6 +179,7 @@ def apply_wave(
     force: bool,
     concurrency: int,
     sink: EventSink,
+    cancellation: Cancellation,
     stage: Stage = Stage.APPLY,
 ) -> list[ObjectRef]:
     """Apply (manifest, body, exists) triples concurrently; returns the refs that failed."""
@@ -160,13 +196,15 @@ def apply_wave(
         except KubeApiError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, describe(exc, manifest)))
             return manifest.ref
+        except ClusterUnreachable:
+            raise
         except GitopsPushError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, _masked(exc.message, manifest)))
             return manifest.ref
         sink.handle(_event(stage, manifest, Action.CONFIGURED if exists else Action.CREATED, None))
         return None
 
-    return [ref for ref in parallel(one, wave, concurrency) if ref is not None]
+    return [ref for ref in parallel(one, wave, concurrency, cancellation) if ref is not None]
 
 
 def describe(exc: KubeApiError, manifest: Manifest) -> str:

@@ -48,6 +48,7 @@ class FakeCluster:
     def __init__(self) -> None:
         self.request_timeout: tuple[float, float] = (10.0, 30.0)
         self.retry_budget = 90.0
+        self.unreachable_timeout = 30.0
         self.resources: dict[str, dict[str, Resource]] = {}
         for resource in BUILTIN:
             self.add_resource(resource)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gitops_push.cancelling import Cancellation
 from gitops_push.errors import LockHeld
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube import FIELD_MANAGER
@@ -52,6 +53,7 @@ def test_dry_run_defers_what_waits_for_a_namespace_of_the_same_deploy(cluster: F
         force=False,
         concurrency=1,
         sink=Recorder(),
+        cancellation=Cancellation(),
     )
     assert outcomes[fresh.ref].deferred == "namespace new is created by this deploy"
 
@@ -61,7 +63,9 @@ def test_a_conflict_names_the_other_manager_and_the_fields(cluster: FakeCluster)
     cause = Cause(".data.a", 'conflict with "kubectl-edit" using v1', "FieldManagerConflict")
     cluster.fail("apply", "cm", api_error(409, "Conflict", "Apply failed with 1 conflict", cause))
     sink = Recorder()
-    failed = applying.apply_wave(cluster, [(cm, cm.body, True)], force=False, concurrency=1, sink=sink)
+    failed = applying.apply_wave(
+        cluster, [(cm, cm.body, True)], force=False, concurrency=1, sink=sink, cancellation=Cancellation()
+    )
     assert failed == [cm.ref]
     (event,) = sink.events
     assert isinstance(event, ObjectActed) and event.action is Action.FAILED
@@ -74,7 +78,12 @@ def test_apply_reports_created_and_configured(cluster: FakeCluster) -> None:
     new, old = manifest("ConfigMap", "new"), manifest("ConfigMap", "old")
     sink = Recorder()
     applying.apply_wave(
-        cluster, [(new, new.body, False), (old, old.body, True)], force=False, concurrency=2, sink=sink
+        cluster,
+        [(new, new.body, False), (old, old.body, True)],
+        force=False,
+        concurrency=2,
+        sink=sink,
+        cancellation=Cancellation(),
     )
     assert sorted((str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)) == [
         ("ConfigMap shop/new", Action.CREATED),
