@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from gitops_push.cancelling import Cancellation
-from gitops_push.errors import LockHeld
+from gitops_push.errors import Cancelled, ClusterUnreachable, ExitCode, LockHeld, Terminated
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube import FIELD_MANAGER
 from gitops_push.kube.errors import Cause
@@ -89,6 +89,71 @@ def test_apply_reports_created_and_configured(cluster: FakeCluster) -> None:
         ("ConfigMap shop/new", Action.CREATED),
         ("ConfigMap shop/old", Action.CONFIGURED),
     ]
+
+
+def config_maps(count: int) -> list[tuple[Manifest, dict[str, Any], bool]]:
+    made = [manifest("ConfigMap", f"cm-{n}") for n in range(count)]
+    return [(m, dict(m.body), False) for m in made]
+
+
+def test_an_unreachable_server_stops_the_wave_with_one_error_and_no_object_failures(
+    cluster: FakeCluster,
+) -> None:
+    gone = ClusterUnreachable("cannot reach the API server https://fake.invalid: no answer for 30 s")
+    cluster.fail("apply", "cm-1", gone)
+    sink = Recorder()
+    with pytest.raises(ClusterUnreachable) as raised:
+        applying.apply_wave(
+            cluster, config_maps(5), force=False, concurrency=1, sink=sink, cancellation=Cancellation()
+        )
+    assert raised.value is gone
+    assert cluster.requests["apply"] == 2  # cm-0 applied, cm-1 found the server gone, the rest not sent
+    assert [(str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)] == [
+        ("ConfigMap shop/cm-0", Action.CREATED)
+    ]
+
+
+def test_an_unreachable_server_stops_the_dry_run_the_same_way(cluster: FakeCluster) -> None:
+    cluster.fail("dry-run", "cm-0", ClusterUnreachable("cannot reach the API server"))
+    sink = Recorder()
+    manifests = [m for m, _, _ in config_maps(3)]
+    with pytest.raises(ClusterUnreachable):
+        applying.dry_run(
+            cluster,
+            manifests,
+            {m.ref: m.body for m in manifests},
+            coming=applying.Arrivals(frozenset(), frozenset()),
+            force=False,
+            concurrency=1,
+            sink=sink,
+            cancellation=Cancellation(),
+        )
+    assert cluster.requests["dry-run"] == 1
+    assert sink.events == []
+
+
+def test_a_cancellation_sends_no_new_request(cluster: FakeCluster) -> None:
+    cancellation = Cancellation()
+    cluster.on_apply = lambda obj: cancellation.cancel("SIGTERM")  # the signal arrives during the first
+    sink = Recorder()
+    with pytest.raises(Terminated) as raised:
+        applying.apply_wave(
+            cluster, config_maps(4), force=False, concurrency=1, sink=sink, cancellation=cancellation
+        )
+    assert raised.value.exit_code is ExitCode.TERMINATED
+    assert cluster.requests["apply"] == 1
+    assert len([e for e in sink.events if isinstance(e, ObjectActed)]) == 1  # the one in flight finished
+
+
+def test_a_wait_is_cut_short_by_a_cancellation(cluster: FakeCluster) -> None:
+    cancellation = Cancellation()
+    cluster.store({**DEPLOYMENT.body, "status": {}})
+    polls = cluster.requests.get("get", 0)
+    cancellation.cancel("SIGINT")
+    with pytest.raises(Cancelled) as raised:
+        waiting.wait_healthy(cluster, [DEPLOYMENT], timeout=300, sink=Recorder(), sleep=cancellation.sleep)
+    assert raised.value.exit_code is ExitCode.INTERRUPTED
+    assert cluster.requests.get("get", 0) == polls + 1  # one look, then no more
 
 
 # --- pruning --------------------------------------------------------------------------------------
