@@ -101,7 +101,7 @@ def parallel(
             results = list(pool.map(one, items))
     if unreachable:
         raise unreachable[0]
-    if _NOT_SENT in results:
+    if any(result is _NOT_SENT for result in results):
         cancellation.check()
     return cast(list[R], results)
 
