@@ -41,6 +41,7 @@ MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 30.0
 RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
 UNREACHABLE_TIMEOUT = 30.0  # seconds without any answer from the server, for the whole run
+CLOCK_SLACK = 0.001  # a retry that slept exactly until the end of the budget has reached it
 MAX_INTERNAL_ERROR_RETRIES = 2  # a 500 is often deterministic (a body the server cannot convert)
 
 
@@ -147,9 +148,20 @@ class KubeCluster:
             self._last_fault = exc.message.rpartition(": ")[2]  # the cause, without the server's address
 
     def _unreachable_left(self) -> float:
-        """Seconds until the run gives up on the server (0 when it has, or when it answers)."""
+        """Seconds until the run gives up on the server; 0 when it has, and when another request has
+        just been answered (then this one is retried at once)."""
         since = self._unreachable_since
         return 0.0 if since is None else max(0.0, since + self.unreachable_timeout - self._clock())
+
+    def _timeouts(self) -> tuple[float, float]:
+        """Connect and read timeouts. During an outage an attempt may not outlast the budget left: a
+        server that vanished without closing its connections would otherwise hold it for the whole
+        read timeout."""
+        connect, read = self.request_timeout
+        if self._unreachable_since is None:
+            return connect, read
+        bound = max(self._unreachable_left(), 1.0)
+        return min(connect, bound), min(read, bound)
 
     def _raise_if_given_up(self) -> None:
         """Once the server has been silent past the run's budget, no request is sent any more."""
@@ -157,7 +169,7 @@ class KubeCluster:
         if since is None:
             return
         silent = self._clock() - since
-        if silent >= self.unreachable_timeout:
+        if silent >= self.unreachable_timeout - CLOCK_SLACK:
             raise ClusterUnreachable(
                 f"cannot reach the API server {self.server}: no answer for {silent:.0f} s "
                 f"(last error: {self._last_fault}); stopped sending requests",
@@ -195,7 +207,7 @@ class KubeCluster:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(
-                verb, url, header_params=headers, body=payload, _request_timeout=self.request_timeout
+                verb, url, header_params=headers, body=payload, _request_timeout=self._timeouts()
             )
             raw = response.read()
         except ApiException as exc:

@@ -7,15 +7,16 @@ as `deferred` and are dry-run again once that wave is applied. `apply_wave()` ap
 concurrently and reports each object as an event.
 
 Two things stop the workers before their next request: a cancellation (SIGTERM, SIGINT), and an API
-server that has stopped answering. Both are the run's failure, raised once after the pool, never one
-per object.
+server that has stopped answering (ClusterUnreachable, which the workers let through). Both are the
+run's failure, raised once, never one per object.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -80,27 +81,26 @@ _NOT_SENT = object()
 def parallel(
     function: Callable[[T], R], items: Sequence[T], concurrency: int, cancellation: Cancellation
 ) -> list[R]:
-    """`function` over the items, `concurrency` at a time. After a cancellation, or once one item found
-    the API server unreachable (the client has then given up on it for the whole run), the items not
-    yet started are not sent, and that is raised here, once."""
-    unreachable: list[ClusterUnreachable] = []
+    """`function` over the items, `concurrency` at a time. After a cancellation the items not yet
+    started are not sent, the ones in flight finish, and `Cancelled` is raised. The first exception
+    of an item (`ClusterUnreachable`: the client has given up on the server for the whole run) is
+    raised at once, without waiting for the requests in flight, which a vanished server can leave
+    hanging until their read timeout."""
 
     def one(item: T) -> object:
-        if unreachable or cancellation.requested:
-            return _NOT_SENT
-        try:
-            return function(item)
-        except ClusterUnreachable as exc:
-            unreachable.append(exc)
-            return _NOT_SENT
+        return _NOT_SENT if cancellation.requested else function(item)
 
     if len(items) <= 1 or concurrency <= 1:
         results = [one(item) for item in items]
     else:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-            results = list(pool.map(one, items))
-    if unreachable:
-        raise unreachable[0]
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
+        futures = [pool.submit(one, item) for item in items]
+        done, _ = futures_wait(futures, return_when=FIRST_EXCEPTION)
+        failure = next((f.exception() for f in done if f.exception() is not None), None)
+        pool.shutdown(wait=failure is None, cancel_futures=True)
+        if failure is not None:
+            raise failure
+        results = [future.result() for future in futures]
     if any(result is _NOT_SENT for result in results):
         cancellation.check()
     return cast(list[R], results)

@@ -4,6 +4,8 @@ server cannot be made to produce on demand (a conflict, a stuck pod, a lease tak
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -304,3 +306,23 @@ def test_a_lock_taken_over_after_expiry_is_not_deleted_by_its_old_holder(cluster
     holder = cluster.live("Lease", "default", "gitops-push-dev", group="coordination.k8s.io")
     assert holder is not None and holder["spec"]["holderIdentity"].startswith("bob")
     new.release()
+
+
+def test_an_unreachable_server_is_raised_without_waiting_for_a_request_hanging_in_flight() -> None:
+    hanging, released = threading.Event(), threading.Event()
+
+    def send(item: str) -> str:
+        if item == "hangs":  # a connection the vanished server never closed: held until its read timeout
+            hanging.set()
+            released.wait(30)
+            return item
+        hanging.wait(5)
+        raise ClusterUnreachable("cannot reach the API server https://fake.invalid: no answer for 5 s")
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(ClusterUnreachable):
+            applying.parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
+        assert time.monotonic() - started < 5
+    finally:
+        released.set()

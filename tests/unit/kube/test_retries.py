@@ -156,3 +156,13 @@ def test_429_and_5xx_answers_keep_their_own_budget_per_request(tmp_path: Path) -
     with pytest.raises(KubeApiError):
         cluster.request("GET", "/x")
     assert 10 < cluster.now <= 20  # the short unreachable budget did not cut the retries of answers
+
+
+def test_during_an_outage_an_attempt_may_not_outlast_the_budget_left(tmp_path: Path) -> None:
+    cluster = Scripted([refused()], tmp_path)
+    cluster.unreachable_timeout = 12
+    assert cluster._timeouts() == (10, 30)  # the server answers: the usual timeouts
+    with pytest.raises(ClusterUnreachable):
+        cluster.request("POST", "/lease", body={})  # the outage starts
+    cluster.now = 8.0
+    assert cluster._timeouts() == (4, 4)
