@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,32 @@ def test_a_sleep_is_cut_short_by_a_cancellation() -> None:
         cancellation.sleep(30)
     assert time.monotonic() - started < 1
     assert raised.value.exit_code is ExitCode.INTERRUPTED
+
+
+def test_a_cancellation_during_the_health_wait_ends_it_at_once(repo: Path) -> None:
+    gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/web.yaml": WEB % "1"})
+    cluster, cancellation = FakeCluster(), Cancellation()
+    # The Namespace becomes Active; the Deployment stays InProgress (no controller for it).
+    cluster.on_apply = lambda obj: healthy(obj) if obj["kind"] == "Namespace" else None
+    flags = Flags(environment="dev", paths=("k8s",), push=False, timeout=60, rollback_on_failure=True)
+    with gitrepo.open_repo(repo) as git:
+        resolved = resolve(Mode.DEPLOY, git.root, flags)
+        span = gitrange.find_range(git, resolved.environment.prefix, "HEAD")
+        context = runner.Context(
+            resolved,
+            git,
+            Recorder(),
+            cluster,
+            span,
+            steps.Mode.DEPLOY,
+            steps.Options(),
+            cancellation=cancellation,
+        )
+        timer = threading.Timer(0.5, cancellation.cancel, args=("SIGTERM",))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            runner.run(context, on_failure=pipeline._roll_back)
+    assert time.monotonic() - started < 10  # not the 60 s of --timeout
+    assert cluster.live("Deployment", "shop", "web", group="apps") is not None  # not rolled back
+    assert not lease_left(cluster)
