@@ -249,7 +249,9 @@ def test_an_api_server_back_within_the_budget_lets_the_deploy_finish(
     workspace, kube, proxy = slowed_deploy_setup(own_cluster, tmp_path, ns)
     try:
         thread, results = deploy_in_background(
-            workspace, kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"), "--unreachable-timeout", "60s"
+            workspace,
+            kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"),
+            *("--unreachable-timeout", "60s", "--request-timeout", "5s"),  # hanging requests retried soon
         )
         wait_for_some(kube, ns, 2)
         assert devcluster("stop", "kube-apiserver", "--name", own_cluster.name).returncode == 0
