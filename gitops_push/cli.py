@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NoReturn
 
 import click
 
-from gitops_push import __version__
+from gitops_push import __version__, cancelling
 from gitops_push.errors import ExitCode, GitopsPushError
 from gitops_push.settings import Flags, Mode
 
@@ -124,7 +124,14 @@ OPTIONS: dict[str, Decorator] = {
         type=Duration(),
         default=_seconds(DEFAULTS.retry_timeout),
         show_default=True,
-        help="Retry reads and applies on connection faults, 429 and 5xx for at most this long.",
+        help="Retry a read or an apply on 429 and 5xx answers for at most this long.",
+    ),
+    "unreachable-timeout": click.option(
+        "--unreachable-timeout",
+        type=Duration(),
+        default=_seconds(DEFAULTS.unreachable_timeout),
+        show_default=True,
+        help="Stop the run when the API server has not answered at all for this long.",
     ),
     "to": click.option(
         "--to", "to", default=DEFAULTS.to, show_default=True, metavar="REV", help="The commit to deploy."
@@ -222,7 +229,7 @@ OPTIONS: dict[str, Decorator] = {
 
 # Option groups that several commands share.
 REPORTING = ("output", "junit", "no-color", "verbose", "quiet")
-CLUSTER = ("kubeconfig", "context", "concurrency", "request-timeout", "retry-timeout")
+CLUSTER = ("kubeconfig", "context", "concurrency", "request-timeout", "retry-timeout", "unreachable-timeout")
 ENVIRONMENT = ("path", "namespace", "tag-prefix", "repo")
 WRITES = (
     "force-conflicts",
@@ -277,8 +284,14 @@ def main() -> None:
     """
 
 
-def _report(flags: Flags, run: Callable[[Any], None], *, pending: ExitCode | None = None) -> NoReturn:
-    """Build the reporters, run the pipeline into them, exit with the code the Summary gives."""
+Run = Callable[[Any, cancelling.Cancellation], None]
+
+
+def _report(flags: Flags, run: Run, *, pending: ExitCode | None = None) -> NoReturn:
+    """Build the reporters, run the pipeline into them, exit with the code the Summary gives.
+
+    SIGTERM and SIGINT cancel the run rather than kill it, until the reporters are closed: a CI job
+    cancelled by SIGTERM still gets its JUnit file, and the lock is released."""
     from gitops_push import reporters
 
     sink = reporters.build(
@@ -290,8 +303,10 @@ def _report(flags: Flags, run: Callable[[Any], None], *, pending: ExitCode | Non
         pending_exit_code=None if pending is None else int(pending),
         junit=flags.junit,
     )
-    run(sink)
-    sys.exit(int(sink.close().exit_code))
+    with cancelling.on_signals(cancelling.Cancellation()) as cancellation:
+        run(sink, cancellation)
+        summary = sink.close()
+    sys.exit(int(summary.exit_code))
 
 
 def _fail(exc: GitopsPushError) -> NoReturn:
@@ -338,7 +353,7 @@ def plan(**values: Any) -> None:
 
     flags = flags_of(values, show_diff=True)
     pending = ExitCode.CHANGES_PENDING if flags.detailed_exitcode else None
-    _report(flags, lambda sink: pipeline.run(Mode.PLAN, flags, sink), pending=pending)
+    _report(flags, lambda sink, cancel: pipeline.run(Mode.PLAN, flags, sink, cancel), pending=pending)
 
 
 @main.command()
@@ -368,7 +383,7 @@ def deploy(**values: Any) -> None:
 
     flags = flags_of(values)
     mode = Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY
-    _report(flags, lambda sink: pipeline.run(mode, flags, sink))
+    _report(flags, lambda sink, cancel: pipeline.run(mode, flags, sink, cancel))
 
 
 @main.command()
@@ -392,7 +407,7 @@ def rollback(**values: Any) -> None:
     from gitops_push import pipeline
 
     flags = flags_of(values, show_diff=values["show_diff"] or values["dry_run"])  # a preview shows its diffs
-    _report(flags, lambda sink: pipeline.rollback(flags, sink))
+    _report(flags, lambda sink, cancel: pipeline.rollback(flags, sink, cancel))
 
 
 @main.command()
@@ -416,7 +431,7 @@ def promote(**values: Any) -> None:
     if values["source"] == values["environment"]:
         raise click.UsageError("--from and --to name the same environment: there is nothing to promote")
     flags = flags_of(values, show_diff=values["show_diff"] or values["dry_run"])  # a preview shows its diffs
-    _report(flags, lambda sink: pipeline.promote(flags, sink))
+    _report(flags, lambda sink, cancel: pipeline.promote(flags, sink, cancel))
 
 
 @main.command(name="status")
@@ -445,7 +460,7 @@ def status(**values: Any) -> None:
 
     flags = flags_of(values, show_diff=True)
     pending = ExitCode.DRIFT if flags.exit_code else None
-    _report(flags, lambda sink: pipeline.run(Mode.STATUS, flags, sink), pending=pending)
+    _report(flags, lambda sink, cancel: pipeline.run(Mode.STATUS, flags, sink, cancel), pending=pending)
 
 
 drift = copy.copy(status)

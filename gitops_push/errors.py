@@ -24,6 +24,8 @@ class ExitCode(enum.IntEnum):
     RACE = 5
     DRIFT = 6
     CHANGES_PENDING = 10
+    INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM, what CI systems send to cancel a job
 
     @property
     def meaning(self) -> str:
@@ -39,6 +41,8 @@ _MEANINGS = {
     ExitCode.RACE: "another deploy tagged first (tag exists), or holds the lock",
     ExitCode.DRIFT: "status --exit-code: the cluster differs from the last deployed tag",
     ExitCode.CHANGES_PENDING: "plan --detailed-exitcode: changes are pending",
+    ExitCode.INTERRUPTED: "cancelled by SIGINT (Ctrl-C): lock released, reports written, no tag",
+    ExitCode.TERMINATED: "cancelled by SIGTERM (a CI job cancelled): lock released, reports written, no tag",
 }
 
 
@@ -142,3 +146,23 @@ class RenderFailed(GitopsPushError):
 
     reference = "render-failed"
     exit_code = ExitCode.INVALID
+
+
+class Cancelled(GitopsPushError):
+    """The run was cancelled by a signal: no new request was sent after it. `Cancelled.by()` picks the
+    subclass whose exit code is the shell's convention for that signal (128 + its number)."""
+
+    reference = "cancelled"
+    exit_code = ExitCode.TERMINATED
+
+    @staticmethod
+    def by(signal_name: str, message: str) -> Cancelled:
+        return Interrupted(message) if signal_name == "SIGINT" else Terminated(message)
+
+
+class Interrupted(Cancelled):
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Cancelled):
+    exit_code = ExitCode.TERMINATED

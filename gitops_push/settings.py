@@ -120,7 +120,8 @@ class Flags:
     lock_timeout: float = 600.0
     concurrency: int = 8
     request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
-    retry_timeout: float = 90.0  # all attempts of one request together
+    retry_timeout: float = 90.0  # all attempts of one request on 429 and 5xx answers together
+    unreachable_timeout: float = 30.0  # no answer at all from the API server, for the whole run
     output: str | None = None  # text | json | github; None: github inside GitHub Actions, else text
     junit: Path | None = None
     no_color: bool = False

@@ -17,7 +17,8 @@ class Cluster(Protocol):
     context: str  # the kubeconfig context used (or that the service account of the pod was)
     insecure: bool  # TLS verification is off
     request_timeout: tuple[float, float]
-    retry_budget: float
+    retry_budget: float  # seconds, all attempts of one request on 429 and 5xx answers
+    unreachable_timeout: float  # seconds without any answer, for the whole run
 
     def version(self) -> str: ...
 

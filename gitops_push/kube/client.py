@@ -4,6 +4,11 @@ Built on the official client's `ApiClient` (kubeconfig, contexts, exec plugins, 
 accounts, one pooled HTTPS connection set), but with raw REST calls: server-side apply needs the
 `application/apply-patch+yaml` content type, and discovery is asked only for the group-versions a
 change uses, not for every API group of the cluster.
+
+Retries have two budgets. A 429 or 5xx answer is retried per request, within `retry_budget`. A server
+that does not answer at all is one fact for the whole run, not one per request: the first connection
+failure starts a clock that any answer stops, and once it has run past `unreachable_timeout` every
+request fails at once with the same ClusterUnreachable.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ BASE_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 MAX_RETRY_AFTER = 30.0
 RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
+UNREACHABLE_TIMEOUT = 30.0  # seconds without any answer from the server, for the whole run
+CLOCK_SLACK = 0.001  # a retry that slept exactly until the end of the budget has reached it
 MAX_INTERNAL_ERROR_RETRIES = 2  # a 500 is often deterministic (a body the server cannot convert)
 
 
@@ -104,6 +111,12 @@ class KubeCluster:
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._server_version: str | None = None
         self.retry_budget = RETRY_BUDGET
+        self.unreachable_timeout = UNREACHABLE_TIMEOUT
+        # Shared by the workers: 300 objects each retrying on its own against a dead server printed 300
+        # errors over 25 minutes. When the server stopped answering (None: it answers), and why.
+        self._unreachable_since: float | None = None
+        self._last_fault = ""
+        self._reach_lock = threading.Lock()
         self.request_timeout: tuple[float, float] = REQUEST_TIMEOUT
         self._clock: Callable[[], float] = time.monotonic
         self._sleep: Callable[[float], None] = time.sleep
@@ -122,22 +135,75 @@ class KubeCluster:
     ) -> Any:
         """One REST call; JSON in and out. Raises KubeApiError or ClusterUnreachable.
 
-        Idempotent requests (reads, server-side apply, deletes) are retried on connection faults,
-        429 and 5xx answers, with exponential backoff and jitter, honouring Retry-After, within a
-        bounded total time. Others (POST, PUT) are sent once: the caller decides.
+        Idempotent requests (reads, server-side apply, deletes) are retried on 429 and 5xx answers,
+        with exponential backoff and jitter, honouring Retry-After, within `retry_budget`; on
+        connection faults until the run's `unreachable_timeout` is spent. Others (POST, PUT) are sent
+        once: the caller decides.
         """
         idempotent = method in ("GET", "DELETE") or content_type == "application/apply-patch+yaml"
         deadline = self._clock() + self.retry_budget
         attempt = 0
         while True:
+            self._raise_if_given_up()
             attempt += 1
             try:
-                return self._send(method, path, query, body, content_type)
-            except (KubeApiError, ClusterUnreachable) as exc:
+                answer = self._send(method, path, query, body, content_type)
+            except ClusterUnreachable as exc:
+                self._unreachable(exc)
+                delay = self._retry_delay(exc, attempt) if idempotent else None
+                if delay is None:
+                    raise
+                self._sleep(min(delay, self._unreachable_left()))
+                continue
+            except KubeApiError as exc:
+                self._reached()  # an error answer is an answer: the server is there
                 delay = self._retry_delay(exc, attempt) if idempotent else None
                 if delay is None or self._clock() + delay > deadline:
                     raise
                 self._sleep(delay)
+                continue
+            self._reached()
+            return answer
+
+    def _reached(self) -> None:
+        with self._reach_lock:
+            self._unreachable_since = None
+
+    def _unreachable(self, exc: ClusterUnreachable) -> None:
+        with self._reach_lock:
+            if self._unreachable_since is None:
+                self._unreachable_since = self._clock()
+            self._last_fault = exc.message.rpartition(": ")[2]  # the cause, without the server's address
+
+    def _unreachable_left(self) -> float:
+        """Seconds until the run gives up on the server; 0 when it has, and when another request has
+        just been answered (then this one is retried at once)."""
+        since = self._unreachable_since
+        return 0.0 if since is None else max(0.0, since + self.unreachable_timeout - self._clock())
+
+    def _timeouts(self) -> tuple[float, float]:
+        """Connect and read timeouts. During an outage an attempt may not outlast the budget left: a
+        server that vanished without closing its connections would otherwise hold it for the whole
+        read timeout."""
+        connect, read = self.request_timeout
+        if self._unreachable_since is None:
+            return connect, read
+        bound = max(self._unreachable_left(), 1.0)
+        return min(connect, bound), min(read, bound)
+
+    def _raise_if_given_up(self) -> None:
+        """Once the server has been silent past the run's budget, no request is sent any more."""
+        since = self._unreachable_since
+        if since is None:
+            return
+        silent = self._clock() - since
+        if silent >= self.unreachable_timeout - CLOCK_SLACK:
+            raise ClusterUnreachable(
+                f"cannot reach the API server {self.server}: no answer for {silent:.0f} s "
+                f"(last error: {self._last_fault}); stopped sending requests",
+                hint="no tag was moved; rerun when the server is back (--unreachable-timeout waits "
+                "longer for it)",
+            )
 
     def _retry_delay(self, exc: GitopsPushError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when this failure is final."""
@@ -169,20 +235,20 @@ class KubeCluster:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(
-                verb, url, header_params=headers, body=payload, _request_timeout=self.request_timeout
+                verb, url, header_params=headers, body=payload, _request_timeout=self._timeouts()
             )
             raw = response.read()
         except ApiException as exc:
             if exc.status:
                 raise from_api_exception(exc.status, exc.body, method, path, exc.headers) from exc
-            raise self._unreachable(exc) from exc
+            raise self._fault(exc) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc) from exc
+            raise self._fault(exc) from exc
         if not 200 <= response.status < 300:
             raise from_api_exception(response.status, raw, method, path, response.getheaders())
         return json.loads(raw) if raw else None
 
-    def _unreachable(self, exc: BaseException) -> ClusterUnreachable:
+    def _fault(self, exc: BaseException) -> ClusterUnreachable:
         return ClusterUnreachable(
             f"cannot reach the API server {self.server}: {_reason(exc)}",
             hint="check the kubeconfig's server address, the network and the credentials",

@@ -2,22 +2,36 @@
 by `runner.run`. `plan`, `deploy --dry-run`, `deploy`, `status`, `rollback` and `promote` are one run
 in different modes or to different commits; `history` and `unlock` read tags and break locks.
 
-Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summary to an exit code.
+Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summary to an exit code. A
+`Cancellation` from the command line (set by SIGTERM or SIGINT) reaches every step through the Context.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitops_push import gitrepo, settings
-from gitops_push.errors import GitopsPushError, UsageError
-from gitops_push.events import Connected, EventSink, Note, RunFailed, RunFinished, RunStarted
-from gitops_push.model import Range
-from gitops_push.pipeline import preparing, reading, recovery, runner, steps, writing
+from gitops_push.cancelling import Cancellation
+from gitops_push.errors import Cancelled, GitopsPushError, UsageError
+from gitops_push.events import (
+    Connected,
+    Event,
+    EventSink,
+    Note,
+    ObjectActed,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    Stage,
+)
+from gitops_push.model import Action, Range
+from gitops_push.pipeline import preparing, reading, recovery, runner, steps, trusted, writing
+from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
-from gitops_push.stages import gitrange, locking, ownership, recording
+from gitops_push.stages import gitrange, locking, recording
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -44,71 +58,50 @@ COMMAND = {Mode.PLAN: "plan", Mode.STATUS: "status", Mode.DRY_RUN: "deploy", Mod
 ROLLS_BACK = (steps.ApplyWave, steps.DryRunDeferred, steps.WaitPrerequisites, steps.WaitHealthy)
 
 
-def run(mode: Mode, flags: Flags, sink: EventSink) -> None:
+def run(mode: Mode, flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """plan, deploy --dry-run, deploy and status."""
-    _guarded(mode, flags, sink, lambda repo, resolved: execute(resolved, repo, sink))
+
+    def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
+        execute(resolved, repo, sink, cancellation=cancellation)
+
+    _guarded(mode, flags, sink, body)
 
 
-def rollback(flags: Flags, sink: EventSink) -> None:
+def rollback(flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """Deploy an earlier deploy tag's commit through the same steps, recorded as a rollback."""
 
-    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
-        tags = read_tags(repo, resolved.environment, sink)
+    def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
+        tags = trusted.read_tags(repo, resolved.environment, sink)
         target = gitrange.rollback_target(tags, resolved.environment.name, flags.target_tag)
         why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags.trusted[0].name)
-        execute(replace(resolved, to=target.commit), repo, sink, provenance=why, tags=tags)
+        execute(
+            replace(resolved, to=target.commit),
+            repo,
+            sink,
+            provenance=why,
+            tags=tags,
+            cancellation=cancellation,
+        )
 
     _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
 
 
-def promote(flags: Flags, sink: EventSink) -> None:
+def promote(flags: Flags, sink: EventSink, cancellation: Cancellation | None = None) -> None:
     """Deploy to one environment exactly the commit another one runs: its last trusted deploy tag's,
     provided its cluster's record agrees (healthy, since it was tagged; still there, since recorded)."""
 
-    def body(repo: gitrepo.GitRepo, resolved: Settings) -> None:
+    def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
         source = settings.declared(repo.root, str(flags.source))
-        last = gitrange.promotion_source(read_tags(repo, source, sink), source.name, source.prefix)
-        gitrange.verify_promotion(source.name, last, _recorded_commit(replace(resolved, environment=source)))
+        last = gitrange.promotion_source(trusted.read_tags(repo, source, sink), source.name, source.prefix)
+        gitrange.verify_promotion(
+            source.name, last, trusted.recorded_commit(replace(resolved, environment=source))
+        )
         why = recording.Provenance(
             promoted_from={"environment": source.name, "tag": last.name, "commit": last.commit}
         )
-        execute(replace(resolved, to=last.commit), repo, sink, provenance=why)
+        execute(replace(resolved, to=last.commit), repo, sink, provenance=why, cancellation=cancellation)
 
     _guarded(Mode.DRY_RUN if flags.dry_run else Mode.DEPLOY, flags, sink, body)
-
-
-def _recorded_commit(source: Settings) -> str | None:
-    """The commit the source environment's cluster (its own `context:`) records as deployed."""
-    cluster = connect(source)
-    try:
-        return ownership.read_record(cluster, source.environment.name).commit
-    finally:
-        cluster.close()
-
-
-def read_tags(repo: gitrepo.GitRepo, environment: settings.Environment, sink: EventSink) -> gitrange.Tags:
-    """The environment's deploy tags, fetched; the ignored ones and why become notes."""
-    tags = gitrange.read_tags(repo, environment.prefix, environment.branch)
-    for note in tags.notes:
-        sink.handle(Note(note))
-    return tags
-
-
-def history(flags: Flags) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
-    """The environment's deploys, newest first, read back from its trusted tags' metadata; and notes."""
-    with gitrepo.open_repo(flags.repo) as repo:
-        name = flags.environment or settings.DEFAULT_ENVIRONMENT
-        env = settings.declared(repo.root, name)
-        prefix = (flags.tag_prefix or "").rstrip("/") or env.prefix
-        tags = gitrange.read_tags(repo, prefix, env.branch)
-        if flags.environment and not (tags.trusted or tags.ignored or settings.is_declared(repo.root, name)):
-            raise UsageError(
-                f"environment {name!r} has no deploy tags ({prefix}/*) and is not declared in "
-                f"{settings.CONFIG_FILE}",
-                hint="check the name: `git tag --list 'deployed/*'` shows the environments deployed",
-            )
-        deploys = [recording.read_deploy(repo, tag) for tag in tags.trusted[: flags.limit]]
-        return deploys, tags.notes
 
 
 def unlock(flags: Flags) -> str:
@@ -131,19 +124,40 @@ def unlock(flags: Flags) -> str:
 
 
 def _guarded(
-    mode: Mode, flags: Flags, sink: EventSink, body: Callable[[gitrepo.GitRepo, Settings], None]
+    mode: Mode, flags: Flags, sink: EventSink, body: Callable[[gitrepo.GitRepo, Settings, EventSink], None]
 ) -> None:
     """Resolve settings and run `body`; every failure becomes a RunFailed event, never an exception."""
     sink.handle(
         RunStarted(command=COMMAND[mode], environment=flags.environment or settings.DEFAULT_ENVIRONMENT)
     )
+    tally = _Applied(sink)
     try:
         with gitrepo.open_repo(flags.repo) as repo:
-            body(repo, settings.resolve(mode, repo.root, flags))
+            body(repo, settings.resolve(mode, repo.root, flags), tally)
     except GitopsPushError as exc:
-        sink.handle(
-            RunFailed(str(exc.message), exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint)
-        )
+        message = exc.message
+        if isinstance(exc, Cancelled):
+            message += (
+                f": no new requests were sent; {tally.applied} objects were applied, "
+                "the deploy tag was not moved; rerun to converge"
+            )
+        sink.handle(RunFailed(message, exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint))
+
+
+class _Applied:
+    """Passes events on and counts the objects applied, which a cancellation's message reports."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()  # the apply workers report from several threads
+        self.applied = 0
+
+    def handle(self, event: Event) -> None:
+        applied = (Action.CREATED, Action.CONFIGURED, Action.ADOPTED)
+        if isinstance(event, ObjectActed) and event.stage is Stage.APPLY and event.action in applied:
+            with self._lock:
+                self.applied += 1
+        self._sink.handle(event)
 
 
 def execute(
@@ -153,10 +167,14 @@ def execute(
     *,
     provenance: recording.Provenance | None = None,
     tags: gitrange.Tags | None = None,
+    cancellation: Cancellation | None = None,
 ) -> None:
     """One run: the range (from `tags`, read here unless the caller has them), the cluster, the steps."""
     span = _span(
-        resolved, repo, sink, tags if tags is not None else read_tags(repo, resolved.environment, sink)
+        resolved,
+        repo,
+        sink,
+        tags if tags is not None else trusted.read_tags(repo, resolved.environment, sink),
     )
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose
@@ -177,6 +195,7 @@ def execute(
         mode=STEP_MODE[resolved.mode],
         options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
         provenance=provenance or recording.Provenance(),
+        cancellation=cancellation or Cancellation(),
     )
     try:
         runner.run(context, on_failure=_roll_back if resolved.flags.rollback_on_failure else None)
@@ -226,6 +245,8 @@ def connect(resolved: Settings) -> Cluster:
     )
     cluster.request_timeout = (min(10.0, flags.request_timeout), flags.request_timeout)
     cluster.retry_budget = min(STARTUP_RETRY_BUDGET, flags.retry_timeout)
+    cluster.unreachable_timeout = min(STARTUP_RETRY_BUDGET, flags.unreachable_timeout)
     cluster.version()
     cluster.retry_budget = flags.retry_timeout
+    cluster.unreachable_timeout = flags.unreachable_timeout
     return cluster

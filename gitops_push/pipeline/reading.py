@@ -21,7 +21,9 @@ def lock(step: steps.Lock, context: Context, state: State) -> State:
     held = locking.Lock(
         context.online, context.environment, identity["actor"] or identity["system"], identity["run"]
     )
-    held.acquire(timeout=context.settings.flags.lock_timeout, sink=context.sink)
+    held.acquire(
+        timeout=context.settings.flags.lock_timeout, sink=context.sink, sleep=context.cancellation.sleep
+    )
     return replace(state, lock=held)
 
 
@@ -45,6 +47,7 @@ def dry_run(step: steps.DryRun, context: Context, state: State) -> State:
         force=context.force,
         concurrency=flags.concurrency,
         sink=sink,
+        cancellation=context.cancellation,
         read_live=context.mode in (steps.Mode.PLAN, steps.Mode.STATUS)
         or (intent.full and state.record.exists),
         replace_immutable=flags.replace_immutable,

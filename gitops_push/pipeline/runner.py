@@ -3,7 +3,7 @@
 Every executor takes the run's fixed `Context` and the frozen `State` so far, reports through the
 sink, and returns the next `State`; a run-level failure is an exception. After `Review`, when the
 plan is known, the runner asks the builder for the whole list again (its head is what already ran).
-The lock is released whatever happens.
+A cancellation (SIGTERM, SIGINT) is looked at before each step. The lock is released whatever happens.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitops_push import gitrepo, naming
-from gitops_push.errors import GitopsPushError
+from gitops_push import cancelling, gitrepo, naming
+from gitops_push.errors import Cancelled, GitopsPushError
 from gitops_push.events import EventSink
 from gitops_push.model import ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
@@ -37,6 +37,7 @@ class Context:
     mode: steps.Mode
     options: steps.Options
     provenance: recording.Provenance = field(default_factory=recording.Provenance)
+    cancellation: cancelling.Cancellation = field(default_factory=cancelling.Cancellation)
 
     @property
     def online(self) -> Cluster:
@@ -124,7 +125,8 @@ def run(context: Context, state: State | None = None, *, on_failure: FailureHand
     """Execute the steps of the context's mode; returns the final state.
 
     When a step fails, `on_failure(step, context, state)` runs before the lock is released (an
-    automatic rollback needs the lock), then the failure propagates."""
+    automatic rollback needs the lock), then the failure propagates. A cancellation is not a failure
+    to roll back from: after it, no new request may be sent."""
     state = state or State()
     todo = steps.build(context.mode, context.options, state.plan)
     done = 0
@@ -132,7 +134,11 @@ def run(context: Context, state: State | None = None, *, on_failure: FailureHand
         while done < len(todo) and not state.stopped:
             step = todo[done]
             try:
+                if not isinstance(step, steps.Release):
+                    context.cancellation.check()
                 state = EXECUTORS[type(step)](step, context, state)
+            except Cancelled:
+                raise
             except GitopsPushError:
                 if on_failure is not None:
                     on_failure(step, context, state)

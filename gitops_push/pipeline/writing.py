@@ -7,7 +7,6 @@ deploy; their object events then carry the ROLLBACK stage, so they are not count
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -76,6 +75,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         force=context.force,
         concurrency=context.settings.flags.concurrency,
         sink=context.sink,
+        cancellation=context.cancellation,
     )
     if any(o.error for o in outcomes.values()):
         raise DryRunRejected("the dry-run after the prerequisites were applied rejected changes")
@@ -91,7 +91,9 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
     existing = set(state.dry_run.existing)
     for manifest in manifests:
         if manifest.ref in state.dry_run.replace:
-            applying.replace(context.online, manifest, timeout=PREREQUISITE_TIMEOUT, sleep=time.sleep)
+            applying.replace(
+                context.online, manifest, timeout=PREREQUISITE_TIMEOUT, sleep=context.cancellation.sleep
+            )
             existing.discard(manifest.ref)
     for manifest in manifests:
         if manifest.ref in state.dry_run.migrate:
@@ -106,6 +108,7 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
         force=context.force,
         concurrency=context.settings.flags.concurrency,
         sink=context.sink,
+        cancellation=context.cancellation,
         stage=stage,
     )
     context.sink.handle(StageFinished(stage, Status.FAILED if failed else Status.SUCCEEDED))
@@ -125,7 +128,13 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
     """Later waves need these Namespaces Active and CRDs Established (and their kinds discovered)."""
     assert state.plan is not None
     manifests = _members(_wave(state.plan.apply_waves, step.wave))
-    stuck = waiting.wait_healthy(context.online, manifests, timeout=PREREQUISITE_TIMEOUT, sink=context.sink)
+    stuck = waiting.wait_healthy(
+        context.online,
+        manifests,
+        timeout=PREREQUISITE_TIMEOUT,
+        sink=context.sink,
+        sleep=context.cancellation.sleep,
+    )
     if stuck:
         ref, why = next(iter(stuck.items()))
         raise ApplyFailed(f"{ref} did not become ready: {why}")
@@ -147,6 +156,7 @@ def wait_healthy(step: steps.WaitHealthy, context: Context, state: State) -> Sta
         timeout=context.settings.flags.timeout,
         sink=context.sink,
         since=state.started,
+        sleep=context.cancellation.sleep,
     )
     if rollback:
         if failures:

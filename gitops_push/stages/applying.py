@@ -5,18 +5,24 @@ give (and reads the live object for the diff); it collects every rejection inste
 first. Objects whose Namespace or CRD arrives in the same deploy cannot be dry-run yet: they come back
 as `deferred` and are dry-run again once that wave is applied. `apply_wave()` applies one wave
 concurrently and reports each object as an event.
+
+Two things stop the workers before their next request: a cancellation (SIGTERM, SIGINT), and an API
+server that has stopped answering (ClusterUnreachable, which the workers let through). Both are the
+run's failure, raised once, never one per object.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gitops_push import crds, masking
-from gitops_push.errors import GitopsPushError
+from gitops_push.cancelling import Cancellation
+from gitops_push.errors import ClusterUnreachable, GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import LEGACY_FIELD_MANAGER, KubeApiError, Resource
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
@@ -71,11 +77,35 @@ def arrivals(manifests: Sequence[Manifest]) -> Arrivals:
     return Arrivals(frozenset(namespaces), frozenset(custom))
 
 
-def parallel(function: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
+_NOT_SENT = object()
+
+
+def parallel(
+    function: Callable[[T], R], items: Sequence[T], concurrency: int, cancellation: Cancellation
+) -> list[R]:
+    """`function` over the items, `concurrency` at a time. After a cancellation the items not yet
+    started are not sent, the ones in flight finish, and `Cancelled` is raised. The first exception
+    of an item (`ClusterUnreachable`: the client has given up on the server for the whole run) is
+    raised at once, without waiting for the requests in flight, which a vanished server can leave
+    hanging until their read timeout."""
+
+    def one(item: T) -> object:
+        return _NOT_SENT if cancellation.requested else function(item)
+
     if len(items) <= 1 or concurrency <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
-        return list(pool.map(function, items))
+        results = [one(item) for item in items]
+    else:
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
+        futures = [pool.submit(one, item) for item in items]
+        done, _ = futures_wait(futures, return_when=FIRST_EXCEPTION)
+        failure = next((f.exception() for f in done if f.exception() is not None), None)
+        pool.shutdown(wait=failure is None, cancel_futures=True)
+        if failure is not None:
+            raise failure
+        results = [future.result() for future in futures]
+    if any(result is _NOT_SENT for result in results):
+        cancellation.check()
+    return cast(list[R], results)
 
 
 def dry_run(
@@ -88,6 +118,7 @@ def dry_run(
     force: bool,
     concurrency: int,
     sink: EventSink,
+    cancellation: Cancellation,
     read_live: bool = True,
     replace_immutable: bool = False,
 ) -> dict[ObjectRef, Outcome]:
@@ -104,7 +135,7 @@ def dry_run(
             sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
         return outcome
 
-    return {o.ref: o for o in parallel(one, manifests, concurrency)}
+    return {o.ref: o for o in parallel(one, manifests, concurrency, cancellation)}
 
 
 def _dry_run_one(
@@ -118,6 +149,8 @@ def _dry_run_one(
     ref = manifest.ref
     try:
         resource = _resource(cluster, manifest)
+    except ClusterUnreachable:
+        raise  # the run's failure, not this object's
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(str(exc.message), manifest))
     if resource is None:
@@ -144,6 +177,8 @@ def _dry_run_one(
         return Outcome(
             ref, error=describe(exc, manifest), immutable=exc.is_immutable, conflict=exc.is_conflict
         )
+    except ClusterUnreachable:
+        raise
     except GitopsPushError as exc:
         return Outcome(ref, error=_masked(exc.message, manifest))
     return Outcome(ref, live=live, answer=answer, live_read=read_live, inherited=inherited)
@@ -166,6 +201,7 @@ def apply_wave(
     force: bool,
     concurrency: int,
     sink: EventSink,
+    cancellation: Cancellation,
     stage: Stage = Stage.APPLY,
 ) -> list[ObjectRef]:
     """Apply (manifest, body, action reported on success) triples concurrently; returns the refs that
@@ -183,13 +219,15 @@ def apply_wave(
         except KubeApiError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, describe(exc, manifest)))
             return manifest.ref
+        except ClusterUnreachable:
+            raise
         except GitopsPushError as exc:
             sink.handle(_event(stage, manifest, Action.FAILED, _masked(exc.message, manifest)))
             return manifest.ref
         sink.handle(_event(stage, manifest, done, None))
         return None
 
-    return [ref for ref in parallel(one, wave, concurrency) if ref is not None]
+    return [ref for ref in parallel(one, wave, concurrency, cancellation) if ref is not None]
 
 
 def describe(exc: KubeApiError, manifest: Manifest) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import naming
-from gitops_push.errors import LockHeld
+from gitops_push.errors import ClusterUnreachable, LockHeld
 from gitops_push.events import EventSink, Note
 from gitops_push.kube import KubeApiError, Resource
 
@@ -125,7 +125,8 @@ class Lock:
         if self._version is None:
             return
         # A 409 means it was taken over after expiry or broken by an operator: not ours to delete any more.
-        with contextlib.suppress(KubeApiError):
+        # An unreachable server cannot be told; the lease then expires LEASE_SECONDS after its last renewal.
+        with contextlib.suppress(KubeApiError, ClusterUnreachable):
             self._cluster.delete(LEASES, LOCK_NAMESPACE, self._name, resource_version=self._version)
         self._version = None
 

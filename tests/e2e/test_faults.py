@@ -1,6 +1,7 @@
 """Faults injected for real: connection resets, latency and stalls through a TCP proxy, and the API
 server process killed in the middle of a deploy. Deploys survive what retries can cover, fail
-cleanly (no tag) when they cannot, and converge when rerun."""
+cleanly (no tag) when they cannot, and converge when rerun. An API server down for longer than
+--unreachable-timeout stops the whole run with one error, not one per object."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,13 +154,16 @@ def own_cluster() -> Iterator[DevCluster]:
     devcluster("down", "--name", name)
 
 
+OUTAGE_OBJECTS = 300  # as in the report of issue 12: 300 ConfigMaps, the API server killed mid-apply
+
+
 def slowed_deploy_setup(
     cluster: DevCluster, tmp_path: Path, ns: str
 ) -> tuple[Workspace, Cluster, FaultProxy]:
-    """200 objects to deploy through a proxy that slows each chunk: long enough to stop the API server
+    """300 objects to deploy through a proxy that slows each chunk: long enough to stop the API server
     in the middle of the apply."""
     workspace = make_workspace(tmp_path, cluster.kubeconfig)
-    many_config_maps(workspace, ns, 200)
+    many_config_maps(workspace, ns, OUTAGE_OBJECTS)
     workspace.commit()
     kube = connect(str(cluster.kubeconfig), None, cache_dir=tmp_path / "cache")
     proxy = FaultProxy(apiserver_port(cluster))
@@ -166,10 +171,15 @@ def slowed_deploy_setup(
     return workspace, kube, proxy
 
 
-def deploy_in_background(workspace: Workspace, *args: str) -> tuple[threading.Thread, list[Result]]:
+def deploy_in_background(
+    workspace: Workspace, kubeconfig: Path, *args: str
+) -> tuple[threading.Thread, list[Result]]:
+    """The deploy through `kubeconfig` (workspace.cli would put its own after a --kubeconfig in args)."""
     results: list[Result] = []
     thread = threading.Thread(
-        target=lambda: results.append(workspace.cli("deploy", "--path", "k8s", "-o", "json", *args))
+        target=lambda: results.append(
+            workspace.cli("deploy", "--path", "k8s", "-o", "json", *args, kubeconfig=kubeconfig)
+        )
     )
     thread.start()
     return thread, results
@@ -178,34 +188,50 @@ def deploy_in_background(workspace: Workspace, *args: str) -> tuple[threading.Th
 def wait_for_some(kube: Cluster, ns: str, at_least: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        present = sum(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(0, 200, 20))
+        present = sum(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(0, OUTAGE_OBJECTS, 20))
         if present >= at_least:
             return
         time.sleep(0.05)
     raise AssertionError("the deploy never started applying")
 
 
-def test_an_api_server_killed_mid_apply_fails_cleanly_and_a_rerun_converges(
+def test_an_api_server_down_past_the_budget_stops_the_run_with_one_error_and_a_rerun_converges(
     own_cluster: DevCluster, tmp_path: Path
 ) -> None:
     ns = unique("killed")
     workspace, kube, proxy = slowed_deploy_setup(own_cluster, tmp_path, ns)
     via_proxy = kubeconfig_via(own_cluster, proxy.port, tmp_path / "k")
+    junit = tmp_path / "junit.xml"
     try:
         thread, results = deploy_in_background(
-            workspace, "--kubeconfig", str(via_proxy), "--concurrency", "2", "--retry-timeout", "4s"
+            workspace,
+            via_proxy,
+            *("--unreachable-timeout", "5s", "--request-timeout", "5s", "--junit", str(junit)),
         )
         wait_for_some(kube, ns, 2)
         assert devcluster("stop", "kube-apiserver", "--name", own_cluster.name).returncode == 0
+        stopped = time.monotonic()
         thread.join(timeout=120)
+        gave_up_after = time.monotonic() - stopped
         assert devcluster("start", "kube-apiserver", "--name", own_cluster.name).returncode == 0
         failed = results[0]
         assert failed.exit_code == 1, failed.stderr
-        assert any("cannot reach the API server" in e["message"] for e in failed.json["errors"])
+        # Requests in flight when the server vanished may hang until their read timeout before anything
+        # fails; then the budget runs. Seconds, not the minutes of one budget per object.
+        assert 5 <= gave_up_after < 5 + 5 + 10
+        (error,) = failed.json["errors"]  # one error for the run, not one per object
+        assert error["reference"] == "cluster-unreachable"
+        assert error["message"].startswith(
+            f"cannot reach the API server https://127.0.0.1:{proxy.port}: no answer for 5 s"
+        )
+        assert failed.json["counts"]["failed"] == 0
+        assert 0 < failed.json["counts"]["skipped"] < OUTAGE_OBJECTS  # what was not sent
+        failures = ET.parse(junit).iter("failure")  # noqa: S314 - a file the run under test wrote
+        assert any(f.get("message", "").startswith("cannot reach") for f in failures)
         assert workspace.tags() == []
 
         proxy.faults.latency = 0.0
-        rerun = workspace.cli("deploy", "--path", "k8s", "-o", "json")
+        rerun = workspace.cli("deploy", "--path", "k8s", "-o", "json")  # waits for the lock to expire
     finally:
         proxy.close()
         kube.close()
@@ -213,15 +239,19 @@ def test_an_api_server_killed_mid_apply_fails_cleanly_and_a_rerun_converges(
     assert rerun.exit_code == 0, rerun.stderr
     assert len(workspace.tags()) == 1
     kube = connect(str(own_cluster.kubeconfig), None, cache_dir=tmp_path / "cache2")
-    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(200))
+    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(OUTAGE_OBJECTS))
 
 
-def test_an_api_server_restarted_mid_apply_is_survived(own_cluster: DevCluster, tmp_path: Path) -> None:
+def test_an_api_server_back_within_the_budget_lets_the_deploy_finish(
+    own_cluster: DevCluster, tmp_path: Path
+) -> None:
     ns = unique("restarted")
     workspace, kube, proxy = slowed_deploy_setup(own_cluster, tmp_path, ns)
     try:
         thread, results = deploy_in_background(
-            workspace, "--kubeconfig", str(kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"))
+            workspace,
+            kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"),
+            *("--unreachable-timeout", "60s", "--request-timeout", "5s"),  # hanging requests retried soon
         )
         wait_for_some(kube, ns, 2)
         assert devcluster("stop", "kube-apiserver", "--name", own_cluster.name).returncode == 0
@@ -234,7 +264,7 @@ def test_an_api_server_restarted_mid_apply_is_survived(own_cluster: DevCluster, 
 
     assert results and results[0].exit_code == 0, results[0].stderr if results else "no result"
     assert len(workspace.tags()) == 1
-    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(200))
+    assert all(kube.get(CONFIG_MAPS, ns, f"cm-{n}") is not None for n in range(OUTAGE_OBJECTS))
     kube.close()
 
 

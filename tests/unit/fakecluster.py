@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
+from gitops_push.errors import ClusterUnreachable
 from gitops_push.kube import KubeApiError, Resource
 from gitops_push.kube.errors import Cause
 
@@ -51,12 +52,15 @@ class FakeCluster:
     def __init__(self) -> None:
         self.request_timeout: tuple[float, float] = (10.0, 30.0)
         self.retry_budget = 90.0
+        self.unreachable_timeout = 30.0
         self.resources: dict[str, dict[str, Resource]] = {}
         for resource in BUILTIN:
             self.add_resource(resource)
         self.objects: dict[Key, dict[str, Any]] = {}
         self.requests: dict[str, int] = {}
-        self.failures: dict[tuple[str, str], KubeApiError] = {}  # (method, name) -> the error to raise
+        self.failures: dict[
+            tuple[str, str], KubeApiError | ClusterUnreachable
+        ] = {}  # (method, name) -> the error to raise
         self.on_apply: Callable[[dict[str, Any]], None] = lambda obj: None  # e.g. set a status
         self.closed = False
         self._versions = itertools.count(1)
@@ -67,7 +71,7 @@ class FakeCluster:
     def add_resource(self, resource: Resource) -> None:
         self.resources.setdefault(resource.api_version, {})[resource.kind] = resource
 
-    def fail(self, method: str, name: str, error: KubeApiError) -> None:
+    def fail(self, method: str, name: str, error: KubeApiError | ClusterUnreachable) -> None:
         """The next and every later `method` ('apply', 'dry-run', 'delete', 'get') on `name` fails."""
         self.failures[(method, name)] = error
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gitops_push import __version__
+from gitops_push import __version__, settings
 from gitops_push.cli import main
 from tests.unit import gitutil
 
@@ -69,3 +69,33 @@ def test_an_offline_plan_imports_no_kubernetes_client_and_jsonschema_only_to_exp
         [sys.executable, "-c", PLAN_AND_REPORT_IMPORTS], cwd=repo, capture_output=True, text=True, check=False
     )
     assert result.stderr.strip().endswith(expected), result.stderr
+
+
+def test_unreachable_timeout_reaches_the_cluster_after_the_short_start_up_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitops_push import kube, pipeline
+    from gitops_push.settings import Flags, Mode
+    from tests.unit.fakecluster import FakeCluster
+
+    seen: list[Flags] = []
+    monkeypatch.setattr(pipeline, "run", lambda mode, flags, sink, cancellation: seen.append(flags))
+    result = CliRunner().invoke(main, ["deploy", "--unreachable-timeout", "2m"])
+    assert result.exit_code == 0, result.output
+    assert seen[0].unreachable_timeout == 120.0
+
+    cluster = FakeCluster()
+    budgets: list[float] = []
+
+    def version() -> str:
+        budgets.append(cluster.unreachable_timeout)
+        return "v1"
+
+    monkeypatch.setattr(cluster, "version", version)
+    monkeypatch.setattr(kube, "connect", lambda *args, **kwargs: cluster)
+    repo = gitutil.init(tmp_path / "repo")
+    gitutil.commit(repo, {"k8s/settings.yaml": CONFIG_MAP})
+    resolved = settings.resolve(Mode.DEPLOY, repo, Flags(paths=("k8s",), unreachable_timeout=120.0))
+    assert pipeline.connect(resolved) is cluster
+    assert budgets == [pipeline.STARTUP_RETRY_BUDGET]  # a server down at the start fails fast
+    assert cluster.unreachable_timeout == 120.0

@@ -555,9 +555,10 @@ def test_every_exit_code_has_a_summary_that_gives_it() -> None:
         Summary(failure_code=ExitCode.USAGE).exit_code,
         Summary(failure_code=ExitCode.RACE).exit_code,
         Summary(plan=ONLY_OTHERS, pending_exit_code=ExitCode.DRIFT).exit_code,
+        Summary(failure_code=ExitCode.TERMINATED).exit_code,
     }
-    assert produced == {ExitCode.OK, ExitCode.USAGE, ExitCode.RACE, ExitCode.DRIFT}
-    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 10]
+    assert produced == {ExitCode.OK, ExitCode.USAGE, ExitCode.RACE, ExitCode.DRIFT, ExitCode.TERMINATED}
+    assert [int(code) for code in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 10, 130, 143]
 
 
 def test_the_result_word_follows_the_exit_code() -> None:

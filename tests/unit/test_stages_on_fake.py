@@ -4,12 +4,15 @@ server cannot be made to produce on demand (a conflict, a stuck pod, a lease tak
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from gitops_push import naming
-from gitops_push.errors import LockHeld
+from gitops_push.cancelling import Cancellation
+from gitops_push.errors import Cancelled, ClusterUnreachable, ExitCode, LockHeld, Terminated
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube.errors import Cause
 from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
@@ -53,6 +56,7 @@ def test_dry_run_defers_what_waits_for_a_namespace_of_the_same_deploy(cluster: F
         force=False,
         concurrency=1,
         sink=Recorder(),
+        cancellation=Cancellation(),
     )
     assert outcomes[fresh.ref].deferred == "namespace new is created by this deploy"
 
@@ -69,6 +73,7 @@ def test_a_conflict_names_the_other_manager_and_the_fields(cluster: FakeCluster)
         force=False,
         concurrency=1,
         sink=sink,
+        cancellation=Cancellation(),
     )
     assert failed == [cm.ref]
     (event,) = sink.events
@@ -88,11 +93,90 @@ def test_apply_reports_created_and_configured(cluster: FakeCluster) -> None:
         force=False,
         concurrency=2,
         sink=sink,
+        cancellation=Cancellation(),
     )
     assert sorted((str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)) == [
         ("ConfigMap shop/new", Action.CREATED),
         ("ConfigMap shop/old", Action.CONFIGURED),
     ]
+
+
+def config_maps(count: int) -> list[tuple[Manifest, dict[str, Any], Action]]:
+    made = [manifest("ConfigMap", f"cm-{n}") for n in range(count)]
+    return [(m, dict(m.body), Action.CREATED) for m in made]
+
+
+def test_an_unreachable_server_stops_the_wave_with_one_error_and_no_object_failures(
+    cluster: FakeCluster,
+) -> None:
+    gone = ClusterUnreachable("cannot reach the API server https://fake.invalid: no answer for 30 s")
+    cluster.fail("apply", "cm-1", gone)
+    sink = Recorder()
+    with pytest.raises(ClusterUnreachable) as raised:
+        applying.apply_wave(
+            cluster,
+            config_maps(5),
+            field_manager="gitops-push-dev",
+            force=False,
+            concurrency=1,
+            sink=sink,
+            cancellation=Cancellation(),
+        )
+    assert raised.value is gone
+    assert cluster.requests["apply"] == 2  # cm-0 applied, cm-1 found the server gone, the rest not sent
+    assert [(str(e.ref), e.action) for e in sink.events if isinstance(e, ObjectActed)] == [
+        ("ConfigMap shop/cm-0", Action.CREATED)
+    ]
+
+
+def test_an_unreachable_server_stops_the_dry_run_the_same_way(cluster: FakeCluster) -> None:
+    cluster.fail("dry-run", "cm-0", ClusterUnreachable("cannot reach the API server"))
+    sink = Recorder()
+    manifests = [m for m, _, _ in config_maps(3)]
+    with pytest.raises(ClusterUnreachable):
+        applying.dry_run(
+            cluster,
+            manifests,
+            {m.ref: m.body for m in manifests},
+            coming=applying.Arrivals(frozenset(), frozenset()),
+            field_manager="gitops-push-dev",
+            force=False,
+            concurrency=1,
+            sink=sink,
+            cancellation=Cancellation(),
+        )
+    assert cluster.requests["dry-run"] == 1
+    assert sink.events == []
+
+
+def test_a_cancellation_sends_no_new_request(cluster: FakeCluster) -> None:
+    cancellation = Cancellation()
+    cluster.on_apply = lambda obj: cancellation.cancel("SIGTERM")  # the signal arrives during the first
+    sink = Recorder()
+    with pytest.raises(Terminated) as raised:
+        applying.apply_wave(
+            cluster,
+            config_maps(4),
+            field_manager="gitops-push-dev",
+            force=False,
+            concurrency=1,
+            sink=sink,
+            cancellation=cancellation,
+        )
+    assert raised.value.exit_code is ExitCode.TERMINATED
+    assert cluster.requests["apply"] == 1
+    assert len([e for e in sink.events if isinstance(e, ObjectActed)]) == 1  # the one in flight finished
+
+
+def test_a_wait_is_cut_short_by_a_cancellation(cluster: FakeCluster) -> None:
+    cancellation = Cancellation()
+    cluster.store({**DEPLOYMENT.body, "status": {}})
+    polls = cluster.requests.get("get", 0)
+    cancellation.cancel("SIGINT")
+    with pytest.raises(Cancelled) as raised:
+        waiting.wait_healthy(cluster, [DEPLOYMENT], timeout=300, sink=Recorder(), sleep=cancellation.sleep)
+    assert raised.value.exit_code is ExitCode.INTERRUPTED
+    assert cluster.requests.get("get", 0) == polls + 1  # one look, then no more
 
 
 # --- pruning --------------------------------------------------------------------------------------
@@ -326,3 +410,23 @@ def test_a_lock_taken_over_after_expiry_is_not_deleted_by_its_old_holder(cluster
     holder = cluster.live("Lease", "default", "gitops-push-dev", group="coordination.k8s.io")
     assert holder is not None and holder["spec"]["holderIdentity"].startswith("bob")
     new.release()
+
+
+def test_an_unreachable_server_is_raised_without_waiting_for_a_request_hanging_in_flight() -> None:
+    hanging, released = threading.Event(), threading.Event()
+
+    def send(item: str) -> str:
+        if item == "hangs":  # a connection the vanished server never closed: held until its read timeout
+            hanging.set()
+            released.wait(30)
+            return item
+        hanging.wait(5)
+        raise ClusterUnreachable("cannot reach the API server https://fake.invalid: no answer for 5 s")
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(ClusterUnreachable):
+            applying.parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
+        assert time.monotonic() - started < 5
+    finally:
+        released.set()

@@ -1,5 +1,5 @@
 """KubeCluster.request retries: what a real server cannot be made to answer on demand (429 with
-Retry-After, 503), played by a small fake at the `_send` seam, with a fake clock."""
+Retry-After, 503, exact outage lengths), played by a small fake at the `_send` seam, with a fake clock."""
 
 from __future__ import annotations
 
@@ -91,3 +91,78 @@ def test_retries_stop_within_the_budget(tmp_path: Path) -> None:
         cluster.request("GET", "/x")
     assert cluster.now <= 20
     assert 3 <= len(cluster.sent) < 100
+
+
+# --- one budget for an unreachable server, shared by every request of a run ---------------------
+
+
+def refused() -> ClusterUnreachable:
+    return ClusterUnreachable("cannot reach the API server https://127.0.0.1:6443: Connection refused")
+
+
+def test_a_server_that_stays_silent_stops_every_request_after_one_budget(tmp_path: Path) -> None:
+    cluster = Scripted([refused()] * 100, tmp_path)
+    cluster.unreachable_timeout = 10
+    with pytest.raises(ClusterUnreachable) as first:
+        cluster.request("GET", "/x")
+    assert cluster.now == pytest.approx(10)  # it slept up to the budget, not past it
+    assert first.value.message == (
+        "cannot reach the API server https://127.0.0.1:6443: no answer for 10 s "
+        "(last error: Connection refused); stopped sending requests"
+    )
+    sent = len(cluster.sent)
+    with pytest.raises(ClusterUnreachable) as later:  # another worker's request, on the same clock
+        cluster.request("PATCH", "/y", body={}, content_type="application/apply-patch+yaml")
+    assert len(cluster.sent) == sent  # failed at once, without being sent
+    assert later.value.message == first.value.message
+
+
+def test_the_budget_counts_from_the_first_failure_of_any_request(tmp_path: Path) -> None:
+    cluster = Scripted([refused()], tmp_path)
+    cluster.unreachable_timeout = 10
+    with pytest.raises(ClusterUnreachable):
+        cluster.request("POST", "/lease", body={})  # sent once: its failure still starts the clock
+    cluster.now = 7.0
+    cluster.script = [refused()] * 100
+    with pytest.raises(ClusterUnreachable, match="no answer for 10 s"):
+        cluster.request("GET", "/x")
+    assert cluster.now == pytest.approx(10)  # three seconds were left, not ten
+
+
+def test_a_server_back_within_the_budget_is_used_again_and_a_new_outage_gets_a_new_budget(
+    tmp_path: Path,
+) -> None:
+    cluster = Scripted([refused()] * 4 + [{"ok": 1}], tmp_path)
+    cluster.unreachable_timeout = 30
+    assert cluster.request("GET", "/x") == {"ok": 1}
+    later = cluster.now
+    cluster.script = [refused()] * 100
+    with pytest.raises(ClusterUnreachable, match="no answer for 30 s"):
+        cluster.request("GET", "/x")
+    assert cluster.now == pytest.approx(later + 30)
+
+
+def test_an_error_answer_proves_the_server_is_there(tmp_path: Path) -> None:
+    cluster = Scripted([refused(), api_error(503), refused(), {"ok": 1}], tmp_path)
+    cluster.unreachable_timeout = 30
+    assert cluster.request("GET", "/x") == {"ok": 1}
+    assert cluster._unreachable_since is None
+
+
+def test_429_and_5xx_answers_keep_their_own_budget_per_request(tmp_path: Path) -> None:
+    cluster = Scripted([api_error(503)] * 100, tmp_path)
+    cluster.unreachable_timeout = 1
+    cluster.retry_budget = 20
+    with pytest.raises(KubeApiError):
+        cluster.request("GET", "/x")
+    assert 10 < cluster.now <= 20  # the short unreachable budget did not cut the retries of answers
+
+
+def test_during_an_outage_an_attempt_may_not_outlast_the_budget_left(tmp_path: Path) -> None:
+    cluster = Scripted([refused()], tmp_path)
+    cluster.unreachable_timeout = 12
+    assert cluster._timeouts() == (10, 30)  # the server answers: the usual timeouts
+    with pytest.raises(ClusterUnreachable):
+        cluster.request("POST", "/lease", body={})  # the outage starts
+    cluster.now = 8.0
+    assert cluster._timeouts() == (4, 4)

@@ -1,0 +1,66 @@
+"""Cancelling a run by a signal: SIGTERM is how Jenkins and GitLab cancel a job, SIGINT is Ctrl-C.
+
+`cli.py` installs the handlers for the time of a run (`on_signals`). A handler only sets the run's
+`Cancellation`, which travels in the runner's `Context`: the runner looks at it between steps, the
+apply and dry-run workers before each request, and the waits (lock, prerequisites, health) while they
+sleep. Whoever sees it raises `errors.Cancelled`, so the way out is the way of any failure: the lock is
+released and the reports are written. A second signal is ignored, because it must not kill that cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from gitops_push.errors import Cancelled
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Cancellation:
+    """Set once, from a signal handler; read by every part of a run that could send a new request."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signal_name: str | None = None
+
+    def cancel(self, signal_name: str) -> None:
+        if self.signal_name is None:  # the first signal names the cancellation
+            self.signal_name = signal_name
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise `Cancelled` if a signal came."""
+        if self.signal_name is not None:
+            raise Cancelled.by(self.signal_name, f"cancelled by {self.signal_name}")
+
+    def sleep(self, seconds: float) -> None:
+        """`time.sleep` that a cancellation cuts short, raising `Cancelled`."""
+        self._event.wait(seconds)
+        self.check()
+
+
+@contextlib.contextmanager
+def on_signals(cancellation: Cancellation) -> Iterator[Cancellation]:
+    """SIGINT and SIGTERM cancel the run instead of killing the process, until the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        # Python installs handlers only from the main thread; tests run the CLI in-process in others.
+        yield cancellation
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        cancellation.cancel(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, handle) for number in SIGNALS}
+    try:
+        yield cancellation
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
