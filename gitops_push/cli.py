@@ -469,9 +469,7 @@ main.add_command(drift, name="drift")
 
 
 @main.command()
-@options("env", "tag-prefix", "limit", "repo")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@options("no-color")
+@options("env", "tag-prefix", "limit", "repo", "output", "no-color")
 def history(**values: Any) -> None:
     """List an environment's deploys, newest first, from its deploy tags.
 

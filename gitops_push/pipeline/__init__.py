@@ -8,7 +8,6 @@ Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summar
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -16,18 +15,8 @@ from typing import TYPE_CHECKING
 from gitops_push import gitrepo, settings
 from gitops_push.cancelling import Cancellation
 from gitops_push.errors import Cancelled, GitopsPushError, UsageError
-from gitops_push.events import (
-    Connected,
-    Event,
-    EventSink,
-    Note,
-    ObjectActed,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    Stage,
-)
-from gitops_push.model import Action, Range
+from gitops_push.events import Connected, EventSink, Note, RunFailed, RunFinished, RunStarted
+from gitops_push.model import Range
 from gitops_push.pipeline import preparing, reading, recovery, runner, steps, trusted, writing
 from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
@@ -130,7 +119,7 @@ def _guarded(
     sink.handle(
         RunStarted(command=COMMAND[mode], environment=flags.environment or settings.DEFAULT_ENVIRONMENT)
     )
-    tally = _Applied(sink)
+    tally = runner.AppliedTally(sink)
     try:
         with gitrepo.open_repo(flags.repo) as repo:
             body(repo, settings.resolve(mode, repo.root, flags), tally)
@@ -142,22 +131,6 @@ def _guarded(
                 "the deploy tag was not moved; rerun to converge"
             )
         sink.handle(RunFailed(message, exc.reference, int(exc.exit_code), source=exc.location, hint=exc.hint))
-
-
-class _Applied:
-    """Passes events on and counts the objects applied, which a cancellation's message reports."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self._sink = sink
-        self._lock = threading.Lock()  # the apply workers report from several threads
-        self.applied = 0
-
-    def handle(self, event: Event) -> None:
-        applied = (Action.CREATED, Action.CONFIGURED, Action.ADOPTED)
-        if isinstance(event, ObjectActed) and event.stage is Stage.APPLY and event.action in applied:
-            with self._lock:
-                self.applied += 1
-        self._sink.handle(event)
 
 
 def execute(
@@ -198,14 +171,14 @@ def execute(
         cancellation=cancellation or Cancellation(),
     )
     try:
-        runner.run(context, on_failure=_roll_back if resolved.flags.rollback_on_failure else None)
+        runner.run(context, on_failure=roll_back_on_failure if resolved.flags.rollback_on_failure else None)
     finally:
         if cluster is not None:
             cluster.close()
     sink.handle(RunFinished(resolved.environment.name, span.base, span.head, None))
 
 
-def _roll_back(step: steps.Step, context: runner.Context, state: runner.State) -> None:
+def roll_back_on_failure(step: steps.Step, context: runner.Context, state: runner.State) -> None:
     """--rollback-on-failure: only when applying or waiting failed (the cluster changed, the tag did not)."""
     if isinstance(step, ROLLS_BACK) and state.plan is not None:
         recovery.roll_back(context, state)

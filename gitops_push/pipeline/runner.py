@@ -9,14 +9,15 @@ A cancellation (SIGTERM, SIGINT) is looked at before each step. The lock is rele
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import cancelling, gitrepo, naming
 from gitops_push.errors import Cancelled, GitopsPushError
-from gitops_push.events import EventSink
-from gitops_push.model import ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
+from gitops_push.events import Event, EventSink, ObjectActed, Stage
+from gitops_push.model import Action, ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
 from gitops_push.settings import Settings
 from gitops_push.stages import applying, locking, ownership, planning, recording
@@ -162,3 +163,19 @@ def release(step: steps.Release, context: Context, state: State) -> State:
 def step_views(context: Context, plan: Plan) -> tuple[StepView, ...]:
     """The steps a run of this plan takes, as the reporters show them."""
     return tuple(steps.view(step) for step in steps.build(context.mode, context.options, plan))
+
+
+class AppliedTally:
+    """Passes events on and counts the objects applied, which a cancellation's message reports."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()  # the apply workers report from several threads
+        self.applied = 0
+
+    def handle(self, event: Event) -> None:
+        applied = (Action.CREATED, Action.CONFIGURED, Action.ADOPTED)
+        if isinstance(event, ObjectActed) and event.stage is Stage.APPLY and event.action in applied:
+            with self._lock:
+                self.applied += 1
+        self._sink.handle(event)

@@ -1,6 +1,6 @@
 """Files from Git to Manifests, object by object, for both sides of a commit range.
 
-Called by the pipeline with the changed files of `gitrange`; returns a `ChangeSet` (old and new
+From the changed files of a commit range: a `ChangeSet` (old and new
 objects keyed by ObjectRef, the namespace already defaulted), the files it skipped with a note, and
 structural findings (unparsable YAML, missing apiVersion/kind/name, bad names, a namespace on a
 cluster-scoped kind, the same object twice). Only the blobs of changed files are read.

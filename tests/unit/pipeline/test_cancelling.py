@@ -53,7 +53,7 @@ def test_a_cancelled_deploy_sends_nothing_more_releases_the_lock_and_does_not_ro
             resolved, git, sink, cluster, span, steps.Mode.DEPLOY, steps.Options(), cancellation=cancellation
         )
         with pytest.raises(Cancelled) as raised:
-            runner.run(context, on_failure=pipeline._roll_back)
+            runner.run(context, on_failure=pipeline.roll_back_on_failure)
     assert raised.value.exit_code is ExitCode.TERMINATED
     assert cluster.live("Namespace", None, "shop") is not None
     assert cluster.live("Deployment", "shop", "web", group="apps") is None
@@ -151,7 +151,7 @@ def test_a_cancellation_during_the_health_wait_ends_it_at_once(repo: Path) -> No
         timer.start()
         started = time.monotonic()
         with pytest.raises(Cancelled):
-            runner.run(context, on_failure=pipeline._roll_back)
+            runner.run(context, on_failure=pipeline.roll_back_on_failure)
     assert time.monotonic() - started < 10  # not the 60 s of --timeout
     assert cluster.live("Deployment", "shop", "web", group="apps") is not None  # not rolled back
     assert not lease_left(cluster)

@@ -97,7 +97,7 @@ def deploy(repo: Path, cluster: FakeCluster, mode: steps.Mode = steps.Mode.DEPLO
 
 
 def _roll_back(step: steps.Step, context: runner.Context, state: runner.State) -> None:
-    from gitops_push.pipeline import _roll_back as roll_back
+    from gitops_push.pipeline import roll_back_on_failure as roll_back
 
     roll_back(step, context, state)
 
