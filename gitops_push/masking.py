@@ -35,17 +35,17 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_FIELDS = ("data", "stringData")
 
 
-def is_secret(obj: Mapping[str, Any] | None) -> bool:
-    return bool(obj) and obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1"  # type: ignore[union-attr]
-
-
-def mask_object(obj: Mapping[str, Any], other: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A copy with Secret values and the last-applied annotation replaced; `other` marks what changed."""
+def mask_object(
+    obj: Mapping[str, Any], other: Mapping[str, Any] | None = None, *, secret: bool
+) -> dict[str, Any]:
+    """A copy with the last-applied annotation replaced and, when the object is a Secret, its values;
+    `other` marks what changed. Whether it is a Secret is the caller's to say, from the object's
+    reference (group and kind): a body can lack its kind (items of a LIST have none)."""
     masked = copy.deepcopy(dict(obj))
     annotations = masked.get("metadata", {}).get("annotations") or {}
     if LAST_APPLIED in annotations:
         annotations[LAST_APPLIED] = HIDDEN
-    if not is_secret(obj):
+    if not secret:
         return masked
     for field in SECRET_FIELDS:
         values = masked.get(field)
@@ -59,13 +59,14 @@ def mask_object(obj: Mapping[str, Any], other: Mapping[str, Any] | None = None) 
 
 
 def secret_values(objects: Iterable[Mapping[str, Any] | None]) -> set[str]:
-    """Every Secret value of these objects, plain and base64, as it could appear in a message.
+    """Every value of these Secrets (the caller chose them by reference), plain and base64, as it
+    could appear in a message.
 
     `data` that decodes to bytes which are not UTF-8 (a keystore) is also kept as Python writes bytes,
     `\\xff\\xfe…`, the form a traceback or a `repr` would show."""
     found: set[str] = set()
     for obj in objects:
-        if not obj or not is_secret(obj):
+        if not obj:
             continue
         for field in SECRET_FIELDS:
             for value in (obj.get(field) or {}).values():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +149,11 @@ class Settings:
     metadata: Mapping[str, Any] = field(default_factory=dict)  # extra deploy-tag metadata
 
 
-def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
+Config = Mapping[str, Any]  # gitops-push.yaml, parsed and checked (`parse_config`)
+
+
+def resolve(mode: Mode, repo: Path, flags: Flags, config: Config) -> Settings:
     """Merge flags over the config file; raise ConfigError or UsageError with the place and the reason."""
-    config = load_config(repo)
     name = flags.environment or DEFAULT_ENVIRONMENT
     declared = config.get("environments", {})
     if flags.environment and declared and name not in declared and not flags.paths:
@@ -168,7 +171,7 @@ def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
     where = "--path" if flags.paths else f"environments.{name}.paths"
     env = Environment(
         name=name,
-        paths=tuple(_inside_repo(p, repo, where) for p in chosen_paths),
+        paths=tuple(_inside_repo(p, where) for p in chosen_paths),
         namespace=flags.namespace or entry.get("namespace"),
         context=flags.context or entry.get("context"),
         tag_prefix=(flags.tag_prefix or entry.get("tag_prefix") or "").rstrip("/"),
@@ -177,7 +180,28 @@ def resolve(mode: Mode, repo: Path, flags: Flags) -> Settings:
         kinds=tuple(entry.get("kinds", ())),
         branch=entry.get("branch"),
     )
+    check_names(env)
     return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
+
+
+ENVIRONMENT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+REF_UNSAFE = re.compile(r"\.\.|//|@\{|\.lock(/|$)|/\.|^[-./]|[/.]$|[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_names(env: Environment) -> None:
+    """Names that become Kubernetes object names (the Lease, the ApplySet parent, the field manager)
+    and Git refs (the deploy tags) are checked before any request: a bad one would fail half-way."""
+    if len(env.name) > 52 or not ENVIRONMENT_NAME.match(env.name):
+        raise UsageError(
+            f"environment name {env.name!r} cannot name Kubernetes objects",
+            hint="use lowercase letters, digits, '-' and '.', at most 52 characters, starting and ending "
+            "with a letter or digit",
+        )
+    if REF_UNSAFE.search(env.prefix):
+        raise UsageError(
+            f"tag prefix {env.prefix!r} is not a valid Git ref name",
+            hint="use letters, digits, '-', '_', '.' and '/' separated segments, e.g. deployed/production",
+        )
 
 
 def diffs_of(flags: Flags) -> Diffs:
@@ -187,10 +211,10 @@ def diffs_of(flags: Flags) -> Diffs:
     return Diffs.ALL if flags.verbose else Diffs.UPDATES
 
 
-def declared(repo: Path, environment: str) -> Environment:
+def declared(config: Config, environment: str) -> Environment:
     """An environment as the config file declares it (no paths needed): for the commands that read
     another environment's tags or cluster (promote's source, history, unlock)."""
-    entry = load_config(repo).get("environments", {}).get(environment, {})
+    entry = config.get("environments", {}).get(environment, {})
     return Environment(
         name=environment,
         paths=(),
@@ -200,26 +224,31 @@ def declared(repo: Path, environment: str) -> Environment:
     )
 
 
-def is_declared(repo: Path, environment: str) -> bool:
-    return environment in load_config(repo).get("environments", {})
+def is_declared(config: Config, environment: str) -> bool:
+    return environment in config.get("environments", {})
 
 
-def load_config(repo: Path) -> dict[str, Any]:
-    path = repo / CONFIG_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def parse_config(content: bytes | None) -> dict[str, Any]:
+    """The config file's content (None: there is none) parsed and checked against CONFIG_SCHEMA.
+
+    Its errors name the line and the key but never quote a value: a config file can be a symlink
+    to, or a copy of, something secret, and its errors reach CI logs and annotations."""
+    if content is None:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"cannot read the config file: {exc}", location=SourceLocation(CONFIG_FILE, 1)
+            "the config file is not UTF-8 text", location=SourceLocation(CONFIG_FILE, 1)
         ) from exc
     from gitops_push import yamltext  # not at import time: `--help` must not load PyYAML
 
     try:
         documents = list(yamltext.load_documents(text))
     except yamltext.YamlError as exc:
-        raise ConfigError(exc.message, location=SourceLocation(CONFIG_FILE, exc.line)) from exc
+        # The parser's words name keys and characters; a long word could be a value (a token): cut.
+        message = re.sub(r"[^\s'\"]{24,}", "…", exc.message)
+        raise ConfigError(message, location=SourceLocation(CONFIG_FILE, exc.line)) from exc
     if not documents or documents[0].data is None:
         return {}
     if len(documents) > 1:
@@ -232,7 +261,7 @@ def load_config(repo: Path) -> dict[str, Any]:
     for name, env in result.get("environments", {}).items():
         for index, entry in enumerate(env["paths"]):
             where = ["environments", name, "paths", index]
-            _inside_repo(entry, repo, ".".join(map(str, where)), text=text, where=where)
+            _inside_repo(entry, ".".join(map(str, where)), text=text, where=where)
     return result
 
 
@@ -248,27 +277,53 @@ def _check_schema(data: Any, text: str) -> None:
     key = ".".join(map(str, where)) or "(top level)"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        reason = f"unknown key {extra[0]!r}" if extra else error.message
+        reason = f"unknown key {_shown_key(extra[0])}" if extra else "unknown keys"
         where = [*where, extra[0]] if extra else where
-        key = ".".join(map(str, where))
+        key = ".".join(_printable(str(part)) for part in where)
     else:
-        reason = error.message
+        reason = _reason(error.validator, error.schema)
     from gitops_push import yamltext
 
     line = yamltext.line_of(text, 0, where) or 1
     raise ConfigError(f"{key}: {reason}", location=SourceLocation(CONFIG_FILE, line))
 
 
-def _inside_repo(
-    entry: str, repo: Path, key: str, *, text: str | None = None, where: Sequence[str | int] = ()
-) -> str:
+def _reason(validator: str, schema: Mapping[str, Any]) -> str:
+    """Why a value was refused, from the schema alone: never the value itself."""
+    if validator == "type":
+        return f"must be of type {schema.get('type')}"
+    if validator == "pattern":
+        return f"does not match the pattern {schema.get('pattern')}"
+    if validator in ("minItems", "minLength"):
+        return "must not be empty"
+    if validator == "required":
+        return f"needs the keys {', '.join(schema.get('required', ()))}"
+    if validator == "propertyNames":
+        return "has a name that is not a valid environment name (lowercase letters, digits, '-', '_', '.')"
+    return f"fails the {validator} rule"
+
+
+def _printable(key: str) -> str:
+    """A key as an error shows it: printable, and short (a key could be a pasted value)."""
+    shown = "".join(c if c.isprintable() else "?" for c in key)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+def _shown_key(key: str) -> str:
+    return repr(_printable(key))
+
+
+def _inside_repo(entry: str, key: str, *, text: str | None = None, where: Sequence[str | int] = ()) -> str:
     """A path relative to the repository root, normalised; refuse one that leaves the repository."""
     normal = posixpath.normpath(entry.replace("\\", "/"))
     if entry.startswith("/") or normal == ".." or normal.startswith("../"):
         from gitops_push import yamltext
 
         line = yamltext.line_of(text, 0, where) if text else None
-        message = f"{key}: path {entry!r} is outside the repository"
+        shown = (
+            f"path {entry!r}" if text is None else "the path"
+        )  # a flag's own value, or the file's: not echoed
+        message = f"{key}: {shown} is outside the repository"
         if text is not None:
             raise ConfigError(message, location=SourceLocation(CONFIG_FILE, line or 1))
         raise UsageError(message, hint="paths are relative to the repository root")

@@ -127,7 +127,7 @@ class GitRepo:
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         try:
-            self._repo.git.merge_base("--is-ancestor", ancestor, descendant)
+            self._repo.git.merge_base("--is-ancestor", "--end-of-options", ancestor, descendant)
         except git.GitCommandError:
             return False
         return True
@@ -197,6 +197,24 @@ class GitRepo:
             elif kind == "commit":
                 files.append(GitFile(path=path, blob=sha, gitlink=True))
         return files
+
+    def file_at(self, commit: str, path: str) -> bytes | None:
+        """One file's content at `commit` (None: no such file), from Git objects, never the work tree.
+        A symlink is refused rather than followed: what it points at could be anything, a token file
+        among them, and the caller would print it in an error."""
+        out = self._repo.git.ls_tree("-z", "--full-tree", commit, "--", path)
+        entry = next((e for e in out.split("\0") if e), None)
+        if entry is None:
+            return None
+        mode, kind, sha = entry.split("\t", 1)[0].split(" ")
+        if mode == SYMLINK_MODE:
+            raise GitStateError(
+                f"{path} is a symbolic link at commit {commit[:12]}: it is not followed",
+                hint=f"commit {path} itself, not a link to it",
+            )
+        if kind != "blob":
+            raise GitStateError(f"{path} is not a file at commit {commit[:12]}")
+        return self.read_blob(sha)
 
     def read_blob(self, sha: str) -> bytes:
         stream = self._repo.odb.stream(bytes.fromhex(sha))
@@ -387,16 +405,16 @@ class GitRepo:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as file, self._identity():
             file.write(message)
             file.flush()
-            self._repo.git.tag("-a", chosen, commit, "-F", file.name)
+            self._repo.git.tag("-a", "-F", file.name, "--end-of-options", chosen, commit)
         return chosen
 
     def delete_tag(self, name: str) -> None:
-        self._repo.git.tag("-d", name)
+        self._repo.git.tag("-d", "--end-of-options", name)
 
     def push_tag(self, remote: str, name: str) -> None:
         """Push one tag; a race (the tag is already there) and a refusal fail differently."""
         try:
-            self._repo.git.push(remote, f"refs/tags/{name}:refs/tags/{name}")
+            self._repo.git.push("--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
         except git.GitCommandError as exc:
             detail = _without_credentials(" ".join(str(exc.stderr or exc).split()))
             if is_tag_race(detail):

@@ -59,12 +59,12 @@ class KubeApiError(GitopsPushError):
     def is_namespace_missing(self) -> bool:
         return self.status == 404 and "namespaces" in self.message and "not found" in self.message
 
-    def shown(self, body: Mapping[str, Any] | None) -> str:
+    def shown(self, body: Mapping[str, Any] | None, *, secret: bool) -> str:
         """The message to report about the object `body`: masked, then cut.
 
         For a Secret, the server's own words are withheld: a policy or webhook can quote any part of
         the object in any encoding, so only the status reason and the fields of the causes remain."""
-        if not masking.is_secret(body):
+        if not secret:
             return masking.cut(self.full_message)
         fields = sorted({c.field for c in self.causes if c.field})
         text = f"the server refused this Secret ({self.status} {self.reason or 'error'})"

@@ -80,7 +80,7 @@ def promote(flags: Flags, sink: EventSink, cancellation: Cancellation | None = N
     provided its cluster's record agrees (healthy, since it was tagged; still there, since recorded)."""
 
     def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
-        source = settings.declared(repo.root, str(flags.source))
+        source = settings.declared(trusted.config_at(repo, flags.to), str(flags.source))
         last = gitrange.promotion_source(trusted.read_tags(repo, source, sink), source.name, source.prefix)
         gitrange.verify_promotion(
             source.name, last, trusted.recorded_commit(replace(resolved, environment=source))
@@ -100,7 +100,7 @@ def unlock(flags: Flags) -> str:
 
     environment = str(flags.environment)
     with gitrepo.open_repo(flags.repo) as repo:
-        context = flags.context or settings.declared(repo.root, environment).context
+        context = flags.context or settings.declared(trusted.config_at(repo), environment).context
     cluster = kube.connect(flags.kubeconfig, context, cache_dir=settings.cache_dir())
     try:
         holder = locking.unlock(cluster, environment)
@@ -122,7 +122,7 @@ def _guarded(
     tally = runner.AppliedTally(sink)
     try:
         with gitrepo.open_repo(flags.repo) as repo:
-            body(repo, settings.resolve(mode, repo.root, flags), tally)
+            body(repo, settings.resolve(mode, repo.root, flags, trusted.config_at(repo, flags.to)), tally)
     except GitopsPushError as exc:
         message = exc.message
         if isinstance(exc, Cancelled):

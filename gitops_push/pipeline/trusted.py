@@ -25,10 +25,12 @@ def history(flags: Flags) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
     """The environment's deploys, newest first, read back from its trusted tags' metadata; and notes."""
     with gitrepo.open_repo(flags.repo) as repo:
         name = flags.environment or settings.DEFAULT_ENVIRONMENT
-        env = settings.declared(repo.root, name)
+        env = settings.declared(config_at(repo), name)
         prefix = (flags.tag_prefix or "").rstrip("/") or env.prefix
         tags = gitrange.read_tags(repo, prefix, env.branch)
-        if flags.environment and not (tags.trusted or tags.ignored or settings.is_declared(repo.root, name)):
+        if flags.environment and not (
+            tags.trusted or tags.ignored or settings.is_declared(config_at(repo), name)
+        ):
             raise UsageError(
                 f"environment {name!r} has no deploy tags ({prefix}/*) and is not declared in "
                 f"{settings.CONFIG_FILE}",
@@ -47,3 +49,9 @@ def recorded_commit(source: Settings) -> str | None:
         return ownership.read_record(cluster, source.environment.name).commit
     finally:
         cluster.close()
+
+
+def config_at(repo: gitrepo.GitRepo, rev: str = "HEAD") -> settings.Config:
+    """gitops-push.yaml as the commit to deploy has it: like the manifests, read from Git, never from
+    the work tree (a pull request's uncommitted or linked file must not steer a run)."""
+    return settings.parse_config(repo.file_at(repo.resolve(rev), settings.CONFIG_FILE))

@@ -232,7 +232,7 @@ def apply_wave(
 
 def describe(exc: KubeApiError, manifest: Manifest) -> str:
     """The server's reason, with the conflicting manager or immutable field named, and no Secret value."""
-    message = exc.shown(manifest.body)
+    message = exc.shown(manifest.body, secret=manifest.is_secret)
     if exc.is_conflict:
         managers = sorted(conflicting_managers(exc))
         fields = sorted({c.field for c in exc.causes if c.field})

@@ -50,14 +50,16 @@ class Observation:
         return bool(self.answer and (self.answer.get("metadata") or {}).get("resourceVersion"))
 
 
-Differ = Callable[[Op, Mapping[str, Any] | None, Mapping[str, Any] | None], tuple[str, ...]]
+Differ = Callable[[Op, ObjectRef, Mapping[str, Any] | None, Mapping[str, Any] | None], tuple[str, ...]]
 
 
 def _differ(diffs: Diffs) -> Differ:
-    def differ(op: Op, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
+    def differ(
+        op: Op, ref: ObjectRef, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
+    ) -> tuple[str, ...]:
         if diffs is Diffs.NONE or (diffs is Diffs.UPDATES and op not in (Op.UPDATE, Op.ADOPT)):
             return ()
-        return _diff(before, after)
+        return _diff(before, after, secret=ref.group == "" and ref.kind == "Secret")
 
     return differ
 
@@ -130,7 +132,9 @@ def build(
         if manifest.ref in adopt:
             change = Change(Op.ADOPT, change.ref, manifest, previous, change.diff, change.others)
         (unchanged if change.op is Op.UNCHANGED else applies).append(change)
-    deletions = [Change(Op.DELETE, m.ref, None, m, diff=differ(Op.DELETE, m.body, None)) for m in prune]
+    deletions = [
+        Change(Op.DELETE, m.ref, None, m, diff=differ(Op.DELETE, m.ref, m.body, None)) for m in prune
+    ]
     return Plan(
         range=change_set.range,
         apply_waves=_waves(applies, reverse=False),
@@ -145,9 +149,15 @@ def build(
 def offline_change(manifest: Manifest, previous: Manifest | None, differ: Differ | None = None) -> Change:
     differ = differ or _differ(Diffs.ALL)
     if previous is None:
-        return Change(Op.CREATE, manifest.ref, manifest, None, diff=differ(Op.CREATE, None, manifest.body))
+        return Change(
+            Op.CREATE, manifest.ref, manifest, None, diff=differ(Op.CREATE, manifest.ref, None, manifest.body)
+        )
     return Change(
-        Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, previous.body, manifest.body)
+        Op.UPDATE,
+        manifest.ref,
+        manifest,
+        previous,
+        diff=differ(Op.UPDATE, manifest.ref, previous.body, manifest.body),
     )
 
 
@@ -164,7 +174,7 @@ def online_change(
             manifest.ref,
             manifest,
             previous,
-            diff=differ(Op.CREATE, None, _comparable(seen.answer)),
+            diff=differ(Op.CREATE, manifest.ref, None, _comparable(seen.answer)),
         )
     if seen.live is None:  # not read: Git's diff says what changes
         return Change(
@@ -172,12 +182,14 @@ def online_change(
             manifest.ref,
             manifest,
             previous,
-            diff=differ(Op.UPDATE, previous.body if previous else None, manifest.body),
+            diff=differ(Op.UPDATE, manifest.ref, previous.body if previous else None, manifest.body),
         )
     before, after = _comparable(seen.live), _comparable(seen.answer)
     if before == after:
         return Change(Op.UNCHANGED, manifest.ref, manifest, previous)
-    return Change(Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, before, after))
+    return Change(
+        Op.UPDATE, manifest.ref, manifest, previous, diff=differ(Op.UPDATE, manifest.ref, before, after)
+    )
 
 
 def with_others(change: Change, seen: Observation | None, ours: Collection[str]) -> Change:
@@ -201,11 +213,13 @@ def _waves(changes: Sequence[Change], *, reverse: bool) -> tuple[tuple[Change, .
     return tuple(tuple(sorted(by_wave[wave], key=lambda c: c.ref)) for wave in order)
 
 
-def _diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """A unified diff of the masked YAML of both sides."""
+def _diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, secret: bool
+) -> tuple[str, ...]:
+    """A unified diff of the masked YAML of both sides; `secret` comes from the object's reference."""
     # The new side marks Secret keys whose value changed, so the diff shows the change, not the value.
-    old_text = _yaml(masking.mask_object(before)) if before else []
-    new_text = _yaml(masking.mask_object(after, before)) if after else []
+    old_text = _yaml(masking.mask_object(before, secret=secret)) if before else []
+    new_text = _yaml(masking.mask_object(after, before, secret=secret)) if after else []
     return tuple(
         line.rstrip("\n") for line in difflib.unified_diff(old_text, new_text, "live", "desired", n=3)
     )[2:]

@@ -57,7 +57,9 @@ def prune_wave(
                 cluster.delete(resource, ref.namespace, ref.name)
         except KubeApiError as exc:
             failed.append(ref)
-            error = exc.shown(manifest.body)  # masked, then cut: a Secret's values never reach a report
+            error = exc.shown(
+                manifest.body, secret=manifest.is_secret
+            )  # masked, then cut: a Secret's values never reach a report
             sink.handle(ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, error))
             continue
         sink.handle(ObjectActed(stage, ref, Action.PRUNED, manifest.source, manifest.api_version))

@@ -129,3 +129,33 @@ def test_kubeconfig_credentials_are_never_printed(workspace: Workspace, tmp_path
     assert "Unauthorized" in outputs[0].stdout + outputs[0].stderr or "credentials" in outputs[0].stderr
     for result in outputs:
         assert token not in result.stdout + result.stderr
+
+
+def test_secrets_known_only_from_the_cluster_are_masked_at_every_verbosity(workspace: Workspace) -> None:
+    # Members read back from a LIST have no kind or apiVersion in their body: masking must follow the
+    # object's reference, or `status -v` and full-set deploys show a pruned Secret's data in a diff.
+    ns = unique("listed")
+    raw = f"raw-{uuid.uuid4().hex}"
+    encoded = base64.b64encode(raw.encode()).decode()
+    planted = [raw, encoded]
+    workspace.write("k8s/ns.yaml", namespace_manifest(ns))
+    workspace.write("k8s/keep.yaml", secret(ns, "keep", "kept-token", base64.b64encode(b"kept").decode()))
+    workspace.write("k8s/gone.yaml", secret(ns, "gone", f"p-{raw}", encoded))
+    workspace.commit()
+    assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
+    workspace.git("rm", "-q", "k8s/gone.yaml")
+    workspace.commit("the Secret leaves Git")
+    assert workspace.cli("deploy", "--path", "k8s", "--no-prune").exit_code == 0  # still a member
+
+    results = [
+        workspace.cli("status", "--path", "k8s", "-v"),
+        workspace.cli("status", "--path", "k8s", "-vv", "-o", "json"),
+        workspace.cli("plan", "--path", "k8s", "--all", "-v"),
+        workspace.cli("deploy", "--path", "k8s", "--all", "--diff", "-v"),
+    ]
+
+    assert [r.exit_code for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    assert "Secret" in results[0].stdout and "gone" in results[0].stdout  # it is shown, masked
+    for result in results:
+        for value in planted:
+            assert value not in result.stdout + result.stderr

@@ -161,7 +161,7 @@ def test_the_api_error_keeps_the_whole_message_until_it_is_shown() -> None:
     assert error.full_message == long
     assert error.message == masking.cut(long)
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
-    assert error.shown(config_map) == masking.cut(long)
+    assert error.shown(config_map, secret=False) == masking.cut(long)
 
 
 class RefusingCluster:

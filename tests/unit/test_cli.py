@@ -95,7 +95,7 @@ def test_unreachable_timeout_reaches_the_cluster_after_the_short_start_up_budget
     monkeypatch.setattr(kube, "connect", lambda *args, **kwargs: cluster)
     repo = gitutil.init(tmp_path / "repo")
     gitutil.commit(repo, {"k8s/settings.yaml": CONFIG_MAP})
-    resolved = settings.resolve(Mode.DEPLOY, repo, Flags(paths=("k8s",), unreachable_timeout=120.0))
+    resolved = settings.resolve(Mode.DEPLOY, repo, Flags(paths=("k8s",), unreachable_timeout=120.0), {})
     assert pipeline.connect(resolved) is cluster
     assert budgets == [pipeline.STARTUP_RETRY_BUDGET]  # a server down at the start fails fast
     assert cluster.unreachable_timeout == 120.0

@@ -25,21 +25,20 @@ def secret(data: dict[str, Any] | None = None, string_data: dict[str, Any] | Non
     return obj
 
 
-# --- is_secret, mask_object ----------------------------------------------------------------------------
+# --- mask_object ----------------------------------------------------------------------------------------
 
 
-def test_is_secret_needs_core_v1_and_kind_secret() -> None:
-    assert masking.is_secret(secret())
-    assert not masking.is_secret({"apiVersion": "example.com/v1", "kind": "Secret"})
-    assert not masking.is_secret({"apiVersion": "v1", "kind": "ConfigMap"})
-    assert not masking.is_secret(None)
-    assert not masking.is_secret({})
+def test_masking_is_decided_by_the_caller_from_the_reference_not_by_the_body() -> None:
+    # Items of a LIST come without kind and apiVersion: the body alone would say "not a Secret".
+    listed = {"metadata": {"name": "creds"}, "data": {"password": b64(PASSWORD)}}
+    assert masking.mask_object(listed, secret=True)["data"] == {"password": masking.HIDDEN}
+    assert masking.secret_values([listed]) >= {b64(PASSWORD), PASSWORD}
 
 
 def test_mask_object_hides_every_value_of_data_and_string_data() -> None:
     original = secret({"password": b64(PASSWORD), "user": b64("admin")}, {"token": TOKEN})
     snapshot = copy.deepcopy(original)
-    masked = masking.mask_object(original)
+    masked = masking.mask_object(original, secret=True)
     assert masked == {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -53,13 +52,13 @@ def test_mask_object_hides_every_value_of_data_and_string_data() -> None:
 def test_mask_object_marks_the_values_that_differ_from_the_other_side() -> None:
     before = secret({"password": b64("old-pass"), "user": b64("admin")}, {"token": TOKEN})
     after = secret({"password": b64(PASSWORD), "user": b64("admin"), "new": b64("x")}, {"token": TOKEN})
-    masked = masking.mask_object(after, before)
+    masked = masking.mask_object(after, before, secret=True)
     assert masked["data"] == {"password": "(hidden, changed)", "user": "(hidden)", "new": "(hidden, changed)"}
     assert masked["stringData"] == {"token": "(hidden)"}
 
 
 def test_mask_object_against_an_other_side_without_values_marks_all_changed() -> None:
-    masked = masking.mask_object(secret({"a": b64("x")}), secret())
+    masked = masking.mask_object(secret({"a": b64("x")}), secret(), secret=True)
     assert masked["data"] == {"a": "(hidden, changed)"}
 
 
@@ -73,7 +72,7 @@ def test_mask_object_leaves_other_kinds_alone_except_the_last_applied_annotation
         },
         "data": {"k": "v"},
     }
-    masked = masking.mask_object(config_map)
+    masked = masking.mask_object(config_map, secret=False)
     assert masked["data"] == {"k": "v"}
     assert masked["metadata"]["annotations"] == {masking.LAST_APPLIED: "(hidden)", "team": "shop"}
     assert config_map["metadata"]["annotations"][masking.LAST_APPLIED] == '{"data": {"k": "v"}}'
@@ -82,13 +81,13 @@ def test_mask_object_leaves_other_kinds_alone_except_the_last_applied_annotation
 def test_mask_object_hides_the_last_applied_annotation_of_a_secret() -> None:
     obj = secret({"password": b64(PASSWORD)})
     obj["metadata"]["annotations"] = {masking.LAST_APPLIED: f'{{"data": {{"password": "{b64(PASSWORD)}"}}}}'}
-    masked = masking.mask_object(obj)
+    masked = masking.mask_object(obj, secret=True)
     assert PASSWORD not in str(masked)
     assert b64(PASSWORD) not in str(masked)
 
 
 def test_mask_object_ignores_a_data_field_that_is_not_a_mapping() -> None:
-    masked = masking.mask_object(secret(string_data={"a": "b"}) | {"data": None})
+    masked = masking.mask_object(secret(string_data={"a": "b"}) | {"data": None}, secret=True)
     assert masked["data"] is None
     assert masked["stringData"] == {"a": "(hidden)"}
 
@@ -106,12 +105,11 @@ def test_secret_values_of_string_data_are_the_text_and_its_base64() -> None:
     assert values == {TOKEN, b64(TOKEN)}
 
 
-def test_secret_values_skip_short_undecodable_and_non_string_values_and_other_kinds() -> None:
+def test_secret_values_skip_short_undecodable_and_non_string_values() -> None:
     binary = base64.b64encode(b"\xff\xfe\xfd\xfc").decode()
     values = masking.secret_values(
         [
             secret({"short": b64("ab"), "binary": binary, "number": 5, "empty": ""}, {"tiny": "xy"}),
-            {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "not-a-secret"}},
             None,
         ]
     )

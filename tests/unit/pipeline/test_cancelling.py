@@ -47,7 +47,7 @@ def test_a_cancelled_deploy_sends_nothing_more_releases_the_lock_and_does_not_ro
     cancelled_on_config_map(cluster, cancellation, "SIGTERM")
     flags = Flags(environment="dev", paths=("k8s",), push=False, rollback_on_failure=True)
     with gitrepo.open_repo(repo) as git:
-        resolved = resolve(Mode.DEPLOY, git.root, flags)
+        resolved = resolve(Mode.DEPLOY, git.root, flags, {})
         span = gitrange.find_range(git, gitrange.read_tags(git, resolved.environment.prefix, None), "HEAD")
         context = runner.Context(
             resolved, git, sink, cluster, span, steps.Mode.DEPLOY, steps.Options(), cancellation=cancellation
@@ -86,7 +86,7 @@ def test_a_cancellation_before_a_step_stops_the_run_there(repo: Path) -> None:
     cluster, cancellation = FakeCluster(), Cancellation()
     cancellation.cancel("SIGTERM")
     with gitrepo.open_repo(repo) as git:
-        resolved = resolve(Mode.DEPLOY, git.root, Flags(environment="dev", paths=("k8s",), push=False))
+        resolved = resolve(Mode.DEPLOY, git.root, Flags(environment="dev", paths=("k8s",), push=False), {})
         span = gitrange.find_range(git, gitrange.read_tags(git, resolved.environment.prefix, None), "HEAD")
         context = runner.Context(
             resolved,
@@ -135,7 +135,7 @@ def test_a_cancellation_during_the_health_wait_ends_it_at_once(repo: Path) -> No
     cluster.on_apply = lambda obj: healthy(obj) if obj["kind"] == "Namespace" else None
     flags = Flags(environment="dev", paths=("k8s",), push=False, timeout=60, rollback_on_failure=True)
     with gitrepo.open_repo(repo) as git:
-        resolved = resolve(Mode.DEPLOY, git.root, flags)
+        resolved = resolve(Mode.DEPLOY, git.root, flags, {})
         span = gitrange.find_range(git, gitrange.read_tags(git, resolved.environment.prefix, None), "HEAD")
         context = runner.Context(
             resolved,

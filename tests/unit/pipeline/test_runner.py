@@ -86,7 +86,7 @@ def deploy(repo: Path, cluster: FakeCluster, mode: steps.Mode = steps.Mode.DEPLO
     sink = Recorder()
     options = Flags(environment="dev", paths=("k8s",), push=False, timeout=2.0, **flags)
     with gitrepo.open_repo(repo) as git:
-        resolved = resolve(Mode.DEPLOY, git.root, options)
+        resolved = resolve(Mode.DEPLOY, git.root, options, {})
         span = gitrange.find_range(git, gitrange.read_tags(git, resolved.environment.prefix, None), "HEAD")
         context = runner.Context(resolved, git, sink, cluster, span, mode, steps.Options(wait=options.wait))
         on_failure = (
@@ -196,7 +196,7 @@ def test_rollback_reports_its_outcome_once(repo: Path, cluster: FakeCluster) -> 
     cluster.fail("apply", "settings", api_error(500, "InternalError", "no"))
     recorder = Recorder()
     with gitrepo.open_repo(repo) as git:
-        resolved = resolve(Mode.DEPLOY, git.root, Flags(environment="dev", paths=("k8s",), push=False))
+        resolved = resolve(Mode.DEPLOY, git.root, Flags(environment="dev", paths=("k8s",), push=False), {})
         span = gitrange.find_range(git, gitrange.read_tags(git, resolved.environment.prefix, None), "HEAD")
         context = runner.Context(resolved, git, recorder, cluster, span, steps.Mode.DEPLOY, steps.Options())
         with pytest.raises(ApplyFailed):
