@@ -72,6 +72,8 @@ def _suspects(
 
     def exists(ref: ObjectRef) -> bool:
         outcome = outcomes.get(ref)
+        if outcome is not None and outcome.conflict:
+            return True  # a conflict is with someone's fields on an object that exists: whose is it?
         return bool(
             outcome
             and outcome.ok

@@ -116,3 +116,16 @@ def test_status_and_env_describe_the_running_cluster(cluster: DevCluster) -> Non
     env = devcluster("env", "--name", cluster.name)
     assert f"export KUBECONFIG={cluster.kubeconfig}" in env.stdout
     assert "export PATH=" in env.stdout
+
+
+def test_the_service_range_is_as_large_as_a_real_clusters(kube: Cluster, namespace: str) -> None:
+    # A /24 ran out at 254 Services (issue 16): an address far outside it must be assignable.
+    services = Resource(group="", version="v1", kind="Service", plural="services", namespaced=True)
+    body = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "far", "namespace": namespace},
+        "spec": {"clusterIP": "10.100.200.10", "ports": [{"port": 80}]},
+    }
+    applied = kube.apply(services, body, field_manager=SETUP, dry_run=False)
+    assert applied["spec"]["clusterIP"] == "10.100.200.10"
