@@ -28,7 +28,7 @@ from gitops_push.events import (
     Stage,
 )
 from gitops_push.model import Action, Range
-from gitops_push.pipeline import preparing, reading, recovery, runner, steps, trusted, writing
+from gitops_push.pipeline import preparing, reading, recovery, rendered, runner, steps, trusted, writing
 from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
 from gitops_push.stages import gitrange, locking, recording
@@ -179,9 +179,11 @@ def execute(
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose
         gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
-    gitrange.refuse_missing_paths(
-        repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
-    )
+    renderers = rendered.tools(env)  # before any request: a missing renderer exits 2 at once
+    if env.paths and not env.rendered:  # a rendered source that is missing fails its rendering, by name
+        gitrange.refuse_missing_paths(
+            repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
+        )
     _note_dirty(resolved, repo, sink)
     cluster = None if resolved.flags.offline else connect(resolved)
     if cluster is not None:
@@ -196,6 +198,7 @@ def execute(
         options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
         provenance=provenance or recording.Provenance(),
         cancellation=cancellation or Cancellation(),
+        tools=renderers,
     )
     try:
         runner.run(context, on_failure=_roll_back if resolved.flags.rollback_on_failure else None)
@@ -226,7 +229,14 @@ def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink, tags: gitr
 
 
 def _note_dirty(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> None:
-    dirty = repo.dirty_paths(resolved.environment.paths)
+    env = resolved.environment
+    folders = (
+        *env.paths,
+        *env.kustomize,
+        *(c.chart for c in env.helm),
+        *(v for c in env.helm for v in c.values),
+    )
+    dirty = repo.dirty_paths(folders)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))

@@ -19,7 +19,7 @@ from gitops_push.events import EventSink
 from gitops_push.model import ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
 from gitops_push.settings import Settings
-from gitops_push.stages import applying, locking, ownership, planning, recording
+from gitops_push.stages import applying, locking, ownership, planning, recording, rendering
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -38,6 +38,7 @@ class Context:
     options: steps.Options
     provenance: recording.Provenance = field(default_factory=recording.Provenance)
     cancellation: cancelling.Cancellation = field(default_factory=cancelling.Cancellation)
+    tools: rendering.Tools = field(default_factory=rendering.Tools)  # renderers of rendered sources
 
     @property
     def online(self) -> Cluster:
