@@ -22,6 +22,7 @@ from gitops_push.events import (
     EventSink,
     Note,
     ObjectActed,
+    RenderersFound,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -180,6 +181,8 @@ def execute(
     if provenance is None:  # a rollback or a promotion names its commit on purpose
         gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
     renderers = rendered.tools(env)  # before any request: a missing renderer exits 2 at once
+    if renderers.versions():
+        sink.handle(RenderersFound(renderers.versions()))
     if env.paths and not env.rendered:  # a rendered source that is missing fails its rendering, by name
         gitrange.refuse_missing_paths(
             repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty

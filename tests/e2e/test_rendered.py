@@ -103,6 +103,8 @@ def test_a_values_change_applies_only_what_it_changes(
     assert result.exit_code == 0, result.stderr
     changed = {ref: action for ref, action in result.actions().items() if action != "unchanged"}
     assert changed == {f"Deployment {namespace}/podinfo": "configured"}
+    assert result.json["renderers"]["helm"].startswith("v3.21.4")
+    assert workspace.tag_metadata(result.json["tag"])["renderers"] == result.json["renderers"]
     live = kube.get(DEPLOYMENTS, namespace, "podinfo")
     assert live is not None
     env = live["spec"]["template"]["spec"]["containers"][0]["env"]
