@@ -22,14 +22,23 @@ from gitops_push.events import (
     EventSink,
     Note,
     ObjectActed,
-    RenderersFound,
     RunFailed,
     RunFinished,
     RunStarted,
     Stage,
 )
 from gitops_push.model import Action, Range
-from gitops_push.pipeline import preparing, reading, recovery, rendered, runner, steps, trusted, writing
+from gitops_push.pipeline import (
+    hooks,
+    preparing,
+    reading,
+    recovery,
+    rendered,
+    runner,
+    steps,
+    trusted,
+    writing,
+)
 from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
 from gitops_push.stages import gitrange, locking, recording
@@ -37,16 +46,8 @@ from gitops_push.stages import gitrange, locking, recording
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
-__all__ = [
-    "history",
-    "preparing",
-    "promote",
-    "reading",
-    "rollback",
-    "run",
-    "unlock",
-    "writing",
-]  # executors register on import
+# The executor modules register their steps on import.
+__all__ = ["history", "hooks", "preparing", "promote", "reading", "rollback", "run", "unlock", "writing"]
 
 STARTUP_RETRY_BUDGET = 5.0
 STEP_MODE = {
@@ -180,9 +181,7 @@ def execute(
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose
         gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
-    renderers = rendered.tools(env)  # before any request: a missing renderer exits 2 at once
-    if renderers.versions():
-        sink.handle(RenderersFound(renderers.versions()))
+    renderers = rendered.tools(env, sink)  # before any request: a missing renderer exits 2 at once
     if env.paths and not env.rendered:  # a rendered source that is missing fails its rendering, by name
         gitrange.refuse_missing_paths(
             repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
@@ -232,14 +231,7 @@ def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink, tags: gitr
 
 
 def _note_dirty(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> None:
-    env = resolved.environment
-    folders = (
-        *env.paths,
-        *env.kustomize,
-        *(c.chart for c in env.helm),
-        *(v for c in env.helm for v in c.values),
-    )
-    dirty = repo.dirty_paths(folders)
+    dirty = repo.dirty_paths(rendered.read_paths(resolved.environment))
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))

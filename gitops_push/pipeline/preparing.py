@@ -69,7 +69,8 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
     if context.mode not in (steps.Mode.STATUS, steps.Mode.PLAN):  # plan refuses in `review`, after listing
         pruning.refuse_mass_prune(len(prune), flags.max_prune)
     notes = (decision.why,) if decision.why else ()
-    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes)
+    hooks = rendered.hooks(context, span, full=decision.full)
+    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes, hooks)
     return replace(state, intent=intent)
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gitops_push import cancelling, gitrepo, naming
 from gitops_push.errors import Cancelled, GitopsPushError
 from gitops_push.events import EventSink
-from gitops_push.model import ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
+from gitops_push.model import ChangeSet, HookRun, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
 from gitops_push.settings import Settings
 from gitops_push.stages import applying, locking, ownership, planning, recording, rendering
@@ -75,6 +75,7 @@ class Intent:
     prune: tuple[Manifest, ...]
     full: bool
     notes: tuple[str, ...] = ()
+    hooks: tuple[HookRun, ...] = ()  # Helm hooks of the rendered sources this deploy renders
 
     @property
     def arrivals(self) -> applying.Arrivals:

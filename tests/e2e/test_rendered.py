@@ -8,15 +8,18 @@ import os
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gitops_push.kube import Resource
 from gitops_push.kube.client import KubeCluster
 from tests.conftest import FIXTURES
-from tests.e2e.workspace import DEPLOYMENTS, SERVICES, Workspace, namespace_manifest, unique
+from tests.e2e.workspace import DEPLOYMENTS, SERVICES, Result, Workspace, namespace_manifest, unique
 from tests.rendering.conftest import renderer_bin  # noqa: F401  (the session fixture that builds the tools)
 
 PODINFO = FIXTURES / "podinfo"
+JOBS = Resource(group="batch", version="v1", kind="Job", plural="jobs", namespaced=True)
 
 
 @pytest.fixture
@@ -206,3 +209,65 @@ def test_an_invalid_rendered_object_names_its_source_file(
     assert result.exit_code == 3, result.stdout + result.stderr
     assert "deploy/base/deployment.yaml" in result.stdout + result.stderr
     assert kube.get(DEPLOYMENTS, staging, "podinfo") is None
+
+
+def hooked_chart(workspace: Workspace, *hooks: str) -> str:
+    """The podinfo chart with some of its hook Jobs on (kept after they ran, so the test sees them)."""
+    namespace = unique("hooks")
+    workspace.copy(PODINFO / "charts" / "podinfo", "charts/podinfo")
+    workspace.write("namespaces/ns.yaml", namespace_manifest(namespace))
+    settings = ", ".join(
+        f"hooks.{hook}.job.enabled=true, hooks.{hook}.job.hookDeletePolicy=before-hook-creation"
+        for hook in hooks
+    )
+    workspace.write(
+        "gitops-push.yaml",
+        f"""
+        environments:
+          {workspace.env}:
+            paths: [namespaces]
+            helm:
+              chart: charts/podinfo
+              release: podinfo
+              namespace: {namespace}
+              values: [charts/podinfo/values-prod.yaml]
+              set: [{settings}]
+        """,
+    )
+    return namespace
+
+
+def step_names(result: Result) -> list[str]:
+    return [step["step"] for step in result.json["steps"]]
+
+
+def test_helm_hooks_run_in_their_phase_and_test_pods_are_not_deployed(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = hooked_chart(workspace, "postInstall", "preUpgrade")
+    workspace.commit("podinfo with an install and an upgrade hook")
+
+    installed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert installed.exit_code == 0, installed.stderr
+    names = step_names(installed)
+    assert "pre-hooks" not in names  # the pre-upgrade hook does not run on the first deploy
+    assert names.index("post-hooks") > names.index("wait-healthy")
+    assert _complete(kube.get(JOBS, namespace, "podinfo-post-install"))
+    assert kube.get(JOBS, namespace, "podinfo-pre-upgrade") is None
+    assert not [o for o in installed.json["objects"] if o["kind"] in ("Job", "Pod")]  # hooks, helm tests
+
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    values.write_text(values.read_text().replace('color: "#34577c"', 'color: "#00ff00"'))
+    workspace.commit("an upgrade")
+    upgraded = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert upgraded.exit_code == 0, upgraded.stderr
+    names = step_names(upgraded)
+    assert names.index("pre-hooks") < names.index("apply") and "post-hooks" not in names
+    assert _complete(kube.get(JOBS, namespace, "podinfo-pre-upgrade"))
+
+
+def _complete(job: dict[str, Any] | None) -> bool:
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
