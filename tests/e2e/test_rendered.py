@@ -104,8 +104,7 @@ def test_a_values_change_applies_only_what_it_changes(
     result = workspace.cli("deploy", "-o", "json", "--no-wait")
 
     assert result.exit_code == 0, result.stderr
-    changed = {ref: action for ref, action in result.actions().items() if action != "unchanged"}
-    assert changed == {f"Deployment {namespace}/podinfo": "configured"}
+    assert acted(result) == {f"Deployment {namespace}/podinfo": "configured"}
     assert result.json["renderers"]["helm"].startswith("v3.21.4")
     assert workspace.tag_metadata(result.json["tag"])["renderers"] == result.json["renderers"]
     live = kube.get(DEPLOYMENTS, namespace, "podinfo")
@@ -129,8 +128,7 @@ def test_a_base_change_reaches_each_overlays_environment(
     for namespace in (staging, production):
         result = workspace.cli("deploy", "--env", namespace, "-o", "json", "--no-wait")
         assert result.exit_code == 0, result.stderr
-        changed = {ref: action for ref, action in result.actions().items() if action != "unchanged"}
-        assert changed == {f"Service {namespace}/podinfo": "configured"}
+        assert acted(result) == {f"Service {namespace}/podinfo": "configured"}
         live = kube.get(SERVICES, namespace, "podinfo")
         assert live is not None and live["spec"]["type"] == "NodePort"
 
@@ -152,8 +150,7 @@ def test_an_overlay_change_reaches_its_environment_only(
     assert unchanged.exit_code == 0, unchanged.stderr
     assert unchanged.json["objects"] == []
     assert changed.exit_code == 0, changed.stderr
-    acted = {ref: action for ref, action in changed.actions().items() if action != "unchanged"}
-    assert acted == {f"Deployment {staging}/podinfo": "configured"}
+    assert acted(changed) == {f"Deployment {staging}/podinfo": "configured"}
 
 
 def test_promote_renders_the_targets_overlay_at_stagings_commit(
@@ -237,6 +234,11 @@ def hooked_chart(workspace: Workspace, *hooks: str) -> str:
     return namespace
 
 
+def acted(result: Result) -> dict[str, str]:
+    """The objects a run changed (or would change), without those it left unchanged."""
+    return {ref: action for ref, action in result.actions().items() if action != "unchanged"}
+
+
 def step_names(result: Result) -> list[str]:
     return [step["step"] for step in result.json["steps"]]
 
@@ -271,3 +273,27 @@ def test_helm_hooks_run_in_their_phase_and_test_pods_are_not_deployed(
 def _complete(job: dict[str, Any] | None) -> bool:
     conditions = ((job or {}).get("status") or {}).get("conditions") or []
     return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+
+
+def test_status_plan_offline_and_rollback_work_on_an_overlay_environment(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    workspace.commit("two overlays")
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    service = workspace.root / "deploy/base/service.yaml"
+    service.write_text(service.read_text().replace("type: ClusterIP", "type: NodePort"))
+    workspace.commit("a NodePort")
+
+    offline = workspace.cli("plan", "--env", staging, "--offline", "-o", "json")
+    assert offline.exit_code == 0, offline.stderr
+    assert acted(offline) == {f"Service {staging}/podinfo": "configured"}
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    status = workspace.cli("status", "--env", staging, "--exit-code")
+    assert status.exit_code == 0, status.stdout + status.stderr  # the rendering of the last tag is live
+
+    rolled = workspace.cli("rollback", "--env", staging, "--no-wait")
+
+    assert rolled.exit_code == 0, rolled.stderr
+    live = kube.get(SERVICES, staging, "podinfo")
+    assert live is not None and live["spec"]["type"] == "ClusterIP"
