@@ -13,13 +13,16 @@ each source, times, as medians over ROUNDS:
 - plain: `loading.read_side` on the same objects committed as plain YAML files, the work that a
   plain-manifest environment does in their place.
 
-Not yet part of run_all.py: the whole-plan comparison of issue 15 (target under 2x) needs the
-pipeline wiring; these figures are its rendering share.
+Then the whole-plan comparison of issue 15 (target: under 2x, rendering included): `gitops-push
+plan --offline` run in this process on an environment whose source is the microservices-demo overlay,
+against an environment of the same objects committed as plain files; cold (an empty rendering
+cache: the tool runs) and warm (the rendering read back from the cache), medians over ROUNDS.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -126,6 +129,47 @@ class Measured:
         )
 
 
+def plan_ms(root: Path, env: str, rounds: int, cache: Callable[[int], Path]) -> float:
+    """The median time of `gitops-push plan --offline --env ENV` in this process."""
+    from click.testing import CliRunner
+
+    from gitops_push.cli import main as cli
+
+    def run(number: int) -> None:
+        argv = ["plan", "--offline", "--env", env, "--repo", str(root), "-o", "json"]
+        result = CliRunner().invoke(cli, argv, env={"GITOPS_PUSH_CACHE": str(cache(number))})
+        if result.exit_code != 0:
+            raise RuntimeError(f"plan --env {env} exited {result.exit_code}: {result.stderr}")
+
+    return median_ms(rounds, run)
+
+
+def compare_plans(root: Path, work: Path, rounds: int, tools: rendering.Tools) -> None:
+    """plan --offline on the overlay environment against the same objects committed plain."""
+    source = SOURCES["kustomize microservices-demo"]
+    with open_repo(root) as repo:
+        result = rendering.render(
+            repo, git(root, "rev-parse", "HEAD"), source, tools=tools, cache_dir=work / "c"
+        )
+    folder = root / "plain-shop"
+    folder.mkdir()
+    for index, rendered in enumerate(result.plain):
+        (folder / f"{index:03d}.yaml").write_text(yaml.safe_dump(dict(rendered.body), sort_keys=False))
+    (root / "gitops-push.yaml").write_text(
+        "environments:\n  overlay:\n    kustomize: shop/overlays/dev\n  plain:\n    paths: [plain-shop]\n"
+    )
+    commit_all(root, "two environments of the same objects")
+    plan_ms(root, "plain", 1, lambda n: work / "warm-up")  # imports and first-use costs, untimed
+    # Cold: every cache empty (schemas and renderings); warm: each environment's caches kept.
+    plain_cold = plan_ms(root, "plain", rounds, lambda n: work / f"plain-cold-{n}")
+    cold = plan_ms(root, "overlay", rounds, lambda n: work / f"overlay-cold-{n}")
+    plain_warm = plan_ms(root, "plain", rounds, lambda n: work / "plain-warm")
+    warm = plan_ms(root, "overlay", rounds, lambda n: work / "overlay-warm")
+    print(f"\nplan --offline, {len(result.plain)} objects (target: overlay under 2x plain):")
+    print(f"  cold caches: plain {plain_cold:.0f}ms, overlay {cold:.0f}ms: {cold / plain_cold:.2f}x")
+    print(f"  warm caches: plain {plain_warm:.0f}ms, overlay {warm:.0f}ms: {warm / plain_warm:.2f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -146,6 +190,9 @@ def main() -> int:
         later = commit_all(root, "unrelated")
         with open_repo(root) as repo:
             measure(repo, work, rounds, tools, head, later)
+        bin_folder = str(Path(tools.helm.command[0]).parent) if tools.helm else ""
+        os.environ["PATH"] = f"{bin_folder}{os.pathsep}{os.environ.get('PATH', '')}"  # the CLI's renderers
+        compare_plans(root, work, rounds, tools)
     return 0
 
 

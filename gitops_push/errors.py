@@ -111,6 +111,13 @@ class ApplyFailed(GitopsPushError):
     exit_code = ExitCode.FAILED
 
 
+class HookFailed(GitopsPushError):
+    """A Helm hook of a rendered source failed or did not finish: the deploy stops, untagged."""
+
+    reference = "hook-failed"
+    exit_code = ExitCode.FAILED
+
+
 class TagRace(GitopsPushError):
     reference = "tag-race"
     exit_code = ExitCode.RACE

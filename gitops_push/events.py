@@ -7,6 +7,7 @@ and `reporters.stats` folds it into the `Summary` that decides the exit code, so
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +33,13 @@ class Status(enum.Enum):
 class RunStarted:
     command: str
     environment: str
+
+
+@dataclass(frozen=True)
+class RenderersFound:
+    """The renderers of the environment's rendered sources, sent once: tool name to version."""
+
+    versions: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ class RunFinished:
 
 Event = (
     RunStarted
+    | RenderersFound
     | Connected
     | Note
     | FileSkipped

@@ -164,6 +164,19 @@ class ChangeSet:
 
 
 @dataclass(frozen=True)
+class HookRun:
+    """A Helm hook object a deploy runs: before its first apply (`pre`) or after health (`post`), in
+    weight order; never a member of the environment, so never pruned."""
+
+    manifest: Manifest
+    pre: bool
+    weight: int
+    delete_before: bool = True  # before-hook-creation, Helm's default: the previous run's object goes first
+    delete_succeeded: bool = False
+    delete_failed: bool = False
+
+
+@dataclass(frozen=True)
 class Plan:
     """An explicit, printable plan: apply waves in order, then prune waves (the reverse order)."""
 
@@ -174,6 +187,10 @@ class Plan:
     skipped: tuple[Skipped, ...] = ()
     full: bool = False
     notes: tuple[str, ...] = field(default=())
+    hooks: tuple[HookRun, ...] = ()  # in the order they run
+
+    def hooks_of(self, *, pre: bool) -> tuple[HookRun, ...]:
+        return tuple(h for h in self.hooks if h.pre is pre)
 
     @property
     def changes(self) -> tuple[Change, ...]:

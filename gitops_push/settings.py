@@ -24,6 +24,18 @@ CONFIG_FILE = "gitops-push.yaml"
 DEFAULT_ENVIRONMENT = "default"
 
 NAME_PATTERN = "^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$"
+HELM_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["chart", "release", "namespace"],
+    "properties": {
+        "chart": {"type": "string", "minLength": 1},
+        "release": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+        "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+        "values": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "set": {"type": "array", "items": {"type": "string", "pattern": "="}},
+    },
+}
 CONFIG_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -34,9 +46,16 @@ CONFIG_SCHEMA: Mapping[str, Any] = {
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["paths"],
+                "anyOf": [{"required": ["paths"]}, {"required": ["kustomize"]}, {"required": ["helm"]}],
                 "properties": {
                     "paths": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                    "kustomize": {
+                        "oneOf": [
+                            {"type": "string", "minLength": 1},
+                            {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                        ]
+                    },
+                    "helm": {"oneOf": [HELM_SCHEMA, {"type": "array", "minItems": 1, "items": HELM_SCHEMA}]},
                     "context": {"type": "string", "minLength": 1},
                     "namespace": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
                     "tag_prefix": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$"},
@@ -72,6 +91,17 @@ class Mode(enum.Enum):
 
 
 @dataclass(frozen=True)
+class HelmChart:
+    """A chart rendered with `helm template RELEASE CHART -n NAMESPACE -f VALUES... --set SET...`."""
+
+    chart: str
+    release: str
+    namespace: str
+    values: tuple[str, ...] = ()
+    set_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     paths: tuple[str, ...]
@@ -82,6 +112,12 @@ class Environment:
     namespaces: tuple[str, ...] = ()  # allow-list of namespaces (empty: any)
     kinds: tuple[str, ...] = ()  # allow-list of `Kind` or `Kind.group` (empty: any)
     branch: str | None = None  # deploy tags count only on this branch; None: the remote's default
+    kustomize: tuple[str, ...] = ()  # kustomization folders rendered at each side of the range
+    helm: tuple[HelmChart, ...] = ()  # charts rendered at each side of the range
+
+    @property
+    def rendered(self) -> bool:
+        return bool(self.kustomize or self.helm)
 
     @property
     def prefix(self) -> str:
@@ -163,7 +199,9 @@ def resolve(mode: Mode, repo: Path, flags: Flags, config: Config) -> Settings:
         )
     entry = declared.get(name, {})
     chosen_paths = tuple(flags.paths) or tuple(entry.get("paths", ()))
-    if not chosen_paths:
+    # --path names plain folders instead of what the config file declares, its sources included.
+    kustomize, helm = ((), ()) if flags.paths else _sources(entry)
+    if not chosen_paths and not kustomize and not helm:
         raise UsageError(
             f"no manifest paths for environment {name!r}",
             hint=f"give --path DIR, or declare environments.{name}.paths in {CONFIG_FILE}",
@@ -179,6 +217,8 @@ def resolve(mode: Mode, repo: Path, flags: Flags, config: Config) -> Settings:
         namespaces=tuple(entry.get("namespaces", ())),
         kinds=tuple(entry.get("kinds", ())),
         branch=entry.get("branch"),
+        kustomize=kustomize,
+        helm=helm,
     )
     check_names(env)
     return Settings(mode=mode, repo=repo, environment=env, flags=flags, to=flags.to, diffs=diffs_of(flags))
@@ -202,6 +242,25 @@ def check_names(env: Environment) -> None:
             f"tag prefix {env.prefix!r} is not a valid Git ref name",
             hint="use letters, digits, '-', '_', '.' and '/' separated segments, e.g. deployed/production",
         )
+
+
+def _sources(entry: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[HelmChart, ...]]:
+    """`kustomize:` and `helm:` of a config entry (one or a list each), as typed values."""
+    folders = entry.get("kustomize", ())
+    charts = entry.get("helm", ())
+    folders = (folders,) if isinstance(folders, str) else tuple(folders)
+    charts = (charts,) if isinstance(charts, Mapping) else tuple(charts)
+    helm = tuple(
+        HelmChart(
+            chart=c["chart"],
+            release=c["release"],
+            namespace=c["namespace"],
+            values=tuple(c.get("values", ())),
+            set_values=tuple(c.get("set", ())),
+        )
+        for c in charts
+    )
+    return folders, helm
 
 
 def diffs_of(flags: Flags) -> Diffs:
@@ -259,7 +318,7 @@ def parse_config(content: bytes | None) -> dict[str, Any]:
     _check_schema(data, text)
     result: dict[str, Any] = data
     for name, env in result.get("environments", {}).items():
-        for index, entry in enumerate(env["paths"]):
+        for index, entry in enumerate(env.get("paths", ())):
             where = ["environments", name, "paths", index]
             _inside_repo(entry, ".".join(map(str, where)), text=text, where=where)
     return result
@@ -272,7 +331,7 @@ def _check_schema(data: Any, text: str) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
-    error = errors[0]
+    error = _innermost(errors[0])
     where = list(error.absolute_path)
     key = ".".join(map(str, where)) or "(top level)"
     if error.validator == "additionalProperties":
@@ -280,6 +339,8 @@ def _check_schema(data: Any, text: str) -> None:
         reason = f"unknown key {_shown_key(extra[0])}" if extra else "unknown keys"
         where = [*where, extra[0]] if extra else where
         key = ".".join(_printable(str(part)) for part in where)
+    elif error.validator == "anyOf":  # the only one: what an environment must name
+        reason = "an environment needs 'paths', 'kustomize' or 'helm'"
     else:
         reason = _reason(error.validator, error.schema)
     from gitops_push import yamltext
@@ -311,6 +372,18 @@ def _printable(key: str) -> str:
 
 def _shown_key(key: str) -> str:
     return repr(_printable(key))
+
+
+def _innermost(error: Any) -> Any:
+    """For a `oneOf` (one folder or a list; one chart or a list), the error of the closest branch: it
+    names the key that is wrong inside the chart, not only that no branch matched."""
+    import jsonschema
+
+    if error.validator != "oneOf" or not error.context:
+        return error
+    # A branch of the other shape (a list where a mapping is) says nothing about the mistake.
+    shaped = [e for e in error.context if not (e.validator == "type" and len(e.relative_schema_path) == 2)]
+    return _innermost(jsonschema.exceptions.best_match(shaped or error.context))
 
 
 def _inside_repo(entry: str, key: str, *, text: str | None = None, where: Sequence[str | int] = ()) -> str:

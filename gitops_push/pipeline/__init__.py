@@ -17,7 +17,17 @@ from gitops_push.cancelling import Cancellation
 from gitops_push.errors import Cancelled, GitopsPushError, UsageError
 from gitops_push.events import Connected, EventSink, Note, RunFailed, RunFinished, RunStarted
 from gitops_push.model import Range
-from gitops_push.pipeline import preparing, reading, recovery, runner, steps, trusted, writing
+from gitops_push.pipeline import (
+    hooks,
+    preparing,
+    reading,
+    recovery,
+    rendered,
+    runner,
+    steps,
+    trusted,
+    writing,
+)
 from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
 from gitops_push.stages import gitrange, locking, recording
@@ -25,16 +35,8 @@ from gitops_push.stages import gitrange, locking, recording
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
-__all__ = [
-    "history",
-    "preparing",
-    "promote",
-    "reading",
-    "rollback",
-    "run",
-    "unlock",
-    "writing",
-]  # executors register on import
+# The executor modules register their steps on import.
+__all__ = ["history", "hooks", "preparing", "promote", "reading", "rollback", "run", "unlock", "writing"]
 
 STARTUP_RETRY_BUDGET = 5.0
 STEP_MODE = {
@@ -152,9 +154,11 @@ def execute(
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose
         gitrange.refuse_stale(repo, span, allow_older=flags.allow_older, force=flags.force)
-    gitrange.refuse_missing_paths(
-        repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
-    )
+    renderers = rendered.tools(env, sink)  # before any request: a missing renderer exits 2 at once
+    if env.paths and not env.rendered:  # a rendered source that is missing fails its rendering, by name
+        gitrange.refuse_missing_paths(
+            repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
+        )
     _note_dirty(resolved, repo, sink)
     cluster = None if resolved.flags.offline else connect(resolved)
     if cluster is not None:
@@ -169,6 +173,7 @@ def execute(
         options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
         provenance=provenance or recording.Provenance(),
         cancellation=cancellation or Cancellation(),
+        tools=renderers,
     )
     try:
         runner.run(context, on_failure=roll_back_on_failure if resolved.flags.rollback_on_failure else None)
@@ -199,7 +204,7 @@ def _span(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink, tags: gitr
 
 
 def _note_dirty(resolved: Settings, repo: gitrepo.GitRepo, sink: EventSink) -> None:
-    dirty = repo.dirty_paths(resolved.environment.paths)
+    dirty = repo.dirty_paths(rendered.read_paths(resolved.environment))
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         sink.handle(Note(f"uncommitted changes are ignored (revisions are read from Git): {shown}"))

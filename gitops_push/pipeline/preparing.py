@@ -20,7 +20,7 @@ from gitops_push.events import (
     Status,
 )
 from gitops_push.model import ChangeSet, Manifest, Range
-from gitops_push.pipeline import steps
+from gitops_push.pipeline import rendered, steps
 from gitops_push.pipeline.runner import Context, Intent, State, executes
 from gitops_push.stages import gitrange, loading, ownership, planning, pruning, recording, validating
 
@@ -63,17 +63,21 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
         context.environment,
         len(prune),
         leaves_nothing=not loaded.change_set.new
-        and (
-            loaded.change_set.full
-            or not context.repo.tree_files(span.head, context.settings.environment.paths)
-        ),
+        and (loaded.change_set.full or not rendered_or_files(context, span.head)),
         allow_empty=flags.allow_empty,
     )
     if context.mode not in (steps.Mode.STATUS, steps.Mode.PLAN):  # plan refuses in `review`, after listing
         pruning.refuse_mass_prune(len(prune), flags.max_prune)
     notes = (decision.why,) if decision.why else ()
-    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes)
+    hooks = rendered.hooks(context, span, full=decision.full)
+    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes, hooks)
     return replace(state, intent=intent)
+
+
+def rendered_or_files(context: Context, head: str) -> bool:
+    """Whether head still holds anything: a rendered source, or a plain manifest file."""
+    env = context.settings.environment
+    return env.rendered or bool(env.paths and context.repo.tree_files(head, env.paths))
 
 
 def refuse_moving_back(context: Context, state: State) -> None:
@@ -93,7 +97,13 @@ def refuse_moving_back(context: Context, state: State) -> None:
 def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:
     env = context.settings.environment
     return loading.load(
-        context.repo, span, env.paths, default_namespace=env.namespace, scope_of=scope_of(context), full=full
+        context.repo,
+        span,
+        env.paths,
+        default_namespace=env.namespace,
+        scope_of=scope_of(context),
+        full=full,
+        rendered=rendered.sides(context, span, full=full),
     )
 
 

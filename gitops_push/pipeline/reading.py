@@ -94,6 +94,7 @@ def review(step: steps.Review, context: Context, state: State) -> State:
         adopt=state.dry_run.adopt,
         ours=ownership.managers(context.environment) if context.mode is steps.Mode.STATUS else (),
     )
+    plan = replace(plan, hooks=intent.hooks)
     context.sink.handle(PlanReady(plan, step_views(context, plan)))
     if context.mode is steps.Mode.PLAN:  # the plan lists what a deploy would prune, then refuses as it would
         pruning.refuse_mass_prune(len(intent.prune), context.settings.flags.max_prune)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from gitops_push import cancelling, gitrepo, naming
 from gitops_push.errors import Cancelled, GitopsPushError
 from gitops_push.events import Event, EventSink, ObjectActed, Stage
-from gitops_push.model import Action, ChangeSet, Manifest, ObjectRef, Plan, Range, StepView
+from gitops_push.model import Action, ChangeSet, HookRun, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
 from gitops_push.settings import Settings
-from gitops_push.stages import applying, locking, ownership, planning, recording
+from gitops_push.stages import applying, locking, ownership, planning, recording, rendering
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -39,6 +39,7 @@ class Context:
     options: steps.Options
     provenance: recording.Provenance = field(default_factory=recording.Provenance)
     cancellation: cancelling.Cancellation = field(default_factory=cancelling.Cancellation)
+    tools: rendering.Tools = field(default_factory=rendering.Tools)  # renderers of rendered sources
 
     @property
     def online(self) -> Cluster:
@@ -75,6 +76,7 @@ class Intent:
     prune: tuple[Manifest, ...]
     full: bool
     notes: tuple[str, ...] = ()
+    hooks: tuple[HookRun, ...] = ()  # Helm hooks of the rendered sources this deploy renders
 
     @property
     def arrivals(self) -> applying.Arrivals:

@@ -85,6 +85,20 @@ class WaitPrerequisites:
 
 
 @dataclass(frozen=True)
+class PreHooks:
+    """Helm pre-install or pre-upgrade hooks, in weight order, each waited for, before the first apply."""
+
+    objects: int
+
+
+@dataclass(frozen=True)
+class PostHooks:
+    """Helm post-install or post-upgrade hooks, after health (or the last apply, with --no-wait)."""
+
+    objects: int
+
+
+@dataclass(frozen=True)
 class WaitHealthy:
     objects: int
 
@@ -120,6 +134,8 @@ Step = (
     | DryRunDeferred
     | ApplyWave
     | WaitPrerequisites
+    | PreHooks
+    | PostHooks
     | WaitHealthy
     | PruneWave
     | WriteRecord
@@ -150,6 +166,9 @@ def _before_review(mode: Mode, options: Options) -> tuple[Step, ...]:
 
 def _writes(mode: Mode, options: Options, plan: Plan) -> tuple[Step, ...]:
     steps: list[Step] = [] if mode is Mode.ROLLBACK else [WriteMembership()]
+    pre, post = plan.hooks_of(pre=True), plan.hooks_of(pre=False)
+    if pre and mode is Mode.DEPLOY:
+        steps.append(PreHooks(len(pre)))
     for wave in plan.apply_waves:
         number = _wave(wave[0].ref)
         steps += [DryRunDeferred(number), ApplyWave(number, len(wave))]
@@ -158,6 +177,8 @@ def _writes(mode: Mode, options: Options, plan: Plan) -> tuple[Step, ...]:
     watched = sum(1 for wave in plan.apply_waves for change in wave if waiting.worth_waiting(change.ref))
     if options.wait and watched:
         steps.append(WaitHealthy(watched))
+    if post and mode is Mode.DEPLOY:
+        steps.append(PostHooks(len(post)))
     steps += [PruneWave(_wave(wave[0].ref), len(wave)) for wave in plan.prune_waves]
     steps.append(WriteRecord())
     if mode is Mode.DEPLOY:
@@ -192,6 +213,8 @@ _NAMES: dict[type, str] = {
     DryRunDeferred: "dry-run-deferred",
     ApplyWave: "apply",
     WaitPrerequisites: "wait-prerequisites",
+    PreHooks: "pre-hooks",
+    PostHooks: "post-hooks",
     WaitHealthy: "wait-healthy",
     PruneWave: "prune",
     WriteRecord: "write-record",

@@ -227,6 +227,7 @@ def tag(step: steps.Tag, context: Context, state: State) -> State:
         plan=state.plan,
         push=context.settings.flags.push,
         provenance=context.provenance,
+        renderers=context.tools.versions(),
     )
     context.sink.handle(TagRecorded(name, state.plan.range.head, pushed))
     return state

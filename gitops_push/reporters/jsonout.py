@@ -15,7 +15,8 @@ that Git does not.
      "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
      "notes": [str], "rollback": null | {"ok": bool, "message": str},
      "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}],
-     "cluster": null | {"server": str, "context": str, "insecure": bool}, "warnings": [str]}
+     "cluster": null | {"server": str, "context": str, "insecure": bool}, "warnings": [str],
+     "renderers": {tool: version}}  (the kustomize and helm of rendered sources; {} without any)
 
 Secret values never reach it: objects carry no bodies, and error texts were masked by the stages.
 JSON escapes control characters and (ASCII output) every other character outside ASCII; `##[`, which a
@@ -90,6 +91,7 @@ def document(summary: Summary) -> dict[str, Any]:
         ],
         "rollback": {"ok": summary.rollback[0], "message": summary.rollback[1]} if summary.rollback else None,
         "cluster": _cluster(summary.cluster),
+        "renderers": summary.renderers,
         "warnings": summary.warnings,
     }
 

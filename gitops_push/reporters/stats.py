@@ -18,6 +18,7 @@ from gitops_push.events import (
     Note,
     ObjectActed,
     PlanReady,
+    RenderersFound,
     RollbackFinished,
     RunFailed,
     RunFinished,
@@ -85,6 +86,7 @@ class Summary:
     pending_exit_code: int | None = None  # plan --detailed-exitcode (10), status --exit-code (6)
     rollback: tuple[bool, str] | None = None
     cluster: Connected | None = None  # None: offline, or the run stopped before it connected
+    renderers: dict[str, str] = field(default_factory=dict)  # tool name to version
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -133,6 +135,8 @@ def fold(summary: Summary, event: Event) -> None:
     match event:
         case RunStarted(command=command, environment=environment):
             summary.command, summary.environment = command, environment
+        case RenderersFound(versions=versions):
+            summary.renderers = dict(versions)
         case Connected(warning=warning):
             summary.cluster = event
             if warning:

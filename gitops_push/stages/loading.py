@@ -47,6 +47,7 @@ class Document:
     namespace: str | None
     body: Mapping[str, Any]
     source: SourceLocation
+    default_namespace: str | None = None  # a Helm release's namespace; None: the environment's
 
     @functools.cached_property
     def group(self) -> str:  # asked for several times per document while keying and scoping
@@ -64,6 +65,24 @@ class Side:
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """One object a renderer produced: its body, the source file it came from, and the namespace it
+    takes when it names none (a Helm release's; None: the environment's, as for a plain file)."""
+
+    body: Mapping[str, Any]
+    source: SourceLocation
+    default_namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedSides:
+    """The rendered objects at the base (old) and at head (new) of a range."""
+
+    old: Sequence[Rendered] = ()
+    new: Sequence[Rendered] = ()
+
+
+@dataclass(frozen=True)
 class Loaded:
     change_set: ChangeSet
     findings: tuple[Finding, ...]
@@ -78,15 +97,26 @@ def load(
     default_namespace: str | None,
     scope_of: ScopeOf,
     full: bool = False,
+    rendered: RenderedSides = RenderedSides(),
 ) -> Loaded:
-    """Both sides of the range. `full` (or no base): the whole tree at head, nothing on the old side."""
-    if full or span.base is None:
+    """Both sides of the range. `full` (or no base): the whole tree at head, nothing on the old side.
+
+    `rendered` objects join their side as if a file held them; no `paths` means no plain files
+    (an environment of rendered sources only), never the whole repository.
+    """
+    if not paths:
+        old, new = Side(), Side()
+    elif full or span.base is None:
         old = Side()
         new = read_side(repo, repo.tree_files(span.head, paths))
     else:
         diffs = repo.changed_files(span.base, span.head, paths)
         old = read_side(repo, [d.old for d in diffs if d.old is not None])
         new = read_side(repo, [d.new for d in diffs if d.new is not None])
+    for rendered_object in rendered.old:
+        add_object(rendered_object, old)
+    for rendered_object in rendered.new:
+        add_object(rendered_object, new)
     scopes = Scopes(scope_of, [*old.documents, *new.documents])
     old_objects, _ = key_documents(old.documents, scopes, default_namespace)
     new_objects, duplicates = key_documents(new.documents, scopes, default_namespace)
@@ -328,7 +358,19 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, prefix: str = "") -> None:
+def add_object(rendered: Rendered, side: Side) -> None:
+    """A rendered object joins `side` as a plain document would: its structure checked the same way."""
+    _check_structure(dict(rendered.body), rendered.source, side, default_namespace=rendered.default_namespace)
+
+
+def _check_structure(
+    data: dict[str, Any],
+    source: SourceLocation,
+    side: Side,
+    prefix: str = "",
+    *,
+    default_namespace: str | None = None,
+) -> None:
     problems = []
     api_version, kind = data.get("apiVersion"), data.get("kind")
     metadata = data.get("metadata")
@@ -364,6 +406,7 @@ def _check_structure(data: dict[str, Any], source: SourceLocation, side: Side, p
             namespace=namespace,
             body=data,
             source=source,
+            default_namespace=default_namespace,
         )
     )
 
@@ -444,7 +487,7 @@ def key_documents(
         namespace = document.namespace
         body = document.body
         if namespaced and not namespace:
-            namespace = default_namespace or "default"
+            namespace = document.default_namespace or default_namespace or "default"
             body = {**body, "metadata": {**body["metadata"], "namespace": namespace}}
         ref = ObjectRef(
             document.group, document.kind, namespace if namespaced is not False else None, document.name

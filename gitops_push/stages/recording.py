@@ -79,6 +79,7 @@ class DeployMetadata:
     tool: str = f"gitops-push {__version__}"
     deployed_at: str | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    renderers: Mapping[str, str] = field(default_factory=dict)  # tool name to version, rendered sources
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -102,6 +103,8 @@ class DeployMetadata:
         }
         if self.deployed_at is not None:
             data["deployed_at"] = self.deployed_at
+        if self.renderers:
+            data["renderers"] = dict(self.renderers)
         if self.provenance.rolled_back_to is not None:
             data["rollback"] = True
             data["rolled_back_to"] = self.provenance.rolled_back_to
@@ -120,6 +123,7 @@ class DeployMetadata:
             return tuple(map(str, value)) if isinstance(value, list) else ("?",) * int(counts.get(key, 0))
 
         promoted = data.get("promoted_from")
+        renderers = data.get("renderers")
         return cls(
             environment=str(data.get("environment") or ""),
             base=data.get("from"),
@@ -138,11 +142,17 @@ class DeployMetadata:
                 rolled_back_from=data.get("rolled_back_from"),
                 promoted_from=promoted if isinstance(promoted, dict) else None,
             ),
+            renderers={str(k): str(v) for k, v in renderers.items()} if isinstance(renderers, dict) else {},
         )
 
 
 def metadata(
-    environment: str, plan: Plan, *, provenance: Provenance | None = None, deployed_at: str | None = None
+    environment: str,
+    plan: Plan,
+    *,
+    provenance: Provenance | None = None,
+    deployed_at: str | None = None,
+    renderers: Mapping[str, str] | None = None,
 ) -> DeployMetadata:
     by_op: dict[Op, list[str]] = {Op.CREATE: [], Op.UPDATE: [], Op.DELETE: [], Op.ADOPT: []}
     for change in plan.changes:
@@ -160,6 +170,7 @@ def metadata(
         ci=ci_identity(os.environ),
         deployed_at=deployed_at,
         provenance=provenance or Provenance(),
+        renderers=dict(renderers or {}),
     )
 
 
@@ -171,13 +182,16 @@ def record(
     plan: Plan,
     push: bool | None,
     provenance: Provenance | None = None,
+    renderers: Mapping[str, str] | None = None,
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> tuple[str, bool]:
     """Create the tag and push it (push=None: when there is a remote); returns (tag, pushed)."""
     moment = now()
     name = tag_name(prefix, moment)
     deployed_at = moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
-    data = metadata(environment, plan, provenance=provenance, deployed_at=deployed_at).to_json()
+    data = metadata(
+        environment, plan, provenance=provenance, deployed_at=deployed_at, renderers=renderers
+    ).to_json()
     subject = f"gitops-push: deployed {plan.range.head[:12]} to {environment}"
     name = repo.create_tag(
         name, plan.range.head, f"{subject}\n\n{json.dumps(data, indent=2, sort_keys=True)}\n"

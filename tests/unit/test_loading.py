@@ -942,3 +942,55 @@ def test_shares_are_contiguous_and_of_about_equal_size(count: int) -> None:
     assert len(shares) == count
     sizes = [sum(len(data) for _, data in share) for share in shares]
     assert max(sizes) - min(sizes) <= 2 * 13
+
+
+# --- rendered objects ------------------------------------------------------------------------------
+
+
+def rendered(body: dict[str, object], path: str, namespace: str | None = None) -> loading.Rendered:
+    return loading.Rendered(body, SourceLocation(path, 3), namespace)
+
+
+def test_rendered_objects_join_their_side_keyed_like_files_with_their_origin(repo: Repo) -> None:
+    base = repo.commit({"k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n"})
+    head = repo.commit(
+        {"k8s/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: plain}\n", "x": "1"}
+    )
+    old = rendered(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}, "chart/svc.yaml", "app"
+    )
+    new = rendered(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"type": "NodePort"}},
+        "chart/svc.yaml",
+        "app",
+    )
+    loaded = loading.load(
+        open_repo(repo.path),
+        Range(base, head),
+        ("k8s",),
+        default_namespace="elsewhere",
+        scope_of=unknown_scope,
+        rendered=loading.RenderedSides(old=[old], new=[new]),
+    )
+    web = ref("Service", "web", "app")  # the release's namespace, not the environment's
+    assert set(loaded.change_set.old) == {web} and set(loaded.change_set.new) == {web}
+    assert loaded.change_set.new[web].source == SourceLocation("chart/svc.yaml", 3)
+    assert loaded.change_set.new[web].body["metadata"]["namespace"] == "app"
+    assert [m.ref for m in planning.candidates(loaded.change_set).to_apply] == [web]
+
+
+def test_a_rendered_object_gets_the_structure_findings_of_a_file(repo: Repo) -> None:
+    head = repo.commit({"other/readme.txt": "not a manifest"})
+    bad = rendered(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}, "base/cm.yaml"
+    )
+    loaded = loading.load(
+        open_repo(repo.path),
+        Range(None, head),
+        (),
+        default_namespace=None,
+        scope_of=unknown_scope,
+        rendered=loading.RenderedSides(new=[bad]),
+    )
+    assert [(f.source.path, f.field_path) for f in loaded.findings] == [("base/cm.yaml", "metadata.name")]
+    assert loaded.change_set.new == {}  # and no paths read no plain file at all

@@ -200,6 +200,15 @@ def test_metadata_reads_back_what_it_writes() -> None:
     assert recording.DeployMetadata.from_json(json.loads(json.dumps(written.to_json()))) == written
 
 
+def test_metadata_records_the_renderers_and_reads_them_back() -> None:
+    versions = {"kustomize": "v5.8.2", "helm": "v3.21.4+g0d2a3c5"}
+    written = recording.metadata("prod", plan(), renderers=versions)
+    data = json.loads(json.dumps(written.to_json()))
+    assert data["renderers"] == versions
+    assert recording.DeployMetadata.from_json(data) == written
+    assert "renderers" not in recording.metadata("prod", plan()).to_json()  # plain environments: as before
+
+
 def test_metadata_of_a_promotion_reads_back() -> None:
     source = {"environment": "staging", "tag": "deployed/staging/1", "commit": BASE}
     written = recording.metadata("prod", plan(), provenance=recording.Provenance(promoted_from=source))

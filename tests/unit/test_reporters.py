@@ -21,6 +21,7 @@ from gitops_push.events import (
     Note,
     ObjectActed,
     PlanReady,
+    RenderersFound,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -182,6 +183,7 @@ def test_json_document_of_a_deploy() -> None:
         ],
         "cluster": None,  # these events never connected
         "warnings": [],
+        "renderers": {},  # no rendered source
     }
     assert stdout.endswith("}\n")
     # stdout holds the JSON document only; notes still reach people on stderr.
@@ -245,6 +247,12 @@ def test_json_document_of_a_failed_validation() -> None:
         },
     ]
     assert summary.exit_code == 3
+
+
+def test_json_document_names_the_renderers_of_rendered_sources() -> None:
+    versions = {"kustomize": "v5.8.2", "helm": "v3.21.4"}
+    _, stdout, _ = run("json", [DEPLOY_EVENTS[0], RenderersFound(versions), *DEPLOY_EVENTS[1:]])
+    assert json.loads(stdout)["renderers"] == versions
 
 
 def test_json_document_of_an_apply_failure() -> None:

@@ -118,7 +118,70 @@ def test_empty_paths_are_an_error_at_their_line(tmp_path: Path) -> None:
 def test_an_environment_without_paths_names_the_environment(tmp_path: Path) -> None:
     error = config_error(tmp_path, "environments:\n  prod:\n    namespace: shop\n")
     assert error.location == SourceLocation("gitops-push.yaml", 2)
-    assert error.message == "environments.prod: needs the keys paths"
+    assert error.message == "environments.prod: an environment needs 'paths', 'kustomize' or 'helm'"
+
+
+RENDERED = """\
+environments:
+  staging:
+    kustomize: deploy/overlays/staging
+  production:
+    paths: [namespaces]
+    kustomize: [deploy/overlays/production, deploy/extra]
+    helm:
+      - chart: charts/podinfo
+        release: podinfo
+        namespace: podinfo
+        values: [charts/podinfo/values-prod.yaml]
+        set: [replicaCount=2]
+"""
+
+
+def test_rendered_sources_need_no_paths(tmp_path: Path) -> None:
+    staging = resolve(repo_with(tmp_path, RENDERED), "staging").environment
+    assert staging.paths == ()
+    assert staging.kustomize == ("deploy/overlays/staging",)
+    assert staging.helm == ()
+    assert staging.rendered
+
+
+def test_sources_are_combined_with_paths(tmp_path: Path) -> None:
+    production = resolve(repo_with(tmp_path, RENDERED), "production").environment
+    assert production.paths == ("namespaces",)
+    assert production.kustomize == ("deploy/overlays/production", "deploy/extra")
+    assert production.helm == (
+        settings.HelmChart(
+            chart="charts/podinfo",
+            release="podinfo",
+            namespace="podinfo",
+            values=("charts/podinfo/values-prod.yaml",),
+            set_values=("replicaCount=2",),
+        ),
+    )
+
+
+def test_path_flag_replaces_the_declared_sources(tmp_path: Path) -> None:
+    production = resolve(repo_with(tmp_path, RENDERED), "production", paths=["k8s"]).environment
+    assert production.paths == ("k8s",)
+    assert not production.rendered
+
+
+def test_a_helm_source_without_a_release_names_its_key_and_line(tmp_path: Path) -> None:
+    error = config_error(
+        tmp_path, "environments:\n  prod:\n    helm:\n      chart: charts/app\n      namespace: app\n"
+    )
+    assert error.location == SourceLocation("gitops-push.yaml", 3)
+    assert error.message == "environments.prod.helm: needs the keys chart, release, namespace"
+
+
+def test_an_unknown_helm_key_is_named(tmp_path: Path) -> None:
+    error = config_error(
+        tmp_path,
+        "environments:\n  prod:\n    helm:\n      chart: c\n      release: r\n      namespace: app\n"
+        "      valuez: [v.yaml]\n",
+    )
+    assert error.message == "environments.prod.helm.valuez: unknown key 'valuez'"
+    assert error.location == SourceLocation("gitops-push.yaml", 7)
 
 
 def test_an_invalid_environment_name_is_named(tmp_path: Path) -> None:

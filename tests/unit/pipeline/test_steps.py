@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gitops_push.kinds import Wave
-from gitops_push.model import Change, Manifest, ObjectRef, Op, Plan, Range, SourceLocation
+from gitops_push.model import Change, HookRun, Manifest, ObjectRef, Op, Plan, Range, SourceLocation
 from gitops_push.pipeline import steps
 from gitops_push.pipeline.steps import Mode, Options
 
@@ -103,3 +105,27 @@ def test_views_carry_the_wave_and_the_count() -> None:
         "apply wave 5 (workloads): 3 objects",
     )
     assert steps.view(steps.Tag()).wave is None
+
+
+def hook(name: str, *, pre: bool) -> HookRun:
+    ref = ObjectRef("batch", "Job", "shop", name)
+    body = {"metadata": {"name": name}}
+    return HookRun(Manifest(ref, "batch/v1", body, SourceLocation("chart/templates/job.yaml", 1)), pre, 0)
+
+
+def test_hooks_run_before_the_first_apply_and_after_health() -> None:
+    hooked = replace(
+        PLAN, hooks=(hook("migrate", pre=True), hook("smoke", pre=False), hook("notify", pre=False))
+    )
+    built = names(steps.build(Mode.DEPLOY, Options(), hooked))
+    assert built.index("pre-hooks: 1 object") == built.index("write-membership") + 1
+    assert built.index("pre-hooks: 1 object") < built.index("dry-run-deferred wave 1 (namespaces)")
+    assert built.index("post-hooks: 2 objects") == built.index("wait-healthy: 2 objects") + 1
+    assert built.index("post-hooks: 2 objects") < built.index("prune wave 4 (config): 1 object")
+
+
+def test_no_hook_steps_without_hooks_or_when_rolling_back() -> None:
+    hooked = replace(PLAN, hooks=(hook("migrate", pre=True), hook("smoke", pre=False)))
+    assert not [n for n in names(steps.build(Mode.DEPLOY, Options(), PLAN)) if "hooks" in n]
+    assert not [n for n in names(steps.build(Mode.ROLLBACK, Options(), hooked)) if "hooks" in n]
+    assert not [n for n in names(steps.build(Mode.DRY_RUN, Options(), hooked)) if "hooks" in n]

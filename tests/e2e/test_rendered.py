@@ -1,0 +1,299 @@
+"""Rendered sources on the real control plane (issue 15): kustomize overlays and a Helm chart from
+tests/fixtures, rendered from Git at both ends of the range by the real tools (tools/build-renderers),
+and deployed, pruned, tagged and promoted like plain manifests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_push.kube import Resource
+from gitops_push.kube.client import KubeCluster
+from tests.conftest import FIXTURES
+from tests.e2e.workspace import DEPLOYMENTS, SERVICES, Result, Workspace, namespace_manifest, unique
+from tests.rendering.conftest import renderer_bin  # noqa: F401  (the session fixture that builds the tools)
+
+PODINFO = FIXTURES / "podinfo"
+JOBS = Resource(group="batch", version="v1", kind="Job", plural="jobs", namespaced=True)
+
+
+@pytest.fixture
+def tools_on_path(renderer_bin: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
+    """The CLI runs in-process: the pinned kustomize and helm go first on this process's PATH."""
+    monkeypatch.setenv("PATH", f"{renderer_bin}{os.pathsep}{os.environ['PATH']}")
+    return renderer_bin
+
+
+def overlay(namespace: str, color: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        namespace: {namespace}
+        resources:
+          - namespace.yaml
+          - ../../base
+        patches:
+          - patch: |-
+              apiVersion: apps/v1
+              kind: Deployment
+              metadata: {{name: podinfo, annotations: {{color: "{color}"}}}}
+        """
+    )
+
+
+def two_overlays(workspace: Workspace) -> tuple[str, str]:
+    """The podinfo kustomize base with a staging and a production overlay. Each environment (named
+    afresh: the control plane outlives a test) deploys into a namespace of its own name."""
+    staging, production = unique("staging"), unique("production")
+    workspace.copy(PODINFO / "kustomize", "deploy/base")
+    for name, namespace in (("staging", staging), ("production", production)):
+        workspace.write(f"deploy/overlays/{name}/kustomization.yaml", overlay(namespace, name))
+        workspace.write(f"deploy/overlays/{name}/namespace.yaml", namespace_manifest(namespace))
+    workspace.write(
+        "gitops-push.yaml",
+        f"""
+        environments:
+          {staging}:
+            kustomize: deploy/overlays/staging
+          {production}:
+            kustomize: [deploy/overlays/production]
+        """,
+    )
+    return staging, production
+
+
+def chart_environment(workspace: Workspace) -> str:
+    """The podinfo chart with its production values, released into a namespace a plain folder holds."""
+    namespace = unique("helm")
+    workspace.copy(PODINFO / "charts" / "podinfo", "charts/podinfo")
+    workspace.write("namespaces/ns.yaml", namespace_manifest(namespace))
+    workspace.write(
+        "gitops-push.yaml",
+        f"""
+        environments:
+          {workspace.env}:
+            paths: [namespaces]
+            helm:
+              chart: charts/podinfo
+              release: podinfo
+              namespace: {namespace}
+              values: [charts/podinfo/values-prod.yaml]
+        """,
+    )
+    return namespace
+
+
+def test_a_values_change_applies_only_what_it_changes(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = chart_environment(workspace)
+    workspace.commit("podinfo chart")
+    first = workspace.cli("deploy", "-o", "json", "--no-wait")
+    assert first.exit_code == 0, first.stderr
+    assert first.actions()[f"Deployment {namespace}/podinfo"] == "created"
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    values.write_text(values.read_text().replace('color: "#34577c"', 'color: "#ff0000"'))
+    workspace.commit("a new colour")
+
+    result = workspace.cli("deploy", "-o", "json", "--no-wait")
+
+    assert result.exit_code == 0, result.stderr
+    assert acted(result) == {f"Deployment {namespace}/podinfo": "configured"}
+    assert result.json["renderers"]["helm"].startswith("v3.21.4")
+    assert workspace.tag_metadata(result.json["tag"])["renderers"] == result.json["renderers"]
+    live = kube.get(DEPLOYMENTS, namespace, "podinfo")
+    assert live is not None
+    env = live["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "PODINFO_UI_COLOR", "value": "#ff0000"} in env
+
+
+def test_a_base_change_reaches_each_overlays_environment(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, production = two_overlays(workspace)
+    workspace.commit("two overlays")
+    for env in (staging, production):
+        deployed = workspace.cli("deploy", "--env", env, "--no-wait")
+        assert deployed.exit_code == 0, deployed.stderr
+    service = workspace.root / "deploy/base/service.yaml"
+    service.write_text(service.read_text().replace("type: ClusterIP", "type: NodePort"))
+    workspace.commit("the base's Service becomes a NodePort")
+
+    for namespace in (staging, production):
+        result = workspace.cli("deploy", "--env", namespace, "-o", "json", "--no-wait")
+        assert result.exit_code == 0, result.stderr
+        assert acted(result) == {f"Service {namespace}/podinfo": "configured"}
+        live = kube.get(SERVICES, namespace, "podinfo")
+        assert live is not None and live["spec"]["type"] == "NodePort"
+
+
+def test_an_overlay_change_reaches_its_environment_only(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, production = two_overlays(workspace)
+    workspace.commit("two overlays")
+    for env in (staging, production):
+        assert workspace.cli("deploy", "--env", env, "--no-wait").exit_code == 0
+    path = workspace.root / "deploy/overlays/staging/kustomization.yaml"
+    path.write_text(path.read_text().replace('color: "staging"', 'color: "staging-2"'))
+    workspace.commit("staging's overlay only")
+
+    unchanged = workspace.cli("plan", "--env", production, "-o", "json")
+    changed = workspace.cli("plan", "--env", staging, "-o", "json")
+
+    assert unchanged.exit_code == 0, unchanged.stderr
+    assert unchanged.json["objects"] == []
+    assert changed.exit_code == 0, changed.stderr
+    assert acted(changed) == {f"Deployment {staging}/podinfo": "configured"}
+
+
+def test_promote_renders_the_targets_overlay_at_stagings_commit(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, production = two_overlays(workspace)
+    tested = workspace.commit("two overlays")
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    service = workspace.root / "deploy/base/service.yaml"
+    service.write_text(service.read_text().replace("type: ClusterIP", "type: NodePort"))
+    workspace.commit("not tested in staging yet")
+
+    result = workspace.cli(
+        "promote", "--from", staging, "--to", production, "--kubeconfig", str(workspace.kubeconfig),
+        "-o", "json", "--no-wait",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert result.json["to"] == tested
+    live = kube.get(DEPLOYMENTS, production, "podinfo")
+    assert live is not None and live["metadata"]["annotations"]["color"] == "production"
+    service_live = kube.get(SERVICES, production, "podinfo")
+    assert service_live is not None and service_live["spec"]["type"] == "ClusterIP"
+
+
+def test_a_missing_renderer_exits_2_naming_it(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chart_environment(workspace)
+    workspace.commit("podinfo chart")
+    only_git = tmp_path / "only-git"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(str(shutil.which("git")))
+    monkeypatch.setenv("PATH", str(only_git))
+
+    result = workspace.cli("deploy")
+
+    assert result.exit_code == 2
+    assert "helm is not on PATH" in result.stderr
+    assert workspace.tags() == []
+
+
+def test_an_invalid_rendered_object_names_its_source_file(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    deployment = workspace.root / "deploy/base/deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("  minReadySeconds:", "  minReadySecondz:", 1))
+    workspace.commit("a typo in the base")
+
+    result = workspace.cli("deploy", "--env", staging)
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert "deploy/base/deployment.yaml" in result.stdout + result.stderr
+    assert kube.get(DEPLOYMENTS, staging, "podinfo") is None
+
+
+def hooked_chart(workspace: Workspace, *hooks: str) -> str:
+    """The podinfo chart with some of its hook Jobs on (kept after they ran, so the test sees them)."""
+    namespace = unique("hooks")
+    workspace.copy(PODINFO / "charts" / "podinfo", "charts/podinfo")
+    workspace.write("namespaces/ns.yaml", namespace_manifest(namespace))
+    settings = ", ".join(
+        f"hooks.{hook}.job.enabled=true, hooks.{hook}.job.hookDeletePolicy=before-hook-creation"
+        for hook in hooks
+    )
+    workspace.write(
+        "gitops-push.yaml",
+        f"""
+        environments:
+          {workspace.env}:
+            paths: [namespaces]
+            helm:
+              chart: charts/podinfo
+              release: podinfo
+              namespace: {namespace}
+              values: [charts/podinfo/values-prod.yaml]
+              set: [{settings}]
+        """,
+    )
+    return namespace
+
+
+def acted(result: Result) -> dict[str, str]:
+    """The objects a run changed (or would change), without those it left unchanged."""
+    return {ref: action for ref, action in result.actions().items() if action != "unchanged"}
+
+
+def step_names(result: Result) -> list[str]:
+    return [step["step"] for step in result.json["steps"]]
+
+
+def test_helm_hooks_run_in_their_phase_and_test_pods_are_not_deployed(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = hooked_chart(workspace, "postInstall", "preUpgrade")
+    workspace.commit("podinfo with an install and an upgrade hook")
+
+    installed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert installed.exit_code == 0, installed.stderr
+    names = step_names(installed)
+    assert "pre-hooks" not in names  # the pre-upgrade hook does not run on the first deploy
+    assert names.index("post-hooks") > names.index("wait-healthy")
+    assert _complete(kube.get(JOBS, namespace, "podinfo-post-install"))
+    assert kube.get(JOBS, namespace, "podinfo-pre-upgrade") is None
+    assert not [o for o in installed.json["objects"] if o["kind"] in ("Job", "Pod")]  # hooks, helm tests
+
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    values.write_text(values.read_text().replace('color: "#34577c"', 'color: "#00ff00"'))
+    workspace.commit("an upgrade")
+    upgraded = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert upgraded.exit_code == 0, upgraded.stderr
+    names = step_names(upgraded)
+    assert names.index("pre-hooks") < names.index("apply") and "post-hooks" not in names
+    assert _complete(kube.get(JOBS, namespace, "podinfo-pre-upgrade"))
+
+
+def _complete(job: dict[str, Any] | None) -> bool:
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+
+
+def test_status_plan_offline_and_rollback_work_on_an_overlay_environment(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    workspace.commit("two overlays")
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    service = workspace.root / "deploy/base/service.yaml"
+    service.write_text(service.read_text().replace("type: ClusterIP", "type: NodePort"))
+    workspace.commit("a NodePort")
+
+    offline = workspace.cli("plan", "--env", staging, "--offline", "-o", "json")
+    assert offline.exit_code == 0, offline.stderr
+    assert acted(offline) == {f"Service {staging}/podinfo": "configured"}
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    status = workspace.cli("status", "--env", staging, "--exit-code")
+    assert status.exit_code == 0, status.stdout + status.stderr  # the rendering of the last tag is live
+
+    rolled = workspace.cli("rollback", "--env", staging, "--no-wait")
+
+    assert rolled.exit_code == 0, rolled.stderr
+    live = kube.get(SERVICES, staging, "podinfo")
+    assert live is not None and live["spec"]["type"] == "ClusterIP"
