@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_push import gitrepo, settings
-from gitops_push.errors import UsageError
+from gitops_push.errors import GitStateError, UsageError
 from gitops_push.events import EventSink, Note
 from gitops_push.settings import Flags, Settings
 from gitops_push.stages import gitrange, ownership, recording
@@ -54,4 +54,10 @@ def recorded_commit(source: Settings) -> str | None:
 def config_at(repo: gitrepo.GitRepo, rev: str = "HEAD") -> settings.Config:
     """gitops-push.yaml as the commit to deploy has it: like the manifests, read from Git, never from
     the work tree (a pull request's uncommitted or linked file must not steer a run)."""
-    return settings.parse_config(repo.file_at(repo.resolve(rev), settings.CONFIG_FILE))
+    try:
+        commit = repo.resolve(rev)
+    except GitStateError:
+        if rev != "HEAD":
+            raise
+        return {}  # a repository without a commit yet has no configuration either
+    return settings.parse_config(repo.file_at(commit, settings.CONFIG_FILE))

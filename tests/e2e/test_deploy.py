@@ -458,6 +458,9 @@ def test_config_file_environments_and_errors(workspace: Workspace, kube: KubeClu
             namespaces: oops
         """,
     )
+    uncommitted = workspace.cli("plan", "-o", "json")  # the config is read from Git, like the manifests
+    assert uncommitted.exit_code == 0, uncommitted.stderr
+    workspace.commit("a broken config")
     broken = workspace.cli("plan", "-o", "json")
     assert broken.exit_code == 2
     error = broken.json["errors"][0]

@@ -179,7 +179,7 @@ def test_immutable_fields_are_explained_and_replaced_only_when_asked(
     workspace.write("k8s/job.yaml", job(ns, "migrate:1"))
     workspace.write(
         "k8s/svc.yaml",
-        f"apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  clusterIP: 10.0.0.200\n  ports: [{{port: 80}}]\n",
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  clusterIP: 10.96.0.200\n  ports: [{{port: 80}}]\n",
     )
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s", "--no-wait").exit_code == 0
@@ -187,7 +187,7 @@ def test_immutable_fields_are_explained_and_replaced_only_when_asked(
     workspace.write("k8s/job.yaml", job(ns, "migrate:2"))
     workspace.write(
         "k8s/svc.yaml",
-        f"apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  clusterIP: 10.0.0.201\n  ports: [{{port: 80}}]\n",
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  clusterIP: 10.96.0.201\n  ports: [{{port: 80}}]\n",
     )
     workspace.commit("change immutable fields")
 
@@ -208,7 +208,7 @@ def test_immutable_fields_are_explained_and_replaced_only_when_asked(
     live = kube.get(JOBS, ns, "migrate")
     assert live is not None and live["metadata"]["uid"] != uid
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "migrate:2"
-    assert kube.get(SERVICES, ns, "web")["spec"]["clusterIP"] == "10.0.0.201"  # type: ignore[index]
+    assert kube.get(SERVICES, ns, "web")["spec"]["clusterIP"] == "10.96.0.201"  # type: ignore[index]
 
 
 def test_a_changed_deployment_selector_is_immutable(workspace: Workspace, kube: Cluster) -> None:
