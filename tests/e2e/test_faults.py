@@ -217,8 +217,9 @@ def test_an_api_server_down_past_the_budget_stops_the_run_with_one_error_and_a_r
         failed = results[0]
         assert failed.exit_code == 1, failed.stderr
         # Requests in flight when the server vanished may hang until their read timeout before anything
-        # fails; then the budget runs. Seconds, not the minutes of one budget per object.
-        assert 5 <= gave_up_after < 5 + 5 + 10
+        # fails; then the budget runs. Seconds, not the minutes of one budget per object. The budget
+        # counts from the first failed request, which can come before `devcluster stop` returns.
+        assert 4 <= gave_up_after < 5 + 5 + 10
         (error,) = failed.json["errors"]  # one error for the run, not one per object
         assert error["reference"] == "cluster-unreachable"
         assert error["message"].startswith(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,24 @@ def workdir(tmp_path: Path) -> Path:
 
 def blob(workdir: Path, rev: str, path: str) -> str:
     return gitutil.git(workdir, "rev-parse", f"{rev}:{path}")
+
+
+@pytest.fixture(autouse=True)
+def repositories_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every repository a test opens is closed after it: GitPython's long-lived cat-file processes
+    would otherwise be collected during a later test, which fails on their ResourceWarnings."""
+    opened: list[GitRepo] = []
+    really_open = open_repo
+
+    def tracked(directory: Path) -> GitRepo:
+        repo = really_open(directory)
+        opened.append(repo)
+        return repo
+
+    monkeypatch.setitem(globals(), "open_repo", tracked)
+    yield
+    for repo in opened:
+        repo.close()
 
 
 # --- open_repo, resolve --------------------------------------------------------------------------
