@@ -7,9 +7,10 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import git
 
@@ -79,6 +80,24 @@ def open_repo(directory: Path) -> GitRepo:
 def _pathspecs(paths: Sequence[str]) -> list[str]:
     # literal: a folder named like a glob must not match other files
     return [f":(literal){p}" if p else "." for p in paths]
+
+
+def _split_nul(stream: IO[bytes], chunk_size: int = 65536) -> Iterator[bytes]:
+    """The NUL-terminated records of `stream`, read a chunk at a time."""
+    pending = b""
+    while chunk := stream.read(chunk_size):
+        *records, pending = (pending + chunk).split(b"\0")
+        yield from records
+    if pending:
+        yield pending
+
+
+def _counts_as_file(entry: bytes) -> bool:
+    """Whether an `ls-tree -z` entry is something tree_files lists: a manifest, or a submodule (which
+    loading refuses by name, a clearer message than "no manifests")."""
+    meta, _, path = entry.partition(b"\t")
+    kind = meta.split(b" ")[1] if meta.count(b" ") == 2 else b""
+    return kind == b"commit" or (kind == b"blob" and is_manifest_path(path.decode(errors="replace")))
 
 
 def is_manifest_path(path: str) -> bool:
@@ -198,6 +217,22 @@ class GitRepo:
                 files.append(GitFile(path=path, blob=sha, gitlink=True))
         return files
 
+    def has_manifest(self, commit: str, paths: Sequence[str]) -> bool:
+        """Whether any manifest file lies under `paths` at `commit`. Stops reading Git's listing at the
+        first one, so asking costs little in a large environment (tree_files would list all of it)."""
+        command = [self._git(), "ls-tree", "-r", "-z", "--full-tree", commit, "--"]
+        with subprocess.Popen(
+            [*command, *_pathspecs(paths)],
+            cwd=self._repo.git_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        ) as listing:
+            assert listing.stdout is not None
+            found = any(_counts_as_file(entry) for entry in _split_nul(listing.stdout))
+            if found:
+                listing.kill()  # the rest of the listing is not needed
+        return found
+
     def file_at(self, commit: str, path: str) -> bytes | None:
         """One file's content at `commit` (None: no such file), from Git objects, never the work tree.
         A symlink is refused rather than followed: what it points at could be anything, a token file
@@ -226,7 +261,7 @@ class GitRepo:
             return [self.read_blob(sha) for sha in shas]
         request = "".join(f"{sha}\n" for sha in shas).encode()
         result = subprocess.run(
-            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch"],
+            [self._git(), "cat-file", "--batch"],
             cwd=self._repo.git_dir,
             input=request,
             capture_output=True,
@@ -235,6 +270,9 @@ class GitRepo:
         if result.returncode != 0:
             raise GitStateError(f"git cat-file failed: {result.stderr.decode(errors='replace').strip()}")
         return _batch_contents(result.stdout, shas)
+
+    def _git(self) -> str:
+        return self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git"
 
     def entries(self, commit: str, paths: Sequence[str]) -> dict[str, GitEntry]:
         """What each of `paths` is at `commit`, by path; a path the commit lacks is left out.

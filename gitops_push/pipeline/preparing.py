@@ -77,7 +77,7 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
 def rendered_or_files(context: Context, head: str) -> bool:
     """Whether head still holds anything: a rendered source, or a plain manifest file."""
     env = context.settings.environment
-    return env.rendered or bool(env.paths and context.repo.tree_files(head, env.paths))
+    return env.rendered or bool(env.paths and context.repo.has_manifest(head, env.paths))
 
 
 def refuse_moving_back(context: Context, state: State) -> None:

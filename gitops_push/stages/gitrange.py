@@ -253,7 +253,7 @@ def refuse_missing_paths(
                 f"path {path!r} of environment {environment!r} does not exist at commit {commit[:12]}",
                 hint="check --path, or the environment's paths in gitops-push.yaml",
             )
-    if not repo.tree_files(commit, paths):
+    if not repo.has_manifest(commit, paths):
         shown = ", ".join(repr(p or ".") for p in paths)
         raise UsageError(
             f"environment {environment!r} has no manifests under {shown} at commit {commit[:12]}",

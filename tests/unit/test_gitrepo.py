@@ -582,3 +582,22 @@ def test_export_refuses_a_symlink_leaving_the_export(workdir: Path, tmp_path: Pa
         caught.value.message
         == f"deploy/link.yaml is a symlink to {target}, outside the folders being rendered"
     )
+
+
+def test_has_manifest_agrees_with_tree_files(workdir: Path) -> None:
+    head = gitutil.commit(
+        workdir,
+        {
+            "k8s/notes.txt": "x",
+            "k8s/sub/b.json": "{}",
+            "docs/readme.md": "x",
+            "many/" + "/".join("d" * 3 for _ in range(3)) + "/z.yml": "z: 1\n",
+            **{f"many/f{n}.txt": "x" for n in range(3000)},  # the first manifest ends the listing early
+            **{f"late/a{n}.txt": "x" for n in range(3000)},  # the only manifest after many reads
+            "late/z.yaml": "z: 1\n",
+        },
+    )
+    repo = open_repo(workdir)
+    for paths in (["k8s"], ["docs"], ["many"], ["late"], ["docs", "k8s"], [""], ["k8s/notes.txt"]):
+        assert repo.has_manifest(head, paths) == bool(repo.tree_files(head, paths)), paths
+    assert repo.has_manifest(head, ["many"]) and not repo.has_manifest(head, ["docs"])
