@@ -20,6 +20,7 @@ from tests.e2e.workspace import (
     Workspace,
     bad_deployment,
     config_map,
+    edit_by_hand,
     namespace_manifest,
     unique,
 )
@@ -350,18 +351,7 @@ def test_field_manager_conflicts_name_the_manager_and_force_takes_over(
     workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git"}))
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
-    kube.request(
-        "PATCH",
-        CONFIG_MAPS.path(ns, "shared"),
-        query=[("fieldManager", "hand-editor"), ("force", "true")],
-        body={
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "shared", "namespace": ns},
-            "data": {"owner": "hand"},
-        },
-        content_type="application/apply-patch+yaml",
-    )
+    edit_by_hand(kube, CONFIG_MAPS, ns, "shared", {"data": {"owner": "hand"}})
     workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git again"}))
     workspace.commit()
 

@@ -13,6 +13,7 @@ from tests.e2e.workspace import (
     NAMESPACES,
     Workspace,
     config_map,
+    edit_by_hand,
     make_workspace,
     namespace_manifest,
     unique,
@@ -30,20 +31,15 @@ def test_a_copied_membership_label_does_not_make_an_object_prunable(
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
     # A controller (or a person) copies our label onto an object of its own, made with its own manager.
-    kube.request(
-        "PATCH",
-        CONFIG_MAPS.path(ns, "theirs"),
-        query=[("fieldManager", "some-controller")],
-        body={
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": "theirs",
-                "namespace": ns,
-                "labels": {ownership.PART_OF_LABEL: ownership.applyset_id(workspace.env)},
-            },
-        },
-        content_type="application/apply-patch+yaml",
+    labels = {ownership.PART_OF_LABEL: ownership.applyset_id(workspace.env)}
+    edit_by_hand(
+        kube,
+        CONFIG_MAPS,
+        ns,
+        "theirs",
+        {"metadata": {"labels": labels}},
+        manager="some-controller",
+        force=False,
     )
 
     result = workspace.cli("deploy", "--path", "k8s", "--all", "-o", "json")

@@ -9,21 +9,19 @@ from collections.abc import Iterator
 import pytest
 
 from gitops_push.kube import Cluster, Resource
-from tests.e2e.workspace import CONFIG_MAPS, SERVICES, Workspace, config_map, namespace_manifest, unique
+from tests.e2e.workspace import (
+    CONFIG_MAPS,
+    SERVICES,
+    Workspace,
+    admission_policy,
+    config_map,
+    namespace_manifest,
+    remove_admission_policy,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
-SETUP = "e2e-setup"  # the field manager of what the tests set up by hand
 
-POLICIES = Resource(
-    "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False
-)
-BINDINGS = Resource(
-    "admissionregistration.k8s.io",
-    "v1",
-    "ValidatingAdmissionPolicyBinding",
-    "validatingadmissionpolicybindings",
-    False,
-)
 JOBS = Resource("batch", "v1", "Job", "jobs", True)
 DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
 
@@ -32,54 +30,19 @@ DEPLOYMENTS = Resource("apps", "v1", "Deployment", "deployments", True)
 def policy(kube: Cluster) -> Iterator[str]:
     """A ValidatingAdmissionPolicy refusing ConfigMaps labelled forbidden=true, in namespaces labelled for it."""
     name = unique("no-forbidden")
-    kube.apply(
-        POLICIES,
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["configmaps"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)",
-                        "message": "ConfigMaps labelled forbidden are not allowed here",
-                    }
-                ],
-            },
+    admission_policy(
+        kube,
+        name,
+        plural="configmaps",
+        validation={
+            "expression": "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)",
+            "message": "ConfigMaps labelled forbidden are not allowed here",
         },
-        field_manager=SETUP,
-        dry_run=False,
-    )
-    kube.apply(
-        BINDINGS,
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {
-                "policyName": name,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": {"matchLabels": {"policy-test": name}}},
-            },
-        },
-        field_manager=SETUP,
-        dry_run=False,
+        bind={"matchResources": {"namespaceSelector": {"matchLabels": {"policy-test": name}}}},
     )
     time.sleep(2)  # the policy is loaded asynchronously by the API server
     yield name
-    kube.delete(BINDINGS, None, name)
-    kube.delete(POLICIES, None, name)
+    remove_admission_policy(kube, name)
 
 
 def labelled_namespace(name: str, labels: dict[str, str]) -> str:

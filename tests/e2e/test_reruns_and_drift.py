@@ -13,7 +13,7 @@ import pytest
 from gitops_push.kube.client import KubeCluster
 from tests.e2e.test_faults import socket_closed
 from tests.e2e.test_health_and_history import NOWHERE, deployment
-from tests.e2e.workspace import CONFIG_MAPS, Workspace, config_map, namespace_manifest, unique
+from tests.e2e.workspace import CONFIG_MAPS, Workspace, config_map, edit_by_hand, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -71,18 +71,7 @@ def test_plan_hints_at_the_deploy_flag_it_lacks(workspace: Workspace, kube: Kube
     workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git"}))
     workspace.commit()
     assert workspace.cli("deploy", "--path", "k8s").exit_code == 0
-    kube.request(
-        "PATCH",
-        CONFIG_MAPS.path(ns, "shared"),
-        query=[("fieldManager", "hand-editor"), ("force", "true")],
-        body={
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "shared", "namespace": ns},
-            "data": {"owner": "hand"},
-        },
-        content_type="application/apply-patch+yaml",
-    )
+    edit_by_hand(kube, CONFIG_MAPS, ns, "shared", {"data": {"owner": "hand"}})
     workspace.write("k8s/cm.yaml", config_map(ns, "shared", {"owner": "git again"}))
     workspace.commit()
 

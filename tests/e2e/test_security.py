@@ -20,26 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_push.kube import Cluster, KubeApiError, Resource
+from gitops_push.kube import Cluster, KubeApiError
 from tests.e2e.conftest import DevCluster
-from tests.e2e.workspace import SECRETS, Result, Workspace, namespace_manifest, unique
+from tests.e2e.workspace import SECRETS, Result, Workspace, admission_policy, namespace_manifest, unique
 
 pytestmark = pytest.mark.e2e
 
-POLICIES = Resource(
-    group="admissionregistration.k8s.io",
-    version="v1",
-    kind="ValidatingAdmissionPolicy",
-    plural="validatingadmissionpolicies",
-    namespaced=False,
-)
-BINDINGS = Resource(
-    group="admissionregistration.k8s.io",
-    version="v1",
-    kind="ValidatingAdmissionPolicyBinding",
-    plural="validatingadmissionpolicybindings",
-    namespaced=False,
-)
 RUN = 16  # masking.MIN_RUN: no run this long of the value may survive
 
 
@@ -57,44 +43,16 @@ def pieces(value: str) -> set[str]:
 
 def echoing_policy(kube: Cluster, namespace: str) -> None:
     """Refuse every Secret in `namespace`, quoting its key after 1,500 characters of padding."""
-    name = f"echo-{namespace}"
     padding = "p" * 1500
-    kube.create(
-        POLICIES,
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "resources": ["secrets"],
-                            "operations": ["CREATE", "UPDATE"],
-                        }
-                    ],
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-                },
-                "validations": [
-                    {
-                        "expression": "false",
-                        "messageExpression": f"'{padding} object.data.key=' + string(object.data['key'])",
-                    }
-                ],
-            },
+    admission_policy(
+        kube,
+        f"echo-{namespace}",
+        plural="secrets",
+        validation={
+            "expression": "false",
+            "messageExpression": f"'{padding} object.data.key=' + string(object.data['key'])",
         },
-    )
-    kube.create(
-        BINDINGS,
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {"policyName": name, "validationActions": ["Deny"]},
-        },
+        match={"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}},
     )
 
 

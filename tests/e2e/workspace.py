@@ -15,13 +15,24 @@ from typing import Any
 from click.testing import CliRunner
 
 from gitops_push.cli import main
-from gitops_push.kube import Cluster, Resource
+from gitops_push.kube import Cluster, KubeCluster, Resource
 
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 SECRETS = Resource(group="", version="v1", kind="Secret", plural="secrets", namespaced=True)
 NAMESPACES = Resource(group="", version="v1", kind="Namespace", plural="namespaces", namespaced=False)
 DEPLOYMENTS = Resource(group="apps", version="v1", kind="Deployment", plural="deployments", namespaced=True)
 SERVICES = Resource(group="", version="v1", kind="Service", plural="services", namespaced=True)
+POLICIES = Resource(
+    "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False
+)
+BINDINGS = Resource(
+    "admissionregistration.k8s.io",
+    "v1",
+    "ValidatingAdmissionPolicyBinding",
+    "validatingadmissionpolicybindings",
+    False,
+)
+SETUP = "e2e-setup"  # the field manager of what the tests set up by hand
 
 
 def unique(prefix: str) -> str:
@@ -137,3 +148,84 @@ spec:
     metadata: {{labels: {{app: bad}}}}
     spec: {{containers: [{{name: bad, image: bad:1}}]}}
 """
+
+
+def edit_by_hand(
+    kube: KubeCluster,
+    resource: Resource,
+    namespace: str,
+    name: str,
+    fields: Mapping[str, Any],
+    *,
+    manager: str = "hand-editor",
+    force: bool = True,
+) -> None:
+    """Someone else's server-side apply of `fields` onto an object: `kubectl apply --server-side` by a
+    person or a controller, under its own field manager (taking the fields over when `force`)."""
+    query = [("fieldManager", manager)] + ([("force", "true")] if force else [])
+    body = {
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "metadata": {"name": name, "namespace": namespace},
+        **fields,
+    }
+    if "metadata" in fields:
+        body["metadata"] = {**fields["metadata"], "name": name, "namespace": namespace}
+    kube.request(
+        "PATCH",
+        resource.path(namespace, name),
+        query=query,
+        body=body,
+        content_type="application/apply-patch+yaml",
+    )
+
+
+def admission_policy(
+    kube: Cluster,
+    name: str,
+    *,
+    plural: str,
+    validation: Mapping[str, str],
+    match: Mapping[str, Any] | None = None,
+    bind: Mapping[str, Any] | None = None,
+) -> None:
+    """A ValidatingAdmissionPolicy `name` denying CREATE and UPDATE of core `plural` that fail
+    `validation` (a CEL expression and its message), with its binding. `match` adds to the policy's
+    matchConstraints, `bind` to the binding's spec. Remove it with remove_admission_policy."""
+    rule = {
+        "apiGroups": [""],
+        "apiVersions": ["v1"],
+        "operations": ["CREATE", "UPDATE"],
+        "resources": [plural],
+    }
+    kube.apply(
+        POLICIES,
+        {
+            "apiVersion": POLICIES.api_version,
+            "kind": POLICIES.kind,
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [rule], **(match or {})},
+                "validations": [dict(validation)],
+            },
+        },
+        field_manager=SETUP,
+        dry_run=False,
+    )
+    kube.apply(
+        BINDINGS,
+        {
+            "apiVersion": BINDINGS.api_version,
+            "kind": BINDINGS.kind,
+            "metadata": {"name": name},
+            "spec": {"policyName": name, "validationActions": ["Deny"], **(bind or {})},
+        },
+        field_manager=SETUP,
+        dry_run=False,
+    )
+
+
+def remove_admission_policy(kube: Cluster, name: str) -> None:
+    kube.delete(BINDINGS, None, name)
+    kube.delete(POLICIES, None, name)
