@@ -15,7 +15,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from gitops_push.cli import main
-from gitops_push.kube import Cluster, KubeCluster, Resource
+from gitops_push.kube import Cluster, Resource
+from gitops_push.kube.client import KubeCluster
 
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 SECRETS = Resource(group="", version="v1", kind="Secret", plural="secrets", namespaced=True)
