@@ -7,10 +7,11 @@ deploy; their object events then carry the ROLLBACK stage, so they are not count
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from gitops_push import kinds
+from gitops_push import crds, kinds
 from gitops_push.errors import ApplyFailed, DryRunRejected
 from gitops_push.events import ObjectActed, Stage, StageFinished, StageStarted, Status, TagRecorded
 from gitops_push.model import Action, Change, Manifest, ObjectRef
@@ -139,7 +140,25 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
         ref, why = next(iter(stuck.items()))
         raise ApplyFailed(f"{ref} did not become ready: {why}")
     context.online.forget_discovery()
+    _wait_discovered(context, crds.definitions(manifests), time.monotonic() + PREREQUISITE_TIMEOUT)
     return state
+
+
+DISCOVERY_POLL = 0.25  # seconds between discovery requests for a just established CRD's kind
+
+
+def _wait_discovered(context: Context, definitions: Sequence[crds.CrdDefinition], deadline: float) -> None:
+    """An Established CRD can still be missing from discovery for a moment (the API server installs
+    its handlers after the condition is set): the next wave's custom resources would be refused as an
+    unknown kind. Ask until every served version of every kind is listed."""
+    for definition in definitions:
+        for version in (v.name for v in definition.versions if v.served):
+            api_version = f"{definition.group}/{version}"
+            while context.online.resource(api_version, definition.kind) is None:
+                if time.monotonic() > deadline:
+                    raise ApplyFailed(f"{definition.group_kind} {version} is established but not served")
+                context.cancellation.sleep(DISCOVERY_POLL)
+                context.online.forget_discovery()
 
 
 @executes(steps.WaitHealthy)

@@ -63,6 +63,8 @@ class FakeCluster:
         ] = {}  # (method, name) -> the error to raise
         self.on_apply: Callable[[dict[str, Any]], None] = lambda obj: None  # e.g. set a status
         self.closed = False
+        self.discovery_lag = 0  # discovery refreshes after a CRD's apply before its kind is served
+        self._unserved: list[tuple[Resource, int]] = []  # applied CRDs' kinds, refreshes still to go
         self._versions = itertools.count(1)
         self.store({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
 
@@ -111,6 +113,25 @@ class FakeCluster:
 
     def forget_discovery(self) -> None:
         self._count("forget_discovery")
+        waiting = [(resource, left - 1) for resource, left in self._unserved]
+        for resource, left in waiting:
+            if left <= 0:
+                self.add_resource(resource)
+        self._unserved = [(resource, left) for resource, left in waiting if left > 0]
+
+    def _serve_later(self, crd: Mapping[str, Any]) -> None:
+        """An applied CRD's kinds appear in discovery after `discovery_lag` refreshes, as on a real
+        API server, where Established can come a moment before the kind is served."""
+        spec = crd["spec"]
+        for version in spec["versions"]:
+            resource = Resource(
+                spec["group"],
+                version["name"],
+                spec["names"]["kind"],
+                spec["names"]["plural"],
+                spec.get("scope", "Namespaced") == "Namespaced",
+            )
+            self._unserved.append((resource, self.discovery_lag))
 
     def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
         self._count("get")
@@ -143,6 +164,8 @@ class FakeCluster:
         merged["metadata"].setdefault("uid", f"uid-{merged['metadata']['resourceVersion']}")
         merged["metadata"].setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
         self.on_apply(merged)
+        if resource.kind == "CustomResourceDefinition" and live is None:
+            self._serve_later(merged)
         self.objects[self._key(merged)] = merged
         return copy.deepcopy(merged)
 

@@ -52,9 +52,11 @@ class Recorder:
 
 
 def healthy(obj: dict[str, Any]) -> None:
-    """What the controllers would do: Namespaces become Active, Deployments available."""
+    """What the controllers would do: Namespaces become Active, CRDs Established, Deployments available."""
     if obj["kind"] == "Namespace":
         obj["status"] = {"phase": "Active"}
+    if obj["kind"] == "CustomResourceDefinition":
+        obj["status"] = {"conditions": [{"type": "Established", "status": "True"}]}
     if obj["kind"] == "Deployment":
         replicas = obj["spec"].get("replicas", 1)
         obj["metadata"]["generation"] = 1
@@ -217,6 +219,47 @@ def test_objects_in_a_namespace_of_the_same_deploy_are_dry_run_after_it(
     assert cluster.requests["dry-run"] == 3  # the Namespace, the ConfigMap (deferred), the ConfigMap again
     notes = [str(e) for e in sink.events if type(e).__name__ == "Note"]
     assert any("dry-run once their prerequisites are applied" in note for note in notes)
+
+
+WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.test}
+spec:
+  group: example.test
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+WIDGET = "apiVersion: example.test/v1\nkind: Widget\nmetadata: {name: small, namespace: shop}\n"
+
+
+def test_custom_resources_wait_until_their_established_crd_is_served(repo: Path, cluster: FakeCluster) -> None:
+    cluster.discovery_lag = 3  # Established, but three discovery refreshes pass before Widget is listed
+    gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/crd.yaml": WIDGET_CRD, "k8s/widget.yaml": WIDGET})
+
+    sink = deploy(repo, cluster)
+
+    assert ("Widget.example.test shop/small", Action.CREATED) in sink.acted(Stage.APPLY)
+    assert cluster.live("Widget", "shop", "small", group="example.test") is not None
+    assert cluster.requests["forget_discovery"] >= 3
+
+
+def test_a_crd_that_is_never_served_fails_the_deploy_by_name(
+    repo: Path, cluster: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writing, "PREREQUISITE_TIMEOUT", 0.3)
+    monkeypatch.setattr(writing, "DISCOVERY_POLL", 0.01)
+    cluster.discovery_lag = 10**6
+    gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/crd.yaml": WIDGET_CRD, "k8s/widget.yaml": WIDGET})
+
+    with pytest.raises(ApplyFailed, match=r"Widget\.example\.test v1 is established but not served"):
+        deploy(repo, cluster)
+    assert cluster.live("Widget", "shop", "small", group="example.test") is None
+    assert gitutil.git(repo, "tag", "--list") == ""
 
 
 def test_a_plan_writes_nothing(repo: Path, cluster: FakeCluster) -> None:
