@@ -237,7 +237,9 @@ spec:
 WIDGET = "apiVersion: example.test/v1\nkind: Widget\nmetadata: {name: small, namespace: shop}\n"
 
 
-def test_custom_resources_wait_until_their_established_crd_is_served(repo: Path, cluster: FakeCluster) -> None:
+def test_custom_resources_wait_until_their_established_crd_is_served(
+    repo: Path, cluster: FakeCluster
+) -> None:
     cluster.discovery_lag = 3  # Established, but three discovery refreshes pass before Widget is listed
     gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/crd.yaml": WIDGET_CRD, "k8s/widget.yaml": WIDGET})
 
