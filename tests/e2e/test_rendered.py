@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -273,8 +274,12 @@ def test_helm_hooks_run_in_their_phase_and_test_pods_are_not_deployed(
 
 
 def _complete(job: dict[str, Any] | None) -> bool:
+    return _finished(job, "Complete")
+
+
+def _finished(job: dict[str, Any] | None, condition: str) -> bool:
     conditions = ((job or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+    return any(c["type"] == condition and c["status"] == "True" for c in conditions)
 
 
 FAIL_EXIT_CODE = "devcluster.gitops-push.test/fail-exit-code"  # tools/kwok/pod-fail.yaml
@@ -315,9 +320,16 @@ def ui_color(kube: KubeCluster, namespace: str) -> str:
     return str(env["PODINFO_UI_COLOR"])
 
 
-def _failed(job: dict[str, Any] | None) -> bool:
-    conditions = ((job or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Failed" and c["status"] == "True" for c in conditions)
+def failed_job(kube: KubeCluster, namespace: str, name: str) -> dict[str, Any]:
+    """The Job once its controller marked it Failed. The deploy stops at the first failed pod, before the
+    controller has used up the Job's retries (podinfo's hooks allow one), so this can take a while."""
+    deadline = time.monotonic() + 90
+    job = kube.get(JOBS, namespace, name)
+    while not _finished(job, "Failed") and time.monotonic() < deadline:
+        time.sleep(1)
+        job = kube.get(JOBS, namespace, name)
+    assert job is not None and _finished(job, "Failed"), job
+    return job
 
 
 def test_a_failing_pre_upgrade_hook_stops_the_deploy_before_the_apply_and_a_fixed_rerun_converges(
@@ -343,8 +355,7 @@ def test_a_failing_pre_upgrade_hook_stops_the_deploy_before_the_apply_and_a_fixe
     assert "apply" not in step_names(failed)
     assert ui_color(kube, namespace) == "#34577c"  # the new colour, after the hook, was not applied
     assert failed.json["tag"] is None and workspace.tags() == [installed]
-    kept = kube.get(JOBS, namespace, "podinfo-pre-upgrade")
-    assert _failed(kept)  # before-hook-creation: the failed hook stays until the next run
+    kept = failed_job(kube, namespace, "podinfo-pre-upgrade")  # before-hook-creation: kept until the next run
 
     set_hook_exit_code(workspace, "preUpgrade", 0)
     workspace.commit("the pre-upgrade hook fixed")
