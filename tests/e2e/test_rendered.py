@@ -15,12 +15,19 @@ import pytest
 from gitops_push.kube import Resource
 from gitops_push.kube.client import KubeCluster
 from tests.conftest import FIXTURES
-from tests.e2e.workspace import DEPLOYMENTS, SERVICES, Result, Workspace, namespace_manifest, unique
+from tests.e2e.workspace import (
+    CONFIG_MAPS,
+    DEPLOYMENTS,
+    SERVICES,
+    Result,
+    Workspace,
+    namespace_manifest,
+    unique,
+)
 from tests.rendering.conftest import renderer_bin  # noqa: F401  (the session fixture that builds the tools)
 
 PODINFO = FIXTURES / "podinfo"
 MICROSERVICES_DEMO = FIXTURES / "microservices-demo"
-CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 JOBS = Resource(group="batch", version="v1", kind="Job", plural="jobs", namespaced=True)
 
 
