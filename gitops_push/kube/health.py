@@ -179,13 +179,25 @@ def _pvc(obj: Obj) -> Health:
 def pod_problem(pod: Obj) -> str | None:
     """Why a pod will not become ready by waiting (CrashLoopBackOff, image pulls...), or None."""
     status = pod.get("status") or {}
+    containers = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
     if status.get("phase") == "Failed":
-        return f"pod failed: {status.get('reason') or status.get('message') or 'Failed'}"
-    for container in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        why = status.get("reason") or status.get("message") or _failed_container(containers) or "Failed"
+        return f"pod failed: {why}"
+    for container in containers:
         waiting = (container.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in BAD_WAITING_REASONS:
             detail = f": {waiting['message']}" if waiting.get("message") else ""
             return f"container {container.get('name')}: {waiting['reason']}{detail}"
+    return None
+
+
+def _failed_container(statuses: Sequence[Obj]) -> str | None:
+    """The first container that exited non-zero: a kubelet sets no pod reason when a process fails."""
+    for container in statuses:
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        if terminated.get("exitCode"):
+            reason = f" ({terminated['reason']})" if terminated.get("reason") else ""
+            return f"container {container.get('name')} exited with code {terminated['exitCode']}{reason}"
     return None
 
 

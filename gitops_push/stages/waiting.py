@@ -3,10 +3,12 @@
 Used for the prerequisites of later waves (Namespaces Active, CRDs Established) and for the health of
 everything applied. It reports every change of an object's health as an event,
 fails fast on states that waiting will not fix (ProgressDeadlineExceeded, a failed Job, new pods in
-CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason. The pods judged
-are those of the workload's current revision, however old (a re-run meets the pods of the first
-attempt), and any pod created since the apply started. At the timeout it says what each object was
-still waiting for, and which pod kept it waiting: why it cannot be scheduled, or that it is not ready.
+CrashLoopBackOff or ImagePullBackOff) and names the object, the pod and the reason. A failed pod of a
+Job is not such a state: the Job makes another until its backoffLimit is used up, then fails. The
+pods judged are those of the workload's current revision, however old (a re-run meets the pods of
+the first attempt), and any pod created since the apply started. At the timeout it says what each
+object was still waiting for, and which pod kept it waiting: why it cannot be scheduled, or that it is
+not ready.
 """
 
 from __future__ import annotations
@@ -92,14 +94,19 @@ def _observe(cluster: Cluster, manifest: Manifest, started_at: datetime.datetime
     if live is None and _collected_when_finished(manifest):
         # ingress-nginx's certificate Jobs set ttlSecondsAfterFinished: 0; gone is their success.
         return health.Health(health.Status.CURRENT, "finished, then removed (ttlSecondsAfterFinished)")
-    if (
-        state.status is health.Status.IN_PROGRESS
-        and live is not None
-        and (manifest.ref.group, manifest.ref.kind) in health.WORKLOADS
-    ):
-        problem = _pod_problem(cluster, live, started_at, grace=UNSCHEDULABLE_GRACE)
+    if live is None or (manifest.ref.group, manifest.ref.kind) not in health.WORKLOADS:
+        return state
+    # A Job's controller retries a failed pod up to its backoffLimit (as Helm waits for a hook Job
+    # to fail, not its first pod): its Failed condition decides, and then names the pod that failed.
+    job = (manifest.ref.group, manifest.ref.kind) == ("batch", "Job")
+    if state.status is health.Status.IN_PROGRESS:
+        problem = _pod_problem(cluster, live, started_at, grace=UNSCHEDULABLE_GRACE, retried=job)
         if problem:
             return health.failed(problem)
+    elif state.status is health.Status.FAILED and job:
+        last = _pod_problem(cluster, live, started_at, grace=0.0)
+        if last:
+            return health.failed(f"{state.message}; {last}")
     return state
 
 
@@ -131,13 +138,15 @@ def _pod_problem(
     *,
     grace: float,
     not_ready: bool = False,
+    retried: bool = False,
 ) -> str | None:
     """The first judged pod of a workload that will not become ready, with the reason, or None.
 
     Judged are the pods of the workload's current revision, whenever they were created, and other
     pods created since the apply started. A re-run of a failed deploy used to skip the pods the first
     attempt had made, and waited the whole timeout on "1 old replicas pending termination" with no
-    reason. `not_ready` (at the timeout) also names a judged pod that is merely not ready yet.
+    reason. `not_ready` (at the timeout) also names a judged pod that is merely not ready yet;
+    `retried` passes over failed pods (those of a Job that will make another).
     """
     labels = ((workload.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     namespace = (workload.get("metadata") or {}).get("namespace")
@@ -153,6 +162,8 @@ def _pod_problem(
         if metadata.get("deletionTimestamp") or not (
             new or (current is not None and health.is_of_revision(pod, current))
         ):
+            continue
+        if retried and (pod.get("status") or {}).get("phase") == "Failed":
             continue
         name = str(metadata.get("name"))
         problem = health.pod_problem(pod) or _unschedulable(pod, now, grace)

@@ -21,6 +21,8 @@ NODES = Resource(group="", version="v1", kind="Node", plural="nodes", namespaced
 PODS = Resource(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
 CONFIG_MAPS = Resource(group="", version="v1", kind="ConfigMap", plural="configmaps", namespaced=True)
 DEPLOYMENTS = Resource(group="apps", version="v1", kind="Deployment", plural="deployments", namespaced=True)
+JOBS = Resource(group="batch", version="v1", kind="Job", plural="jobs", namespaced=True)
+FAIL_EXIT_CODE = "devcluster.gitops-push.test/fail-exit-code"  # tools/kwok/pod-fail.yaml
 
 
 @pytest.fixture
@@ -129,3 +131,60 @@ def test_the_service_range_is_as_large_as_a_real_clusters(kube: Cluster, namespa
     }
     applied = kube.apply(services, body, field_manager=SETUP, dry_run=False)
     assert applied["spec"]["clusterIP"] == "10.100.200.10"
+
+
+def job(namespace: str, name: str, pod_annotations: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "metadata": {"annotations": pod_annotations},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "task", "image": "registry.invalid/task:1"}],
+                },
+            },
+        },
+    }
+
+
+def finished_jobs(kube: Cluster, namespace: str, names: list[str]) -> dict[str, str]:
+    """name -> "Complete" or "Failed", once every Job has finished (a minute at most)."""
+    deadline = time.monotonic() + 60
+    finished: dict[str, str] = {}
+    while time.monotonic() < deadline and len(finished) < len(names):
+        for name in names:
+            conditions = ((kube.get(JOBS, namespace, name) or {}).get("status") or {}).get("conditions") or []
+            for condition in conditions:
+                if condition["type"] in ("Complete", "Failed") and condition["status"] == "True":
+                    finished[name] = condition["type"]
+        time.sleep(0.5)
+    return finished
+
+
+def test_a_pod_annotated_to_fail_fails_with_its_exit_code_and_other_jobs_complete(
+    kube: Cluster, namespace: str
+) -> None:
+    # Several annotated Jobs: kwok picks among matching stages at random by weight, so one lucky
+    # draw would prove nothing; every one of them must fail.
+    failing = [f"fails-{index}" for index in range(4)]
+    for name in failing:
+        kube.apply(JOBS, job(namespace, name, {FAIL_EXIT_CODE: "3"}), field_manager=SETUP, dry_run=False)
+    kube.apply(JOBS, job(namespace, "plain", {}), field_manager=SETUP, dry_run=False)
+    kube.apply(JOBS, job(namespace, "zero", {FAIL_EXIT_CODE: "0"}), field_manager=SETUP, dry_run=False)
+
+    finished = finished_jobs(kube, namespace, [*failing, "plain", "zero"])
+
+    assert finished == {**dict.fromkeys(failing, "Failed"), "plain": "Complete", "zero": "Complete"}
+    for name in failing:
+        (pod,) = kube.list(PODS, label_selector=f"job-name={name}", namespace=namespace)
+        assert pod["status"]["phase"] == "Failed"
+        (container,) = pod["status"]["containerStatuses"]
+        assert container["state"]["terminated"]["exitCode"] == 3
+        assert container["state"]["terminated"]["reason"] == "Error"
+    (plain,) = kube.list(PODS, label_selector="job-name=plain", namespace=namespace)
+    assert plain["status"]["phase"] == "Succeeded"
+    assert plain["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0

@@ -15,10 +15,19 @@ import pytest
 from gitops_push.kube import Resource
 from gitops_push.kube.client import KubeCluster
 from tests.conftest import FIXTURES
-from tests.e2e.workspace import DEPLOYMENTS, SERVICES, Result, Workspace, namespace_manifest, unique
+from tests.e2e.workspace import (
+    CONFIG_MAPS,
+    DEPLOYMENTS,
+    SERVICES,
+    Result,
+    Workspace,
+    namespace_manifest,
+    unique,
+)
 from tests.rendering.conftest import renderer_bin  # noqa: F401  (the session fixture that builds the tools)
 
 PODINFO = FIXTURES / "podinfo"
+MICROSERVICES_DEMO = FIXTURES / "microservices-demo"
 JOBS = Resource(group="batch", version="v1", kind="Job", plural="jobs", namespaced=True)
 
 
@@ -208,14 +217,14 @@ def test_an_invalid_rendered_object_names_its_source_file(
     assert kube.get(DEPLOYMENTS, staging, "podinfo") is None
 
 
-def hooked_chart(workspace: Workspace, *hooks: str) -> str:
-    """The podinfo chart with some of its hook Jobs on (kept after they ran, so the test sees them)."""
+def hooked_chart(workspace: Workspace, *hooks: str, delete_policy: str = "before-hook-creation") -> str:
+    """The podinfo chart with some of its hook Jobs on, under one delete policy (by default kept after
+    they ran, so the test sees them)."""
     namespace = unique("hooks")
     workspace.copy(PODINFO / "charts" / "podinfo", "charts/podinfo")
     workspace.write("namespaces/ns.yaml", namespace_manifest(namespace))
     settings = ", ".join(
-        f"hooks.{hook}.job.enabled=true, hooks.{hook}.job.hookDeletePolicy=before-hook-creation"
-        for hook in hooks
+        f"hooks.{hook}.job.enabled=true, hooks.{hook}.job.hookDeletePolicy={delete_policy}" for hook in hooks
     )
     workspace.write(
         "gitops-push.yaml",
@@ -271,8 +280,118 @@ def test_helm_hooks_run_in_their_phase_and_test_pods_are_not_deployed(
 
 
 def _complete(job: dict[str, Any] | None) -> bool:
+    return _finished(job, "Complete")
+
+
+def _finished(job: dict[str, Any] | None, condition: str) -> bool:
     conditions = ((job or {}).get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+    return any(c["type"] == condition and c["status"] == "True" for c in conditions)
+
+
+FAIL_EXIT_CODE = "devcluster.gitops-push.test/fail-exit-code"  # tools/kwok/pod-fail.yaml
+HOOK_POD_TEMPLATE = "  template:\n    spec:\n"
+HOOK_EXIT_CODES = "# exit codes of the hooks, set by the test\n"
+
+
+def hooks_that_can_fail(workspace: Workspace) -> None:
+    """kwok runs no process, so the chart's own `exitCode` value cannot fail a hook by itself: the
+    pod of a hook Job whose `exitCode` is not 0 also gets the devcluster's annotation, and kwok ends
+    it Failed with that exit code, as a kubelet would report the process (tools/kwok/pod-fail.yaml)."""
+    job = workspace.root / "charts/podinfo/templates/hooks/job.yaml"
+    text = job.read_text()
+    assert text.count(HOOK_POD_TEMPLATE) == 1, "the podinfo hook template changed shape"
+    annotated = (
+        "  template:\n"
+        "    {{- if ne (int $hookConfig.job.exitCode) 0 }}\n"
+        "    metadata:\n"
+        "      annotations:\n"
+        f"        {FAIL_EXIT_CODE}: {{{{ $hookConfig.job.exitCode | quote }}}}\n"
+        "    {{- end }}\n"
+        "    spec:\n"
+    )
+    job.write_text(text.replace(HOOK_POD_TEMPLATE, annotated))
+
+
+def set_hook_exit_code(workspace: Workspace, hook: str, code: int) -> None:
+    """The exit code the hook's process ends with, in the production values (replacing an earlier one)."""
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    text = values.read_text().split(HOOK_EXIT_CODES)[0]
+    values.write_text(f"{text}{HOOK_EXIT_CODES}hooks: {{{hook}: {{job: {{exitCode: {code}}}}}}}\n")
+
+
+def ui_color(kube: KubeCluster, namespace: str) -> str:
+    live = kube.get(DEPLOYMENTS, namespace, "podinfo")
+    assert live is not None
+    env = {e["name"]: e.get("value") for e in live["spec"]["template"]["spec"]["containers"][0]["env"]}
+    return str(env["PODINFO_UI_COLOR"])
+
+
+def test_a_failing_pre_upgrade_hook_stops_the_deploy_before_the_apply_and_a_fixed_rerun_converges(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = hooked_chart(workspace, "preUpgrade")
+    hooks_that_can_fail(workspace)
+    workspace.commit("podinfo with an upgrade hook")
+    assert workspace.cli("deploy", "--no-wait").exit_code == 0
+    (installed,) = workspace.tags()
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    values.write_text(values.read_text().replace('color: "#34577c"', 'color: "#ff0000"'))
+    set_hook_exit_code(workspace, "preUpgrade", 3)
+    workspace.commit("an upgrade whose pre-upgrade hook fails")
+
+    failed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert failed.exit_code == 1, failed.stdout + failed.stderr
+    (error,) = failed.json["errors"]
+    assert error["message"].startswith(f"pre-deploy hook Job.batch {namespace}/podinfo-pre-upgrade failed")
+    assert "BackoffLimitExceeded" in error["message"]
+    assert "container job exited with code 3" in error["message"]
+    assert error["file"] == "charts/podinfo/templates/hooks/job.yaml"
+    assert acted(failed) == {f"Deployment {namespace}/podinfo": "skipped"}  # the change after the hook
+    assert ui_color(kube, namespace) == "#34577c"  # the new colour, after the hook, was not applied
+    assert failed.json["tag"] is None and workspace.tags() == [installed]
+    kept = kube.get(JOBS, namespace, "podinfo-pre-upgrade")  # before-hook-creation: kept until the next run
+    assert _finished(kept, "Failed")
+    assert kept is not None and kept["status"]["failed"] == 2  # the deploy waited for podinfo's one retry
+
+    set_hook_exit_code(workspace, "preUpgrade", 0)
+    workspace.commit("the pre-upgrade hook fixed")
+    fixed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert ui_color(kube, namespace) == "#ff0000"
+    rerun = kube.get(JOBS, namespace, "podinfo-pre-upgrade")
+    assert _complete(rerun)
+    assert rerun is not None and rerun["metadata"]["uid"] != kept["metadata"]["uid"]
+    assert workspace.tags() == [fixed.json["tag"], installed]
+
+
+def test_a_failing_post_install_hook_fails_the_deploy_with_no_tag_and_a_fixed_rerun_converges(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = hooked_chart(workspace, "postInstall", delete_policy="hook-failed")
+    hooks_that_can_fail(workspace)
+    set_hook_exit_code(workspace, "postInstall", 4)
+    workspace.commit("podinfo whose post-install hook fails")
+
+    failed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert failed.exit_code == 1, failed.stdout + failed.stderr
+    (error,) = failed.json["errors"]
+    assert error["message"].startswith(f"post-deploy hook Job.batch {namespace}/podinfo-post-install failed")
+    assert "container job exited with code 4" in error["message"]
+    assert failed.json["tag"] is None and workspace.tags() == []
+    assert kube.get(DEPLOYMENTS, namespace, "podinfo") is not None  # applied before the post hook ran
+    assert kube.get(JOBS, namespace, "podinfo-post-install") is None  # hook-failed: deleted
+
+    set_hook_exit_code(workspace, "postInstall", 0)
+    workspace.commit("the post-install hook fixed")
+    fixed = workspace.cli("deploy", "-o", "json", "--timeout", "120s")
+
+    assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
+    assert "post-hooks" in step_names(fixed)
+    assert _complete(kube.get(JOBS, namespace, "podinfo-post-install"))  # a success is kept: hook-failed only
+    assert workspace.tags() == [fixed.json["tag"]]
 
 
 def test_status_plan_offline_and_rollback_work_on_an_overlay_environment(
@@ -297,3 +416,101 @@ def test_status_plan_offline_and_rollback_work_on_an_overlay_environment(
     assert rolled.exit_code == 0, rolled.stderr
     live = kube.get(SERVICES, staging, "podinfo")
     assert live is not None and live["spec"]["type"] == "ClusterIP"
+
+
+NOTICE_COMPONENT = {
+    "kustomization.yaml": """
+        apiVersion: kustomize.config.k8s.io/v1alpha1
+        kind: Component
+        resources: [notice.yaml]
+        patches:
+          - path: frontend-message.yaml
+        """,
+    "notice.yaml": """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: shop-notice}
+        data: {message: "Free shipping this week"}
+        """,
+    # The frontend shows FRONTEND_MESSAGE as a banner; here it comes from the component's ConfigMap.
+    "frontend-message.yaml": """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: frontend}
+        spec:
+          template:
+            spec:
+              containers:
+                - name: server
+                  env:
+                    - name: FRONTEND_MESSAGE
+                      valueFrom: {configMapKeyRef: {name: shop-notice, key: message}}
+        """,
+}
+
+
+def shop_with_a_component(workspace: Workspace) -> str:
+    """The microservices-demo base, a component of the test's own (a notice ConfigMap the frontend
+    shows; the fixture ships no component) and an overlay that combines them in a namespace of its own.
+    The component needs nothing remote and no CRD."""
+    namespace = unique("shop")
+    workspace.copy(MICROSERVICES_DEMO, "apps/shop/base")
+    for name, text in NOTICE_COMPONENT.items():
+        workspace.write(f"apps/shop/components/notice/{name}", text)
+    workspace.write("apps/shop/overlays/dev/namespace.yaml", namespace_manifest(namespace))
+    workspace.write(
+        "apps/shop/overlays/dev/kustomization.yaml",
+        f"""
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        namespace: {namespace}
+        resources: [namespace.yaml, ../../base]
+        components: [../../components/notice]
+        """,
+    )
+    workspace.write(
+        "gitops-push.yaml",
+        f"""
+        environments:
+          {workspace.env}:
+            kustomize: apps/shop/overlays/dev
+        """,
+    )
+    return namespace
+
+
+def test_the_microservices_demo_base_with_a_component_deploys_and_a_component_change_applies_only_its_object(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = shop_with_a_component(workspace)
+    workspace.commit("the shop with a notice")
+
+    first = workspace.cli("deploy", "-o", "json", "--timeout", "180s")
+
+    assert first.exit_code == 0, first.stdout + first.stderr
+    assert first.actions()[f"ConfigMap {namespace}/shop-notice"] == "created"
+    assert first.actions()[f"Deployment {namespace}/frontend"] == "created"
+    frontend = kube.get(DEPLOYMENTS, namespace, "frontend")
+    assert frontend is not None
+    env = {e["name"]: e for e in frontend["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["FRONTEND_MESSAGE"]["valueFrom"] == {
+        "configMapKeyRef": {"name": "shop-notice", "key": "message"}
+    }
+    assert "PRODUCT_CATALOG_SERVICE_ADDR" in env  # the base's variables are kept beside the component's
+    notice = workspace.root / "apps/shop/components/notice/notice.yaml"
+    notice.write_text(notice.read_text().replace("Free shipping this week", "Closed for inventory"))
+    workspace.commit("a new notice")
+
+    plan = workspace.cli("plan", "-o", "json")
+
+    assert plan.exit_code == 0, plan.stdout + plan.stderr
+    assert acted(plan) == {f"ConfigMap {namespace}/shop-notice": "configured"}
+    deployed = workspace.cli("deploy", "-o", "json", "--timeout", "180s")
+    assert deployed.exit_code == 0, deployed.stdout + deployed.stderr
+    assert acted(deployed) == acted(plan)
+    live = kube.get(CONFIG_MAPS, namespace, "shop-notice")
+    assert live is not None and live["data"] == {"message": "Closed for inventory"}
+    status = workspace.cli("status", "-o", "json", "--exit-code")
+    assert status.exit_code == 0, status.stdout + status.stderr
+    assert set(status.actions().values()) == {"unchanged"}
+    assert len(status.actions()) == len(first.actions())

@@ -224,6 +224,25 @@ def test_pods_that_will_not_recover_are_named_with_the_reason(reason: str) -> No
     assert health.compute(pod).status is Status.FAILED
 
 
+def test_a_failed_pod_names_the_container_that_exited_non_zero_and_its_code() -> None:
+    # A kubelet gives a pod whose process failed no reason of its own: the container status has it.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "status": {
+            "phase": "Failed",
+            "containerStatuses": [
+                {"name": "sidecar", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+                {"name": "job", "state": {"terminated": {"exitCode": 3, "reason": "Error"}}},
+            ],
+        },
+    }
+    assert health.pod_problem(pod) == "pod failed: container job exited with code 3 (Error)"
+    evicted = {"status": {"phase": "Failed", "reason": "Evicted", "containerStatuses": []}}
+    assert health.pod_problem(evicted) == "pod failed: Evicted"
+    assert health.pod_problem({"status": {"phase": "Failed"}}) == "pod failed: Failed"
+
+
 def test_an_unschedulable_pod_says_why() -> None:
     pod = {
         "status": {
