@@ -654,19 +654,17 @@ def stage_medians(runs: Sequence[Run], *, on_cpu: bool = False) -> dict[str, flo
     }
 
 
-def where_time_goes(runs: Sequence[Run], rtt_ms: int, loopback: Sequence[Run]) -> str:
-    """Each stage's wall-clock and CPU seconds; beyond loopback, what grew, in round trips."""
+def where_time_goes(runs: Sequence[Run], rtt_ms: int, loopback: Sequence[Run], phase: str) -> Figure:
+    """Seconds off CPU, with each stage's wall-clock and CPU seconds and, beyond loopback, what grew
+    since loopback, in round trips."""
     wall, on_cpu = stage_medians(runs), stage_medians(runs, on_cpu=True)
-    used = sum(on_cpu.values())
+    used, total = sum(on_cpu.values()), sum(wall.values())
     stages = ", ".join(
         f"{name} {seconds:.2f} ({on_cpu.get(name, 0.0):.2f})"
         for name, seconds in wall.items()
         if seconds >= 0.01
     )
-    text = (
-        f"its process on CPU {used:.2f} s, off CPU (waiting) {sum(wall.values()) - used:.2f} s; "
-        f"stages, wall (CPU) s: {stages}"
-    )
+    text = f"of {total:.2f} s in its process, {used:.2f} s on CPU; stages, wall (CPU) s: {stages}"
     if rtt_ms and loopback:
         base = stage_medians(loopback)
         grown = sorted(((wall[n] - base.get(n, 0.0), n) for n in wall), reverse=True)
@@ -675,7 +673,14 @@ def where_time_goes(runs: Sequence[Run], rtt_ms: int, loopback: Sequence[Run]) -
             for seconds, name in grown[:4]
             if seconds >= 0.05
         )
-    return text + " (medians, in-process stage events)"
+    where = f"RTT {rtt_ms} ms" if rtt_ms else "loopback"
+    return Figure(
+        NAME,
+        f"gitops-push off CPU (waiting), {phase}, {where}",
+        total - used,
+        "s",
+        text + " (medians, stage events)",
+    )
 
 
 def report_phase(report: Report, phase: Phase, objects: int) -> None:
@@ -743,9 +748,7 @@ def report_phase(report: Report, phase: Phase, objects: int) -> None:
         f">= {RAW_TARGET:.0%}",
         share >= RAW_TARGET,
     )
-    add(
-        f"gitops-push: where the time goes, {phase.name}, loopback", gp_total, "s", where_time_goes(gp, 0, [])
-    )
+    report.add(where_time_goes(gp, 0, [], phase.name))
     count = median([r.requests.total for r in gp])
     middle = sorted(gp, key=lambda r: r.requests.total)[len(gp) // 2]
     add(
@@ -813,12 +816,7 @@ def report_latency(report: Report, rtt_ms: int, phase: Phase, loopback: Latency 
             f"<= {MARGIN_SECONDS:g} s",
             slower <= MARGIN_SECONDS,
         )
-    add(
-        f"gitops-push: where the time goes, {at}",
-        gp_total,
-        "s",
-        where_time_goes(gp, rtt_ms, base.runs["gitops-push"] if base is not None else []),
-    )
+    report.add(where_time_goes(gp, rtt_ms, base.runs["gitops-push"] if base is not None else [], phase.name))
     count = median([r.requests.total for r in gp])
     add(
         f"gitops-push requests, {objects} objects, {at}",
