@@ -547,6 +547,7 @@ def run(
     namespaces: int = 5,
     keep: bool = False,
     rtts_ms: Sequence[int] = RTTS_MS,
+    cluster_name: str = CLUSTER,
 ) -> list[Latency]:
     """Measure at every round-trip time in turn, report the figures, and return the runs (for the chart)."""
     rounds = max(1, min(rounds, 10))
@@ -554,7 +555,7 @@ def run(
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp,
-        devcluster(CLUSTER, keep=keep) as cluster,
+        devcluster(cluster_name, keep=keep) as cluster,
     ):
         work = Path(tmp)
         direct = Bench(cluster, work, objects, namespaces, Link(0, cluster.kubeconfig))
@@ -863,6 +864,7 @@ def main() -> int:
         "--chart", type=Path, metavar="PNG", help="also draw the times against the round trip"
     )
     parser.add_argument("--keep", action="store_true", help="leave the devcluster running")
+    parser.add_argument("--cluster-name", default=CLUSTER, help=f"the devcluster's name (default {CLUSTER})")
     args = parser.parse_args()
     report = Report()
     results = run(
@@ -872,6 +874,7 @@ def main() -> int:
         namespaces=args.namespaces,
         keep=args.keep,
         rtts_ms=args.rtt_ms,
+        cluster_name=args.cluster_name,
     )
     print_report(report, "gitops-push against a devcluster")
     if args.chart:

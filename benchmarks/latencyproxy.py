@@ -82,6 +82,10 @@ class _Server:
                 directions.create_task(self._direction(upstream_in, client_out, up=False))
         except* OSError:
             pass  # a peer reset or refused: both sides are closed below, as on a broken path
+        except* asyncio.CancelledError:
+            # Only close_connections() cancels us: end quietly (Python 3.11's stream callback
+            # would log a cancelled connection task as an unhandled error).
+            pass
         finally:
             for writer in (client_out, upstream_out):
                 if writer is not None:

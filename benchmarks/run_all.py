@@ -62,6 +62,11 @@ def main() -> int:
     parser.add_argument("--skip-cluster", action="store_true", help="no devcluster benchmark")
     parser.add_argument("--profile", action="store_true", help="print cProfile tables of the plans")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--cluster-name",
+        default=bench_cluster.CLUSTER,
+        help="the devcluster bench_cluster.py starts and stops",
+    )
     parser.add_argument("--update-docs", action="store_true", help=f"write the table into {DOCS.name}")
     args = parser.parse_args()
     report = Report()
@@ -73,7 +78,9 @@ def main() -> int:
     }
     latency: list[bench_cluster.Latency] = []
     if not args.skip_cluster:
-        runs["cluster"] = lambda: latency.extend(bench_cluster.run(report, rounds=1 if args.quick else 3))
+        runs["cluster"] = lambda: latency.extend(
+            bench_cluster.run(report, rounds=1 if args.quick else 3, cluster_name=args.cluster_name)
+        )
     failed = run_each(runs)
     command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
     print(f"\nissue #6 benchmarks ({command.strip()})\n{report.header()}\n")
@@ -83,7 +90,7 @@ def main() -> int:
     if args.json:
         args.json.write_text(report.to_json())
     if args.update_docs and not failed:
-        update_docs(report, "nox -s bench", time.perf_counter() - STARTED)
+        update_docs(report, command.strip(), time.perf_counter() - STARTED)
         print(f"\nwrote the table into {DOCS}")
         if latency:
             series = bench_cluster.chart_series(latency)

@@ -144,7 +144,9 @@ def test_the_command_prints_its_port_first_and_stops_on_sigterm(echo: EchoServer
         "--delay-ms",
         str(delay_ms),
     ]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ}) as proxy:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ}
+    ) as proxy:
         try:
             assert proxy.stdout is not None
             port = int(proxy.stdout.readline())
@@ -154,6 +156,8 @@ def test_the_command_prints_its_port_first_and_stops_on_sigterm(echo: EchoServer
                 proxy.send_signal(signal.SIGTERM)
                 assert proxy.wait(timeout=30) == 0
                 assert sock.recv(1) == b""  # the open connection was closed, not left hanging
+            assert proxy.stderr is not None
+            assert proxy.stderr.read() == ""  # no error logged on the way out
         finally:
             if proxy.poll() is None:
                 proxy.kill()
