@@ -669,11 +669,12 @@ def where_time_goes(runs: Sequence[Run], rtt_ms: int, loopback: Sequence[Run], p
     if rtt_ms and loopback:
         base = stage_medians(loopback)
         grown = sorted(((wall[n] - base.get(n, 0.0), n) for n in wall), reverse=True)
-        text += "; grown since loopback: " + ", ".join(
+        growth = ", ".join(
             f"{name} +{seconds:.2f} s = {seconds / (rtt_ms / 1000):.0f} round trips"
             for seconds, name in grown[:4]
             if seconds >= 0.05
         )
+        text += f"; grown since loopback: {growth or 'no stage by 0.05 s or more'}"
     where = f"RTT {rtt_ms} ms" if rtt_ms else "loopback"
     return Figure(
         NAME,

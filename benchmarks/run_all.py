@@ -82,7 +82,7 @@ def main() -> int:
             bench_cluster.run(report, rounds=1 if args.quick else 3, cluster_name=args.cluster_name)
         )
     failed = run_each(runs)
-    command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/run_all.py " + " ".join(options_shown(sys.argv[1:]))
     print(f"\nissue #6 benchmarks ({command.strip()})\n{report.header()}\n")
     print(report.table())
     for name in failed:
@@ -97,6 +97,21 @@ def main() -> int:
             chart.latency_chart(series, CHART, objects=bench_cluster.OBJECTS, machine=report.header())
             print(f"drew {CHART}")
     return 1 if failed else 0
+
+
+def options_shown(argv: list[str]) -> list[str]:
+    """The command line as the results line shows it: a file name (--json FILE) says nothing about the
+    figures and may name a private path, so it is left out."""
+    shown, hide_next = [], False
+    for arg in argv:
+        if hide_next:
+            shown.append("FILE")
+        elif arg.startswith("--json="):
+            shown.append("--json=FILE")
+        else:
+            shown.append(arg)
+        hide_next = arg == "--json"
+    return shown
 
 
 def run_each(runs: dict[str, Callable[[], None]]) -> list[str]:
