@@ -110,5 +110,6 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmarks of docs/benchmarks.md; rewrites its results table unless given arguments."""
-    session.install("-e", ".", "cryptography>=42", "fastjsonschema")  # the last for validation_throughput.py
+    # fastjsonschema for validation_throughput.py, matplotlib for the latency chart (benchmarks/chart.py)
+    session.install("-e", ".", "cryptography>=42", "fastjsonschema", "matplotlib")
     session.run("python", "benchmarks/run_all.py", *(session.posargs or ["--update-docs"]))

@@ -252,11 +252,12 @@ def render(obj: Obj) -> str:
 def cluster_objects(
     namespaces: list[str], count: int, *, revision: int = 0, per_file: int = 5
 ) -> dict[str, list[dict[str, Any]]]:
-    """For bench_cluster.py: COUNT ConfigMaps, Services and Deployments (in turn) over NAMESPACES,
-    PER_FILE to a file, as {relative path: bodies}. REVISION changes every object (a ConfigMap value,
-    a Service annotation, a Deployment's image). Deployments have 0 replicas: the benchmark measures
-    the deploying tool, not the controllers and kwok starting pods; Services are headless."""
-    kinds = ("ConfigMap", "Service", "Deployment")
+    """For bench_cluster.py: COUNT objects over NAMESPACES, one in five a Service and the others
+    ConfigMaps and Deployments in turn, PER_FILE to a file, as {relative path: bodies}. REVISION
+    changes every object (a ConfigMap value, a Service annotation, a Deployment's image). Deployments
+    have 0 replicas: the benchmark measures the deploying tool, not the controllers and kwok starting
+    pods. Services get a cluster address, as they would in a real cluster."""
+    kinds = ("ConfigMap", "Deployment", "ConfigMap", "Deployment", "Service")
     files: dict[str, list[dict[str, Any]]] = {}
     for index in range(count):
         namespace = namespaces[index % len(namespaces)]
@@ -265,8 +266,6 @@ def cluster_objects(
         made = body(obj)
         if obj.kind == "Deployment":
             made["spec"]["replicas"] = 0
-        elif obj.kind == "Service":
-            made["spec"]["clusterIP"] = "None"  # headless: the devcluster has only 254 service IPs
         files.setdefault(f"{MANIFESTS}/{namespace}/part-{slot // per_file:04d}.yaml", []).append(made)
     return files
 

@@ -1,11 +1,13 @@
-"""Every benchmark of issue #6, one table: `nox -s bench` runs this.
+"""Every benchmark of issues #6 and #16, one table: `nox -s bench` runs this.
 
     python benchmarks/run_all.py [--quick] [--skip-cluster] [--profile] [--json FILE] [--update-docs]
 
 Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command)
-and bench_cluster.py (which starts and stops its own devcluster), then prints all their figures as
-one table with the machine they were measured on. `--update-docs` writes that table, the machine and
-the command line into docs/benchmarks.md between its `results` markers; `--json` writes the figures.
+and bench_cluster.py (which starts and stops its own devcluster, and measures at several network
+round-trip times), then prints all their figures as one table with the machine they were measured
+on. `--update-docs` writes that table, the machine and the command line into docs/benchmarks.md
+between its `results` markers, and redraws the chart of deploy times against the round trip
+(docs/img/benchmarks-latency.png); `--json` writes the figures.
 A benchmark that fails is reported and the others still run; the exit code is then 1. A missed
 target is a result, not a failure: the exit code stays 0.
 """
@@ -24,9 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_cluster
 import bench_plan
 import bench_validate
+import chart
 from common import ROOT, Report
 
 DOCS = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "img" / "benchmarks-latency.png"
 START, END = "<!-- results: start -->", "<!-- results: end -->"
 
 
@@ -58,6 +62,11 @@ def main() -> int:
     parser.add_argument("--skip-cluster", action="store_true", help="no devcluster benchmark")
     parser.add_argument("--profile", action="store_true", help="print cProfile tables of the plans")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--cluster-name",
+        default=bench_cluster.CLUSTER,
+        help="the devcluster bench_cluster.py starts and stops",
+    )
     parser.add_argument("--update-docs", action="store_true", help=f"write the table into {DOCS.name}")
     args = parser.parse_args()
     report = Report()
@@ -67,10 +76,13 @@ def main() -> int:
         ),
         "validate": lambda: bench_validate.run(report, runs=2 if args.quick else 5),
     }
+    latency: list[bench_cluster.Latency] = []
     if not args.skip_cluster:
-        runs["cluster"] = lambda: bench_cluster.run(report, rounds=1 if args.quick else 3)
+        runs["cluster"] = lambda: latency.extend(
+            bench_cluster.run(report, rounds=1 if args.quick else 3, cluster_name=args.cluster_name)
+        )
     failed = run_each(runs)
-    command = "python benchmarks/run_all.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/run_all.py " + " ".join(options_shown(sys.argv[1:]))
     print(f"\nissue #6 benchmarks ({command.strip()})\n{report.header()}\n")
     print(report.table())
     for name in failed:
@@ -78,9 +90,28 @@ def main() -> int:
     if args.json:
         args.json.write_text(report.to_json())
     if args.update_docs and not failed:
-        update_docs(report, "nox -s bench", time.perf_counter() - STARTED)
+        update_docs(report, command.strip(), time.perf_counter() - STARTED)
         print(f"\nwrote the table into {DOCS}")
+        if latency:
+            series = bench_cluster.chart_series(latency)
+            chart.latency_chart(series, CHART, objects=bench_cluster.OBJECTS, machine=report.header())
+            print(f"drew {CHART}")
     return 1 if failed else 0
+
+
+def options_shown(argv: list[str]) -> list[str]:
+    """The command line as the results line shows it: a file name (--json FILE) says nothing about the
+    figures and may name a private path, so it is left out."""
+    shown, hide_next = [], False
+    for arg in argv:
+        if hide_next:
+            shown.append("FILE")
+        elif arg.startswith("--json="):
+            shown.append("--json=FILE")
+        else:
+            shown.append(arg)
+        hide_next = arg == "--json"
+    return shown
 
 
 def run_each(runs: dict[str, Callable[[], None]]) -> list[str]:

@@ -4,8 +4,9 @@
 
 Runs `gitops-push ARGS...` in this process exactly as the console script does, and writes to
 TIMES.json when each stage started and finished (perf_counter seconds from the start of this
-process, and the wall-clock time of the start), taken from the StageStarted and StageFinished events
-the pipeline sends its reporters. The reporters are wrapped, never changed: what the tool prints and
+process, the CPU seconds this process had used by then, and the wall-clock time of the start), taken
+from the StageStarted and StageFinished events the pipeline sends its reporters, and the process's
+peak resident set size. The reporters are wrapped, never changed: what the tool prints and
 its exit code are the tool's own.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -38,6 +40,7 @@ def main() -> int:
                     "event": "started" if isinstance(event, StageStarted) else "finished",
                     "stage": event.stage.value,
                     "at": time.perf_counter() - STARTED,
+                    "cpu": time.process_time(),  # every thread's CPU seconds, from process start
                 }
             )
         original(self, event)
@@ -51,8 +54,14 @@ def main() -> int:
     except SystemExit as exc:
         code = exc.code
     finally:
-        total = time.perf_counter() - STARTED
-        out.write_text(json.dumps({"started_at": STARTED_AT, "total": total, "marks": marks}, indent=2))
+        times = {
+            "started_at": STARTED_AT,
+            "total": time.perf_counter() - STARTED,
+            "total_cpu": time.process_time(),
+            "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "marks": marks,
+        }
+        out.write_text(json.dumps(times, indent=2))
     return int(code) if isinstance(code, int) else 1
 
 
@@ -65,18 +74,20 @@ def stage_seconds(times: dict[str, Any], stage: str) -> float:
     return float(max(ends) - min(starts))
 
 
-def breakdown(times: dict[str, Any]) -> dict[str, float]:
+def breakdown(times: dict[str, Any], *, cpu: bool = False) -> dict[str, float]:
     """The whole run cut at every stage event: {segment: seconds}, in order, summing to the total.
+    Wall-clock seconds, or with CPU the CPU seconds the process used in each segment.
 
     A segment is named after the event that opens it: a stage's name from its start, "after STAGE"
     from its finish (work between stages, such as building the plan or writing the tag); "start" is
     interpreter start-up, imports, settings, the lock and the Git range, up to the first stage.
     """
+    clock, total = ("cpu", "total_cpu") if cpu else ("at", "total")
     cuts = [("start", 0.0)]
     for mark in times["marks"]:
         name = mark["stage"] if mark["event"] == "started" else f"after {mark['stage']}"
-        cuts.append((name, float(mark["at"])))
-    cuts.append(("end", float(times["total"])))
+        cuts.append((name, float(mark[clock])))
+    cuts.append(("end", float(times[total])))
     result: dict[str, float] = {}
     for (name, at), (_, following) in itertools.pairwise(cuts):
         result[name] = result.get(name, 0.0) + following - at
