@@ -19,9 +19,11 @@ copy. Aliases are bounded by go-yaml's own rule against alias bombs ("excessive 
 from __future__ import annotations
 
 import binascii
+import bisect
 import decimal
 import json
 import math
+import operator
 import re
 import struct
 from collections.abc import Iterator, Sequence
@@ -109,6 +111,22 @@ class _Chunk:
 # line (kubectl leaves them to go-yaml inside one chunk), a lone CR or a BOM after the start: only
 # then can kubectl's line-based split differ from YAML's own, and each chunk is parsed on its own.
 _NEEDS_CHUNKS = re.compile(r"^(?:\.\.\.|%|---(?![ \t]*$|[ \t]+#))|\r", re.MULTILINE)
+_BARE_SEPARATOR = re.compile(r"---(?:[ \t]*$|[ \t]+#)", re.MULTILINE)
+
+
+def _needs_chunks(text: str) -> bool:
+    """Whether _NEEDS_CHUNKS matches `text`, found from the few places where it can (running the
+    pattern over every position cost a twentieth of loading)."""
+    if "\r" in text or text.startswith(("...", "%")) or "\n..." in text or "\n%" in text:
+        return True
+    if text.startswith("---") and not _BARE_SEPARATOR.match(text):
+        return True
+    at = text.find("\n---")
+    while at >= 0:
+        if not _BARE_SEPARATOR.match(text, at + 1):
+            return True
+        at = text.find("\n---", at + 1)
+    return False
 
 
 def _kubectl_lines(text: str) -> str:
@@ -183,6 +201,12 @@ if _CPARSER is not None:
     class _CComposer(_CPARSER, _Resolver):  # type: ignore[misc]
         """libyaml's parser and composer with the resolver above."""
 
+        # libyaml's composer calls these two around every node, for path resolvers that are never
+        # registered here: builtins that take the same arguments and do nothing spare two Python
+        # calls per node (a tenth of composing).
+        descend_resolver = operator.is_  # type: ignore[assignment]
+        ascend_resolver = tuple  # type: ignore[assignment]
+
         def __init__(self, stream: str) -> None:
             _CPARSER.__init__(self, stream)
             _Resolver.__init__(self)
@@ -234,14 +258,52 @@ class _Node:
 
 
 def _yaml_documents(text: str, *, first_line: int, first_index: int) -> Iterator[Document]:
-    anchors = [match.end() for match in ANCHOR.finditer(text)]
+    anchors = anchor_ends(text)
     scalar_anchors = any(_on_scalar(text, end) for end in anchors)
+    # File lines (0-based) that hold an anchor: only a document that spans one is built with its
+    # aliases measured; any other is a tree. A lone CR is a line break to libyaml and not to this
+    # count, so then every document is measured, as is any a pattern missed (see _TREE_NODES).
+    anchor_lines = [text.count("\n", 0, end) + first_line - 1 for end in anchors]
+    every = bool(anchors) and "\r" in text
     index = first_index
     for found in _document_nodes(text, first_line):
-        line = found.node.start_mark.line + 1 + found.offset
-        data = _build(found, anchors=bool(anchors), scalar_anchors=scalar_anchors, line=line)
+        node = found.node
+        line = node.start_mark.line + 1 + found.offset
+        anchored = every or _spans_a_line(
+            anchor_lines, node.start_mark.line + found.offset, node.end_mark.line + found.offset
+        )
+        data = _build(found, anchors=anchored, scalar_anchors=scalar_anchors, line=line)
         yield Document(index=index, line=line, data=data)
         index += 1
+
+
+def _spans_a_line(lines: Sequence[int], first: int, last: int) -> bool:
+    """Whether a line of `lines` (in order) lies from `first` to `last`."""
+    at = bisect.bisect_left(lines, first)
+    return at < len(lines) and lines[at] <= last
+
+
+# What may stand right before an anchor's `&` and what may not follow it (ANCHOR's two classes).
+_BEFORE_ANCHOR = frozenset("[{,:?-")
+_NOT_ANCHOR_NAME = frozenset(",[]{}&")
+
+
+def anchor_ends(text: str) -> list[int]:
+    """Where each match of ANCHOR in `text` ends, found without running the pattern over the whole
+    text (that cost a tenth of loading): only at each `&`."""
+    ends = []
+    at = text.find("&")
+    while at >= 0:
+        before = text[at - 1] if at else " "
+        name = text[at + 1 : at + 2]
+        if (
+            (before in _BEFORE_ANCHOR or before.isspace())
+            and name
+            and not (name in _NOT_ANCHOR_NAME or name.isspace())
+        ):
+            ends.append(at + 2)
+        at = text.find("&", at + 1)
+    return ends
 
 
 def _on_scalar(text: str, end: int) -> bool:
@@ -257,7 +319,7 @@ def _on_scalar(text: str, end: int) -> bool:
 def _document_nodes(text: str, first_line: int = 1) -> Iterator[_Node]:
     """The root node of every document kubectl reads (not empty, not null), in order."""
     text = _kubectl_lines(text)
-    if _NEEDS_CHUNKS.search(text) is None and text.find("\ufeff", 1) < 0:
+    if not _needs_chunks(text) and text.find("\ufeff", 1) < 0:
         # Every line that starts with `---` is a bare separator: YAML's documents are kubectl's.
         yield from _parsed(text, first_line - 1, single=False)
         return
@@ -914,15 +976,36 @@ class _Builder:
     # -- documents without anchors --
 
     def tree(self, node: Any) -> Any:
-        self._nodes += 1
-        if self._nodes > _TREE_NODES:
-            raise _Excessive
+        self._count_tree_nodes(1)
+        return self._tree(node)
+
+    def _tree(self, node: Any) -> Any:
         kind = type(node)
         if kind is yaml.ScalarNode:
             return self._scalar(node)
         if kind is yaml.SequenceNode:
-            return [self.tree(item) for item in node.value]
+            items = node.value
+            self._count_tree_nodes(len(items))
+            return [self._tree_value(item) for item in items]
         return self._tree_mapping(node)[0]
+
+    def _count_tree_nodes(self, count: int) -> None:
+        self._nodes += count
+        if self._nodes > _TREE_NODES:
+            raise _Excessive
+
+    def _tree_value(self, node: Any) -> Any:
+        """_tree(node), with a string (most values of a manifest) taken without a call."""
+        if type(node) is yaml.ScalarNode:
+            tag, text = node.tag, node.value
+            if tag == _STR:
+                return text
+            if tag == _PLAIN and text:
+                hint = _HINTS.get(text[0])
+                if hint is None or (hint == "M" and text not in _WORDS):
+                    return text
+            return self._scalar(node)
+        return self._tree(node)
 
     def _tree_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         try:
@@ -934,19 +1017,28 @@ class _Builder:
     def _tree_mapping_unchecked(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         result: dict[str, Any] = {}
         keys: _Keys | None = None
-        for key_node, value_node in node.value:
+        pairs = node.value
+        self._count_tree_nodes(len(pairs))
+        for key_node, value_node in pairs:
+            if keys is None and type(key_node) is yaml.ScalarNode and key_node.tag == _PLAIN:
+                key = key_node.value  # most keys: plain text that no resolving could turn into another type
+                if key and key[0] not in _KEY_HINTS:
+                    if key in result:
+                        raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
+                    result[key] = self._tree_value(value_node)
+                    continue
             key, kind = self._key(key_node)
             if keys is None:
                 if kind == "string":
                     if key in result:
                         raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
-                    result[key] = self.tree(value_node)
+                    result[key] = self._tree_value(value_node)
                     continue
                 keys = _Keys(result)
             if kind == "merge":
                 self._merge(key_node, value_node, result, keys, self._tree_mapping)
             else:
-                self._put(result, keys, key, kind, key_node, self.tree(value_node))
+                self._put(result, keys, key, kind, key_node, self._tree_value(value_node))
         return result, keys.kinds if keys is not None else None
 
     # -- documents with anchors --
