@@ -45,6 +45,9 @@ class Document:
     index: int  # among the documents kubectl reads (empty and null documents are not counted)
     line: int  # 1-based line of the document's first content
     data: Any
+    # How many maps and lists deep `data` nests, when building it told (None: it did not); at
+    # least the true depth, so that only a document deeper than a limit need be measured again.
+    depth: int | None = None
 
 
 def load_documents(text: str) -> Iterator[Document]:
@@ -272,8 +275,8 @@ def _yaml_documents(text: str, *, first_line: int, first_index: int) -> Iterator
         anchored = every or _spans_a_line(
             anchor_lines, node.start_mark.line + found.offset, node.end_mark.line + found.offset
         )
-        data = _build(found, anchors=anchored, scalar_anchors=scalar_anchors, line=line)
-        yield Document(index=index, line=line, data=data)
+        data, depth = _build(found, anchors=anchored, scalar_anchors=scalar_anchors, line=line)
+        yield Document(index=index, line=line, data=data, depth=depth)
         index += 1
 
 
@@ -838,16 +841,17 @@ def _allowed_alias_ratio(decoded: int) -> float:
     return 0.99 - 0.89 * (decoded - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
 
 
-def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> Any:
+def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> tuple[Any, int | None]:
+    """The document's value, and how deep it nests when the builder measured that (a tree)."""
     builder = _Builder(found, scalar_anchors)
     try:
         builder.check_scanner()
         if not anchors:
             try:
-                return builder.tree(found.node)
+                return builder.tree(found.node), builder.deepest
             except _Excessive:
                 builder = _Builder(found, True)  # aliases after all: build again, measuring them
-        return builder.shared(found.node)
+        return builder.shared(found.node), None
     except _Refused as exc:
         raise YamlError(exc.message, builder.line) from None
     except _Excessive:
@@ -902,6 +906,13 @@ class _Keys:
         return None
 
 
+# The JSON values of plain scalars that are not strings (numbers, booleans, null), by their text:
+# manifests repeat a few (ports, replicas, `true`), and each is immutable. Refused texts are not kept.
+_PLAIN_VALUES: dict[str, Any] = {}
+_PLAIN_VALUES_KEPT = 4096
+_UNKNOWN = object()
+
+
 class _Builder:
     """One document's value, as go-yaml v2 decodes it into interface{} and sigs.k8s.io/yaml writes
     it as JSON: maps with string keys, lists, and scalars.
@@ -919,6 +930,8 @@ class _Builder:
         self._bare_tags = "!" in found.text and _BARE_TAG.search(found.text) is not None
         self._lines: list[str] | None = None
         self._nodes = 0
+        self._level = 0  # maps and lists around the node in hand (tree() only)
+        self.deepest = 0
         self.line = found.node.start_mark.line + 1 + found.offset  # of the node in hand, for errors
         # shared(): per collection node id, (value, go-yaml decode count, key types of a map)
         self._done: dict[int, tuple[Any, int, dict[str, str] | None]] = {}
@@ -986,8 +999,16 @@ class _Builder:
         if kind is yaml.SequenceNode:
             items = node.value
             self._count_tree_nodes(len(items))
-            return [self._tree_value(item) for item in items]
+            self._enter()
+            built = [self._tree_value(item) for item in items]
+            self._level -= 1
+            return built
         return self._tree_mapping(node)[0]
+
+    def _enter(self) -> None:
+        self._level += 1
+        if self._level > self.deepest:
+            self.deepest = self._level
 
     def _count_tree_nodes(self, count: int) -> None:
         self._nodes += count
@@ -1019,6 +1040,7 @@ class _Builder:
         keys: _Keys | None = None
         pairs = node.value
         self._count_tree_nodes(len(pairs))
+        self._enter()  # (a merged map counts as a level of its own: more than it adds, never less)
         for key_node, value_node in pairs:
             if keys is None and type(key_node) is yaml.ScalarNode and key_node.tag == _PLAIN:
                 key = key_node.value  # most keys: plain text that no resolving could turn into another type
@@ -1039,6 +1061,7 @@ class _Builder:
                 self._merge(key_node, value_node, result, keys, self._tree_mapping)
             else:
                 self._put(result, keys, key, kind, key_node, self._tree_value(value_node))
+        self._level -= 1
         return result, keys.kinds if keys is not None else None
 
     # -- documents with anchors --
@@ -1062,7 +1085,7 @@ class _Builder:
         kinds: dict[str, str] | None = None
         value: Any
         if type(node) is yaml.SequenceNode:
-            value = [self._shared(item)[0] for item in node.value]
+            value = [self._shared_value(item) for item in node.value]
         else:
             value, kinds = self._shared_mapping(node)
         self._done[id(node)] = (value, self._decoded - before, kinds)
@@ -1097,10 +1120,24 @@ class _Builder:
             if keys is None:
                 if key in result:
                     raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
-                result[key] = self._shared(value_node)[0]
+                result[key] = self._shared_value(value_node)
             else:
-                self._put(result, keys, key, kind, key_node, self._shared(value_node)[0])
+                self._put(result, keys, key, kind, key_node, self._shared_value(value_node))
         return result, keys.kinds if keys is not None else None
+
+    def _shared_value(self, node: Any) -> Any:
+        """_shared(node)'s value, with a string taken without a call where no scalar has an anchor."""
+        if type(node) is yaml.ScalarNode and not self._scalar_anchors:
+            self._decoded += 1
+            tag, text = node.tag, node.value
+            if tag == _STR:
+                return text
+            if tag == _PLAIN and text:
+                hint = _HINTS.get(text[0])
+                if hint is None or (hint == "M" and text not in _WORDS):
+                    return text
+            return self._scalar(node)
+        return self._shared(node)[0]
 
     def _refuse_duplicates(self, node: Any) -> None:
         """A key twice in a map whose building was refused is the first thing to say: kubectl keeps
@@ -1188,6 +1225,13 @@ class _Builder:
                 hint = _HINTS.get(text[0])
                 if hint is None or (hint == "M" and text not in _WORDS):
                     return text
+            if not self._bare_tags:  # then the value of a plain scalar depends on its text alone
+                known = _PLAIN_VALUES.get(text, _UNKNOWN)
+                if known is _UNKNOWN:
+                    known = self._at(node, _json_value, self._scalar_go(node))
+                    if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
+                        _PLAIN_VALUES[text] = known
+                return known
         elif node.tag == _STR:
             return node.value
         return self._at(node, _json_value, self._scalar_go(node))

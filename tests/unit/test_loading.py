@@ -326,6 +326,27 @@ def test_a_document_that_is_not_a_mapping_is_a_finding(repo: Repo) -> None:
     ]
 
 
+@pytest.mark.parametrize("aliased", [False, True], ids=["tree", "with anchors"])
+def test_a_document_deeper_than_the_limit_is_a_finding_one_at_the_limit_is_not(
+    repo: Repo, aliased: bool
+) -> None:
+    def nested(name: str, levels: int) -> str:  # the object itself and `spec` are two levels
+        anchor = "&v " if aliased else ""
+        lists = "[" * (levels - 2) + "]" * (levels - 2)
+        return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\nspec:\n  deep: {anchor}{lists}\n"
+
+    loaded = repo.load_files(
+        {
+            "k8s/ok.yaml": nested("ok", loading.MAX_DEPTH),
+            "k8s/deep.yaml": nested("deep", loading.MAX_DEPTH + 1),
+        }
+    )
+    assert findings(loaded) == [
+        ("k8s/deep.yaml", 1, "", f"the document nests deeper than {loading.MAX_DEPTH} levels")
+    ]
+    assert list(loaded.change_set.new) == [ref("ConfigMap", "ok")]
+
+
 # --- structure and names ---------------------------------------------------------------------------
 
 

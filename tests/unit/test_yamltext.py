@@ -303,3 +303,29 @@ def test_a_merge_of_something_else_than_maps_names_the_merge_key_line() -> None:
         3,
         "a merge key (<<) takes a map or a list of maps (kubectl refuses it too)",
     )
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(child) for child in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\n",
+        "a: 1\n",
+        "a: {b: [1, [2, {c: d}]]}\ne: []\n",
+        "- - - - x\n- y\n",
+        "a: [1, 2]\nb:\n  c:\n    d: {}\n",
+        "base: &b {x: {y: 1}}\nmerged: {<<: *b, z: 2}\n",
+    ],
+)
+def test_the_depth_a_document_reports_is_never_less_than_its_data_nests(text: str) -> None:
+    for document in yamltext.load_documents(text):
+        assert document.depth is None or document.depth >= _depth(document.data)
+        if "<<" not in text and "&" not in text:
+            assert document.depth == _depth(document.data)
