@@ -45,8 +45,9 @@ class Document:
     index: int  # among the documents kubectl reads (empty and null documents are not counted)
     line: int  # 1-based line of the document's first content
     data: Any
-    # How many maps and lists deep `data` nests, when building it told (None: it did not); at
-    # least the true depth, so that only a document deeper than a limit need be measured again.
+    # How many maps and lists deep `data` nests, as building it told (None: a JSON document); never
+    # less than the true depth, so that only a document said to be deeper than a limit need be
+    # measured again.
     depth: int | None = None
 
 
@@ -842,7 +843,7 @@ def _allowed_alias_ratio(decoded: int) -> float:
 
 
 def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> tuple[Any, int | None]:
-    """The document's value, and how deep it nests when the builder measured that (a tree)."""
+    """The document's value, and how deep it nests (never less than it does)."""
     builder = _Builder(found, scalar_anchors)
     try:
         builder.check_scanner()
@@ -851,7 +852,7 @@ def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> t
                 return builder.tree(found.node), builder.deepest
             except _Excessive:
                 builder = _Builder(found, True)  # aliases after all: build again, measuring them
-        return builder.shared(found.node), None
+        return builder.shared(found.node), builder.deepest
     except _Refused as exc:
         raise YamlError(exc.message, builder.line) from None
     except _Excessive:
@@ -930,11 +931,11 @@ class _Builder:
         self._bare_tags = "!" in found.text and _BARE_TAG.search(found.text) is not None
         self._lines: list[str] | None = None
         self._nodes = 0
-        self._level = 0  # maps and lists around the node in hand (tree() only)
-        self.deepest = 0
+        self._level = 0  # maps and lists around the node in hand
+        self.deepest = 0  # the most maps and lists around any node so far (a merged map counts one)
         self.line = found.node.start_mark.line + 1 + found.offset  # of the node in hand, for errors
-        # shared(): per collection node id, (value, go-yaml decode count, key types of a map)
-        self._done: dict[int, tuple[Any, int, dict[str, str] | None]] = {}
+        # shared(): per collection node id, (value, go-yaml decode count, key types of a map, depth)
+        self._done: dict[int, tuple[Any, int, dict[str, str] | None, int]] = {}
         self._scalars: set[int] = set()
         self._scalar_anchors = scalar_anchors
         self._decoded, self._aliased = 1, 0  # go-yaml counts the document node
@@ -1078,17 +1079,23 @@ class _Builder:
         known = self._done.get(id(node))
         if known is not None:  # an alias: go-yaml decodes the alias node, then the whole anchored value
             self._alias(known[1])
+            self.deepest = max(self.deepest, self._level + known[3])
             return known[0], known[2]
         # (An alias inside its own anchor's value recurses until RecursionError: see _build.)
         before = self._decoded
         self._decoded += 1
+        self._level += 1
+        outside, self.deepest = self.deepest, self._level  # to measure this value's own depth
         kinds: dict[str, str] | None = None
         value: Any
         if type(node) is yaml.SequenceNode:
             value = [self._shared_value(item) for item in node.value]
         else:
             value, kinds = self._shared_mapping(node)
-        self._done[id(node)] = (value, self._decoded - before, kinds)
+        depth = self.deepest - self._level + 1
+        self.deepest = max(outside, self.deepest)
+        self._level -= 1
+        self._done[id(node)] = (value, self._decoded - before, kinds, depth)
         return value, kinds
 
     def _shared_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:

@@ -39,13 +39,10 @@ class Repo:
         default_namespace: str | None = None,
         scope_of: ScopeOf = unknown_scope,
     ) -> loading.Loaded:
-        return loading.load(
-            open_repo(self.path),
-            Range(base, head),
-            paths,
-            default_namespace=default_namespace,
-            scope_of=scope_of,
-        )
+        with open_repo(self.path) as git:  # closed: GitPython's cat-file processes end with the test
+            return loading.load(
+                git, Range(base, head), paths, default_namespace=default_namespace, scope_of=scope_of
+            )
 
     def load_files(
         self,
@@ -985,14 +982,15 @@ def test_rendered_objects_join_their_side_keyed_like_files_with_their_origin(rep
         "chart/svc.yaml",
         "app",
     )
-    loaded = loading.load(
-        open_repo(repo.path),
-        Range(base, head),
-        ("k8s",),
-        default_namespace="elsewhere",
-        scope_of=unknown_scope,
-        rendered=loading.RenderedSides(old=[old], new=[new]),
-    )
+    with open_repo(repo.path) as git:
+        loaded = loading.load(
+            git,
+            Range(base, head),
+            ("k8s",),
+            default_namespace="elsewhere",
+            scope_of=unknown_scope,
+            rendered=loading.RenderedSides(old=[old], new=[new]),
+        )
     web = ref("Service", "web", "app")  # the release's namespace, not the environment's
     assert set(loaded.change_set.old) == {web} and set(loaded.change_set.new) == {web}
     assert loaded.change_set.new[web].source == SourceLocation("chart/svc.yaml", 3)
@@ -1005,13 +1003,14 @@ def test_a_rendered_object_gets_the_structure_findings_of_a_file(repo: Repo) -> 
     bad = rendered(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}, "base/cm.yaml"
     )
-    loaded = loading.load(
-        open_repo(repo.path),
-        Range(None, head),
-        (),
-        default_namespace=None,
-        scope_of=unknown_scope,
-        rendered=loading.RenderedSides(new=[bad]),
-    )
+    with open_repo(repo.path) as git:
+        loaded = loading.load(
+            git,
+            Range(None, head),
+            (),
+            default_namespace=None,
+            scope_of=unknown_scope,
+            rendered=loading.RenderedSides(new=[bad]),
+        )
     assert [(f.source.path, f.field_path) for f in loaded.findings] == [("base/cm.yaml", "metadata.name")]
     assert loaded.change_set.new == {}  # and no paths read no plain file at all

@@ -322,10 +322,12 @@ def _depth(value: object) -> int:
         "- - - - x\n- y\n",
         "a: [1, 2]\nb:\n  c:\n    d: {}\n",
         "base: &b {x: {y: 1}}\nmerged: {<<: *b, z: 2}\n",
+        "a: &x [[1]]\nb: {c: *x}\n",
+        "- &s {k: &t [v]}\n- [*s, [*t]]\n",
     ],
 )
 def test_the_depth_a_document_reports_is_never_less_than_its_data_nests(text: str) -> None:
     for document in yamltext.load_documents(text):
         assert document.depth is None or document.depth >= _depth(document.data)
-        if "<<" not in text and "&" not in text:
+        if "<<" not in text:  # a merged map is counted as a level of its own
             assert document.depth == _depth(document.data)
