@@ -1,9 +1,12 @@
 """CPU-bound work spread over forked processes, the results back in order.
 
 Used by the `loading` and `validating` stages for large sets. A forked child starts in microseconds
-with everything already imported and in memory, so only results travel (pickled, through a pipe).
-That is why this is not a `ProcessPoolExecutor`, which also pickles each task's input and keeps
-worker processes and threads of its own.
+with everything already imported and in memory, so only results travel: pickled share by share as
+each is done, into an unlinked temporary file that this process reads once the child has ended
+(pickling everything at the end kept this process waiting for it, and a pipe would stall a child
+whose results outgrow it until this process is free to read). That is why this is not a
+`ProcessPoolExecutor`, which also pickles each task's input and keeps worker processes and threads
+of its own.
 
 The work comes as many small shares, and every process (this one included) takes the next share
 from a common queue until none is left: a pipe holding the share numbers, read four bytes at a time
@@ -22,9 +25,10 @@ import os
 import pickle
 import struct
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 Share = TypeVar("Share")
 Result = TypeVar("Result")
@@ -68,35 +72,44 @@ def _take(
         yield index, work(shares[index])
 
 
-def _start(work: Callable[[Share], Result], shares: Sequence[Share], queue: int) -> tuple[int, int] | None:
-    """(pid, read end of its result pipe) of a child taking shares from the queue; None if none started."""
+def _start(
+    work: Callable[[Share], Result], shares: Sequence[Share], queue: int
+) -> tuple[int, BinaryIO] | None:
+    """(pid, file of its results) of a child taking shares from the queue; None if none started."""
     try:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+        results = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _results_of
     except OSError:
         return None
-    if pid == 0:  # the child: compute, send, and leave without running the parent's exit handlers
+    try:
+        pid = os.fork()
+    except OSError:
+        results.close()
+        return None
+    if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
         status = 1
         try:
-            os.close(read_end)
-            results = dict(_take(work, shares, queue))
-            with os.fdopen(write_end, "wb") as pipe:
-                pickle.dump(results, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            for index, result in _take(work, shares, queue):
+                pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
+            results.flush()
             status = 0
         finally:
             os._exit(status)
-    os.close(write_end)
-    return pid, read_end
+    return pid, results
 
 
-def _results_of(child: tuple[int, int] | None) -> dict[int, Result]:
+def _results_of(child: tuple[int, BinaryIO] | None) -> dict[int, Result]:
     if child is None:
         return {}
-    pid, read_end = child
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()  # read before waiting: a child blocks while its result fills the pipe
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        return {}
-    results: dict[int, Result] = pickle.loads(data)  # noqa: S301 - our own child's result, through our own pipe
-    return results
+    pid, results = child
+    with results:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return {}
+        results.seek(0)  # (the child wrote through the same open file, so its offset moved)
+        found: dict[int, Result] = {}
+        while True:
+            try:
+                index, result = pickle.load(results)  # noqa: S301 - our own child's results, in our own file
+            except EOFError:
+                return found
+            found[index] = result

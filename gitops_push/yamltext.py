@@ -19,9 +19,11 @@ copy. Aliases are bounded by go-yaml's own rule against alias bombs ("excessive 
 from __future__ import annotations
 
 import binascii
+import bisect
 import decimal
 import json
 import math
+import operator
 import re
 import struct
 from collections.abc import Iterator, Sequence
@@ -43,6 +45,10 @@ class Document:
     index: int  # among the documents kubectl reads (empty and null documents are not counted)
     line: int  # 1-based line of the document's first content
     data: Any
+    # How many maps and lists deep `data` nests, as building it told (None: a JSON document); never
+    # less than the true depth, so that only a document said to be deeper than a limit need be
+    # measured again.
+    depth: int | None = None
 
 
 def load_documents(text: str) -> Iterator[Document]:
@@ -109,6 +115,22 @@ class _Chunk:
 # line (kubectl leaves them to go-yaml inside one chunk), a lone CR or a BOM after the start: only
 # then can kubectl's line-based split differ from YAML's own, and each chunk is parsed on its own.
 _NEEDS_CHUNKS = re.compile(r"^(?:\.\.\.|%|---(?![ \t]*$|[ \t]+#))|\r", re.MULTILINE)
+_BARE_SEPARATOR = re.compile(r"---(?:[ \t]*$|[ \t]+#)", re.MULTILINE)
+
+
+def _needs_chunks(text: str) -> bool:
+    """Whether _NEEDS_CHUNKS matches `text`, found from the few places where it can (running the
+    pattern over every position cost about 4 % of loading)."""
+    if "\r" in text or text.startswith(("...", "%")) or "\n..." in text or "\n%" in text:
+        return True
+    if text.startswith("---") and not _BARE_SEPARATOR.match(text):
+        return True
+    at = text.find("\n---")
+    while at >= 0:
+        if not _BARE_SEPARATOR.match(text, at + 1):
+            return True
+        at = text.find("\n---", at + 1)
+    return False
 
 
 def _kubectl_lines(text: str) -> str:
@@ -183,6 +205,12 @@ if _CPARSER is not None:
     class _CComposer(_CPARSER, _Resolver):  # type: ignore[misc]
         """libyaml's parser and composer with the resolver above."""
 
+        # libyaml's composer calls these two around every node, for path resolvers that are never
+        # registered here: builtins that take the same arguments and do nothing spare two Python
+        # calls per node (a tenth of composing).
+        descend_resolver = operator.is_  # type: ignore[assignment]
+        ascend_resolver = tuple  # type: ignore[assignment]
+
         def __init__(self, stream: str) -> None:
             _CPARSER.__init__(self, stream)
             _Resolver.__init__(self)
@@ -234,14 +262,52 @@ class _Node:
 
 
 def _yaml_documents(text: str, *, first_line: int, first_index: int) -> Iterator[Document]:
-    anchors = [match.end() for match in ANCHOR.finditer(text)]
+    anchors = anchor_ends(text)
     scalar_anchors = any(_on_scalar(text, end) for end in anchors)
+    # File lines (0-based) that hold an anchor: only a document that spans one is built with its
+    # aliases measured; any other is a tree. A lone CR is a line break to libyaml and not to this
+    # count, so then every document is measured, as is any a pattern missed (see _TREE_NODES).
+    anchor_lines = [text.count("\n", 0, end) + first_line - 1 for end in anchors]
+    every = bool(anchors) and "\r" in text
     index = first_index
     for found in _document_nodes(text, first_line):
-        line = found.node.start_mark.line + 1 + found.offset
-        data = _build(found, anchors=bool(anchors), scalar_anchors=scalar_anchors, line=line)
-        yield Document(index=index, line=line, data=data)
+        node = found.node
+        line = node.start_mark.line + 1 + found.offset
+        anchored = every or _spans_a_line(
+            anchor_lines, node.start_mark.line + found.offset, node.end_mark.line + found.offset
+        )
+        data, depth = _build(found, anchors=anchored, scalar_anchors=scalar_anchors, line=line)
+        yield Document(index=index, line=line, data=data, depth=depth)
         index += 1
+
+
+def _spans_a_line(lines: Sequence[int], first: int, last: int) -> bool:
+    """Whether a line of `lines` (in order) lies from `first` to `last`."""
+    at = bisect.bisect_left(lines, first)
+    return at < len(lines) and lines[at] <= last
+
+
+# What may stand right before an anchor's `&` and what may not follow it (ANCHOR's two classes).
+_BEFORE_ANCHOR = frozenset("[{,:?-")
+_NOT_ANCHOR_NAME = frozenset(",[]{}&")
+
+
+def anchor_ends(text: str) -> list[int]:
+    """Where each match of ANCHOR in `text` ends, found without running the pattern over the whole
+    text (that cost about 8 % of loading): only at each `&`."""
+    ends = []
+    at = text.find("&")
+    while at >= 0:
+        before = text[at - 1] if at else " "
+        name = text[at + 1 : at + 2]
+        if (
+            (before in _BEFORE_ANCHOR or before.isspace())
+            and name
+            and not (name in _NOT_ANCHOR_NAME or name.isspace())
+        ):
+            ends.append(at + 2)
+        at = text.find("&", at + 1)
+    return ends
 
 
 def _on_scalar(text: str, end: int) -> bool:
@@ -257,7 +323,7 @@ def _on_scalar(text: str, end: int) -> bool:
 def _document_nodes(text: str, first_line: int = 1) -> Iterator[_Node]:
     """The root node of every document kubectl reads (not empty, not null), in order."""
     text = _kubectl_lines(text)
-    if _NEEDS_CHUNKS.search(text) is None and text.find("\ufeff", 1) < 0:
+    if not _needs_chunks(text) and text.find("\ufeff", 1) < 0:
         # Every line that starts with `---` is a bare separator: YAML's documents are kubectl's.
         yield from _parsed(text, first_line - 1, single=False)
         return
@@ -776,16 +842,17 @@ def _allowed_alias_ratio(decoded: int) -> float:
     return 0.99 - 0.89 * (decoded - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
 
 
-def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> Any:
+def _build(found: _Node, *, anchors: bool, scalar_anchors: bool, line: int) -> tuple[Any, int | None]:
+    """The document's value, and how deep it nests (never less than it does)."""
     builder = _Builder(found, scalar_anchors)
     try:
         builder.check_scanner()
         if not anchors:
             try:
-                return builder.tree(found.node)
+                return builder.tree(found.node), builder.deepest
             except _Excessive:
                 builder = _Builder(found, True)  # aliases after all: build again, measuring them
-        return builder.shared(found.node)
+        return builder.shared(found.node), builder.deepest
     except _Refused as exc:
         raise YamlError(exc.message, builder.line) from None
     except _Excessive:
@@ -840,6 +907,13 @@ class _Keys:
         return None
 
 
+# The JSON values of plain scalars that are not strings (numbers, booleans, null), by their text:
+# manifests repeat a few (ports, replicas, `true`), and each is immutable. Refused texts are not kept.
+_PLAIN_VALUES: dict[str, Any] = {}
+_PLAIN_VALUES_KEPT = 4096
+_UNKNOWN = object()
+
+
 class _Builder:
     """One document's value, as go-yaml v2 decodes it into interface{} and sigs.k8s.io/yaml writes
     it as JSON: maps with string keys, lists, and scalars.
@@ -857,9 +931,11 @@ class _Builder:
         self._bare_tags = "!" in found.text and _BARE_TAG.search(found.text) is not None
         self._lines: list[str] | None = None
         self._nodes = 0
+        self._level = 0  # maps and lists around the node in hand
+        self.deepest = 0  # the most maps and lists around any node so far (a merged map counts one)
         self.line = found.node.start_mark.line + 1 + found.offset  # of the node in hand, for errors
-        # shared(): per collection node id, (value, go-yaml decode count, key types of a map)
-        self._done: dict[int, tuple[Any, int, dict[str, str] | None]] = {}
+        # shared(): per collection node id, (value, go-yaml decode count, key types of a map, depth)
+        self._done: dict[int, tuple[Any, int, dict[str, str] | None, int]] = {}
         self._scalars: set[int] = set()
         self._scalar_anchors = scalar_anchors
         self._decoded, self._aliased = 1, 0  # go-yaml counts the document node
@@ -914,15 +990,44 @@ class _Builder:
     # -- documents without anchors --
 
     def tree(self, node: Any) -> Any:
-        self._nodes += 1
-        if self._nodes > _TREE_NODES:
-            raise _Excessive
+        self._count_tree_nodes(1)
+        return self._tree(node)
+
+    def _tree(self, node: Any) -> Any:
         kind = type(node)
         if kind is yaml.ScalarNode:
             return self._scalar(node)
         if kind is yaml.SequenceNode:
-            return [self.tree(item) for item in node.value]
+            items = node.value
+            self._count_tree_nodes(len(items))
+            self._enter()
+            built = [self._tree_value(item) for item in items]
+            self._level -= 1
+            return built
         return self._tree_mapping(node)[0]
+
+    def _enter(self) -> None:
+        self._level += 1
+        if self._level > self.deepest:
+            self.deepest = self._level
+
+    def _count_tree_nodes(self, count: int) -> None:
+        self._nodes += count
+        if self._nodes > _TREE_NODES:
+            raise _Excessive
+
+    def _tree_value(self, node: Any) -> Any:
+        """_tree(node), with a string (most values of a manifest) taken without a call."""
+        if type(node) is yaml.ScalarNode:
+            tag, text = node.tag, node.value
+            if tag == _STR:
+                return text
+            if tag == _PLAIN and text:
+                hint = _HINTS.get(text[0])
+                if hint is None or (hint == "M" and text not in _WORDS):
+                    return text
+            return self._scalar(node)
+        return self._tree(node)
 
     def _tree_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         try:
@@ -934,19 +1039,30 @@ class _Builder:
     def _tree_mapping_unchecked(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
         result: dict[str, Any] = {}
         keys: _Keys | None = None
-        for key_node, value_node in node.value:
+        pairs = node.value
+        self._count_tree_nodes(len(pairs))
+        self._enter()  # (a merged map counts as a level of its own: more than it adds, never less)
+        for key_node, value_node in pairs:
+            if keys is None and type(key_node) is yaml.ScalarNode and key_node.tag == _PLAIN:
+                key = key_node.value  # most keys: plain text that no resolving could turn into another type
+                if key and key[0] not in _KEY_HINTS:
+                    if key in result:
+                        raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
+                    result[key] = self._tree_value(value_node)
+                    continue
             key, kind = self._key(key_node)
             if keys is None:
                 if kind == "string":
                     if key in result:
                         raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
-                    result[key] = self.tree(value_node)
+                    result[key] = self._tree_value(value_node)
                     continue
                 keys = _Keys(result)
             if kind == "merge":
                 self._merge(key_node, value_node, result, keys, self._tree_mapping)
             else:
-                self._put(result, keys, key, kind, key_node, self.tree(value_node))
+                self._put(result, keys, key, kind, key_node, self._tree_value(value_node))
+        self._level -= 1
         return result, keys.kinds if keys is not None else None
 
     # -- documents with anchors --
@@ -963,17 +1079,23 @@ class _Builder:
         known = self._done.get(id(node))
         if known is not None:  # an alias: go-yaml decodes the alias node, then the whole anchored value
             self._alias(known[1])
+            self.deepest = max(self.deepest, self._level + known[3])
             return known[0], known[2]
         # (An alias inside its own anchor's value recurses until RecursionError: see _build.)
         before = self._decoded
         self._decoded += 1
+        self._level += 1
+        outside, self.deepest = self.deepest, self._level  # to measure this value's own depth
         kinds: dict[str, str] | None = None
         value: Any
         if type(node) is yaml.SequenceNode:
-            value = [self._shared(item)[0] for item in node.value]
+            value = [self._shared_value(item) for item in node.value]
         else:
             value, kinds = self._shared_mapping(node)
-        self._done[id(node)] = (value, self._decoded - before, kinds)
+        depth = self.deepest - self._level + 1
+        self.deepest = max(outside, self.deepest)
+        self._level -= 1
+        self._done[id(node)] = (value, self._decoded - before, kinds, depth)
         return value, kinds
 
     def _shared_mapping(self, node: Any) -> tuple[dict[str, Any], dict[str, str] | None]:
@@ -1005,10 +1127,24 @@ class _Builder:
             if keys is None:
                 if key in result:
                     raise self._refuse(key_node, _duplicate(key, node, key_node, self._found.offset))
-                result[key] = self._shared(value_node)[0]
+                result[key] = self._shared_value(value_node)
             else:
-                self._put(result, keys, key, kind, key_node, self._shared(value_node)[0])
+                self._put(result, keys, key, kind, key_node, self._shared_value(value_node))
         return result, keys.kinds if keys is not None else None
+
+    def _shared_value(self, node: Any) -> Any:
+        """_shared(node)'s value, with a string taken without a call where no scalar has an anchor."""
+        if type(node) is yaml.ScalarNode and not self._scalar_anchors:
+            self._decoded += 1
+            tag, text = node.tag, node.value
+            if tag == _STR:
+                return text
+            if tag == _PLAIN and text:
+                hint = _HINTS.get(text[0])
+                if hint is None or (hint == "M" and text not in _WORDS):
+                    return text
+            return self._scalar(node)
+        return self._shared(node)[0]
 
     def _refuse_duplicates(self, node: Any) -> None:
         """A key twice in a map whose building was refused is the first thing to say: kubectl keeps
@@ -1096,6 +1232,13 @@ class _Builder:
                 hint = _HINTS.get(text[0])
                 if hint is None or (hint == "M" and text not in _WORDS):
                     return text
+            if not self._bare_tags:  # then the value of a plain scalar depends on its text alone
+                known = _PLAIN_VALUES.get(text, _UNKNOWN)
+                if known is _UNKNOWN:
+                    known = self._at(node, _json_value, self._scalar_go(node))
+                    if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
+                        _PLAIN_VALUES[text] = known
+                return known
         elif node.tag == _STR:
             return node.value
         return self._at(node, _json_value, self._scalar_go(node))

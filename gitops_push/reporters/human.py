@@ -76,15 +76,21 @@ def _plan_table(rows: list[Change], words: dict[Op, str]) -> list[tuple[str, str
     """
     cells = [(words[c.op], printable(c.ref), printable(c.source or ""), OP_STYLE[c.op]) for c in rows]
     cells.insert(0, ("action", "object", "file", "bold"))
-    action_width = max(cell_len(action) for action, _, _, _ in cells)
-    object_width = max(cell_len(ref) for _, ref, _, _ in cells)
+    action_width = max(_width(action) for action, _, _, _ in cells)
+    object_width = max(_width(ref) for _, ref, _, _ in cells)
     return [
         (_pad(a, action_width), _pad(ref, object_width), source, style) for a, ref, source, style in cells
     ]
 
 
+def _width(cell: str) -> int:
+    """Terminal cells of a cell's text: one per character when it is printable ASCII (most names),
+    which is quicker to know than to measure."""
+    return len(cell) if cell.isascii() and cell.isprintable() else cell_len(cell)
+
+
 def _pad(cell: str, width: int) -> str:
-    return cell + " " * (width - cell_len(cell))
+    return cell + " " * (width - _width(cell))
 
 
 class HumanReporter:

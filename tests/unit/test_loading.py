@@ -39,13 +39,10 @@ class Repo:
         default_namespace: str | None = None,
         scope_of: ScopeOf = unknown_scope,
     ) -> loading.Loaded:
-        return loading.load(
-            open_repo(self.path),
-            Range(base, head),
-            paths,
-            default_namespace=default_namespace,
-            scope_of=scope_of,
-        )
+        with open_repo(self.path) as git:  # closed: GitPython's cat-file processes end with the test
+            return loading.load(
+                git, Range(base, head), paths, default_namespace=default_namespace, scope_of=scope_of
+            )
 
     def load_files(
         self,
@@ -324,6 +321,27 @@ def test_a_document_that_is_not_a_mapping_is_a_finding(repo: Repo) -> None:
         ("k8s/a.yaml", 1, "", "a manifest must be a mapping, not a list"),
         ("k8s/b.yaml", 8, "", "a manifest must be a mapping, not a number"),
     ]
+
+
+@pytest.mark.parametrize("aliased", [False, True], ids=["tree", "with anchors"])
+def test_a_document_deeper_than_the_limit_is_a_finding_one_at_the_limit_is_not(
+    repo: Repo, aliased: bool
+) -> None:
+    def nested(name: str, levels: int) -> str:  # the object itself and `spec` are two levels
+        anchor = "&v " if aliased else ""
+        lists = "[" * (levels - 2) + "]" * (levels - 2)
+        return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\nspec:\n  deep: {anchor}{lists}\n"
+
+    loaded = repo.load_files(
+        {
+            "k8s/ok.yaml": nested("ok", loading.MAX_DEPTH),
+            "k8s/deep.yaml": nested("deep", loading.MAX_DEPTH + 1),
+        }
+    )
+    assert findings(loaded) == [
+        ("k8s/deep.yaml", 1, "", f"the document nests deeper than {loading.MAX_DEPTH} levels")
+    ]
+    assert list(loaded.change_set.new) == [ref("ConfigMap", "ok")]
 
 
 # --- structure and names ---------------------------------------------------------------------------
@@ -964,14 +982,15 @@ def test_rendered_objects_join_their_side_keyed_like_files_with_their_origin(rep
         "chart/svc.yaml",
         "app",
     )
-    loaded = loading.load(
-        open_repo(repo.path),
-        Range(base, head),
-        ("k8s",),
-        default_namespace="elsewhere",
-        scope_of=unknown_scope,
-        rendered=loading.RenderedSides(old=[old], new=[new]),
-    )
+    with open_repo(repo.path) as git:
+        loaded = loading.load(
+            git,
+            Range(base, head),
+            ("k8s",),
+            default_namespace="elsewhere",
+            scope_of=unknown_scope,
+            rendered=loading.RenderedSides(old=[old], new=[new]),
+        )
     web = ref("Service", "web", "app")  # the release's namespace, not the environment's
     assert set(loaded.change_set.old) == {web} and set(loaded.change_set.new) == {web}
     assert loaded.change_set.new[web].source == SourceLocation("chart/svc.yaml", 3)
@@ -984,13 +1003,14 @@ def test_a_rendered_object_gets_the_structure_findings_of_a_file(repo: Repo) -> 
     bad = rendered(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}, "base/cm.yaml"
     )
-    loaded = loading.load(
-        open_repo(repo.path),
-        Range(None, head),
-        (),
-        default_namespace=None,
-        scope_of=unknown_scope,
-        rendered=loading.RenderedSides(new=[bad]),
-    )
+    with open_repo(repo.path) as git:
+        loaded = loading.load(
+            git,
+            Range(None, head),
+            (),
+            default_namespace=None,
+            scope_of=unknown_scope,
+            rendered=loading.RenderedSides(new=[bad]),
+        )
     assert [(f.source.path, f.field_path) for f in loaded.findings] == [("base/cm.yaml", "metadata.name")]
     assert loaded.change_set.new == {}  # and no paths read no plain file at all

@@ -6,6 +6,8 @@ import re
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gitops_push import yamltext
 from tests.unit import yamlcorpus
@@ -202,6 +204,34 @@ def test_line_of_flow_style_mappings() -> None:
 )
 def test_only_texts_with_an_anchor_are_measured_for_alias_bombs(text: str, anchored: bool) -> None:
     assert (yamltext.ANCHOR.search(text) is not None) is anchored
+    assert bool(yamltext.anchor_ends(text)) is anchored
+
+
+# Few characters, many of them meaningful to the two patterns, so that the rare cases come up.
+_PATTERN_TEXT = st.text(alphabet=st.sampled_from(list("-.%#&:?,[]{} \t\r\nab\x85\u2028\u3000")), max_size=40)
+
+
+@given(_PATTERN_TEXT)
+def test_the_anchor_finder_finds_every_anchor_the_pattern_finds(text: str) -> None:
+    # It may find more: finditer skips an anchor that starts inside the previous match (`&:&:`).
+    found = yamltext.anchor_ends(text)
+    assert {match.end() for match in yamltext.ANCHOR.finditer(text)} <= set(found)
+    assert found == [
+        match.end() for match in re.finditer(r"(?<![^\s\[{,:?-])&[^\s,\[\]{}&]", text)
+    ]  # overlapping matches
+
+
+@given(_PATTERN_TEXT)
+def test_the_chunk_check_answers_as_its_pattern(text: str) -> None:
+    assert yamltext._needs_chunks(text) is (yamltext._NEEDS_CHUNKS.search(text) is not None)
+
+
+def test_a_document_of_a_file_with_anchors_shares_only_its_own_aliases() -> None:
+    text = "a: &s [1]\nb: *s\n---\nc: [1]\nd: [1]\n---\ne: &t {x: 1}\nf: *t\n"
+    first, second, third = (data for _, _, data in documents(text))
+    assert isinstance(first, dict) and isinstance(second, dict) and isinstance(third, dict)
+    assert first["a"] is first["b"] and third["e"] is third["f"]
+    assert second == {"c": [1], "d": [1]}
 
 
 # The values of issue 13's table: what kubectl sends for each (test_kubectl_parity.py checks all
@@ -252,7 +282,7 @@ def test_an_aliased_node_is_one_shared_object_as_in_pyyaml() -> None:
 def test_a_bomb_whose_anchors_the_pattern_misses_is_still_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     # Built as a tree (no anchor seen), a document still stops after a bounded count of nodes and
     # is then measured with its aliases.
-    monkeypatch.setattr(yamltext, "ANCHOR", re.compile(r"(?!)"))
+    monkeypatch.setattr(yamltext, "anchor_ends", lambda text: [])
     monkeypatch.setattr(yamltext, "_TREE_NODES", 1000)
     error = error_of(yamlcorpus.billion_laughs())
     assert "excessive aliasing" in error.message
@@ -273,3 +303,31 @@ def test_a_merge_of_something_else_than_maps_names_the_merge_key_line() -> None:
         3,
         "a merge key (<<) takes a map or a list of maps (kubectl refuses it too)",
     )
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(child) for child in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a\n",
+        "a: 1\n",
+        "a: {b: [1, [2, {c: d}]]}\ne: []\n",
+        "- - - - x\n- y\n",
+        "a: [1, 2]\nb:\n  c:\n    d: {}\n",
+        "base: &b {x: {y: 1}}\nmerged: {<<: *b, z: 2}\n",
+        "a: &x [[1]]\nb: {c: *x}\n",
+        "- &s {k: &t [v]}\n- [*s, [*t]]\n",
+    ],
+)
+def test_the_depth_a_document_reports_is_never_less_than_its_data_nests(text: str) -> None:
+    for document in yamltext.load_documents(text):
+        assert document.depth is None or document.depth >= _depth(document.data)
+        if "<<" not in text:  # a merged map is counted as a level of its own
+            assert document.depth == _depth(document.data)
