@@ -49,14 +49,17 @@ def sides(context: Context, span: Range, *, full: bool) -> loading.RenderedSides
     source whose inputs the range leaves alone is not rendered at all, since it cannot change."""
     old: list[loading.Rendered] = []
     new: list[loading.Rendered] = []
+    texts: dict[str, str] = {}
     for source in sources(context.settings.environment):
         base = None if full else span.base
         if base is not None and _unchanged(context, source, base, span.head):
             continue
         if base is not None and rendering.exists_at(context.repo, base, source):
             old += _objects(_render(context, base, source))
-        new += _objects(_render(context, span.head, source))
-    return loading.RenderedSides(old=old, new=new)
+        head = _render(context, span.head, source)
+        new += _objects(head)
+        texts.update(head.texts)  # only head's objects are validated: their lines count in head's texts
+    return loading.RenderedSides(old=old, new=new, texts=texts)
 
 
 def _unchanged(context: Context, source: rendering.Source, base: str, head: str) -> bool:

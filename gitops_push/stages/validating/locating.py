@@ -3,6 +3,14 @@
 Files are read (through a `text_of` callable) only when a finding needs a line, and once. A manifest
 that is an item of a `kind: List` is looked up below that item; one that cannot be placed keeps the
 line of its document.
+
+A rendered manifest's lines count in the text its source location names (`LineBasis`): a Helm
+object's in its template's rendered text, which holds the object exactly as rendered; a kustomize
+object's in its source file at the rendered commit. kustomize may have changed any field on the way
+(patches, prefixes, labels, images, a generator made the object): a field's line there is taken only
+when that document is the object's (same apiVersion and kind, its name inside the object's) and
+holds the same value at the same path, the list items on the way having the same names. Otherwise
+the finding keeps its document's line and says why.
 """
 
 from __future__ import annotations
@@ -11,7 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from gitops_push import yamltext
-from gitops_push.model import Manifest
+from gitops_push.model import LineBasis, Manifest
+
+BUILT_FIELD_CHANGED = "kustomize made or changed this field: the line is its document's"
+_ABSENT = object()  # no value at a path (None is a value: `field: null`)
 
 
 class Lines:
@@ -21,11 +32,19 @@ class Lines:
         self._text_of = text_of
         self._texts: dict[str, str | None] = {}
         self._list_items: dict[tuple[str, int], list[Any] | None] = {}
+        self._documents: dict[tuple[str, int], Any] = {}
 
-    def line_of(self, manifest: Manifest, path: list[str | int]) -> int:
+    def locate(self, manifest: Manifest, path: list[str | int]) -> tuple[int, str]:
+        """The line of the field at `path`, and a note when it is only the document's line (else "")."""
+        source = manifest.source
+        if source.basis is LineBasis.BUILT and path and not self._same_in_source(manifest, path):
+            return source.line, BUILT_FIELD_CHANGED
+        return self._field_line(manifest, path), ""
+
+    def _field_line(self, manifest: Manifest, path: list[str | int]) -> int:
         source = manifest.source
         text = self._text(source.path)
-        if text is None:
+        if not text:
             return source.line
         prefix = self._list_prefix(manifest, text)
         if prefix is None:
@@ -41,6 +60,17 @@ class Lines:
             except (OSError, KeyError, ValueError):
                 self._texts[path] = None
         return self._texts[path]
+
+    def _same_in_source(self, manifest: Manifest, path: list[str | int]) -> bool:
+        """Whether the source document is the object's and holds the same value at `path`."""
+        source = manifest.source
+        key = (source.path, source.document)
+        if key not in self._documents:
+            self._documents[key] = _document_data(self._text(source.path) or "", source.document)
+        document = self._documents[key]
+        if not _same_object(document, manifest):
+            return False
+        return _same_at(manifest.body, document, path)
 
     def _list_prefix(self, manifest: Manifest, text: str) -> list[str | int] | None:
         """[] for a manifest that is its document; ['items', i] for item i of a List; None if unplaced."""
@@ -69,6 +99,53 @@ def _list_items(text: str, document: int) -> list[Any] | None:
     except yamltext.YamlError:
         return None
     return None
+
+
+def _document_data(text: str, document: int) -> Any:
+    try:
+        return next((doc.data for doc in yamltext.load_documents(text) if doc.index == document), None)
+    except yamltext.YamlError:
+        return None
+
+
+def _same_object(document: Any, manifest: Manifest) -> bool:
+    """The document is the object before the build: same apiVersion and kind, and (a namePrefix or
+    nameSuffix aside) its name inside the object's."""
+    if not isinstance(document, dict) or not isinstance(document.get("metadata"), dict):
+        return False
+    name = document["metadata"].get("name")
+    same_type = (
+        document.get("apiVersion") == manifest.api_version and document.get("kind") == manifest.ref.kind
+    )
+    return same_type and isinstance(name, str) and bool(name) and name in manifest.ref.name
+
+
+def _same_at(built: Any, written: Any, path: list[str | int]) -> bool:
+    """Whether both hold the same value at `path`. A list item on the way counts only if, where the
+    built object's item has a name, the written one at that index has the same (a patch may insert
+    items: the same index is then another item)."""
+    for step in path:
+        built, written = _child(built, step), _child(written, step)
+        if built is _ABSENT or written is _ABSENT:
+            return False
+        if isinstance(step, int) and not _same_item(built, written):
+            return False
+    return bool(built == written)
+
+
+def _same_item(built: Any, written: Any) -> bool:
+    """A built list item with a name is the written item only if that has the same name."""
+    if not isinstance(built, dict) or "name" not in built:
+        return True
+    return isinstance(written, dict) and written.get("name") == built["name"]
+
+
+def _child(value: Any, step: str | int) -> Any:
+    if isinstance(step, int) and isinstance(value, list) and 0 <= step < len(value):
+        return value[step]
+    if isinstance(step, str) and isinstance(value, dict) and step in value:
+        return value[step]
+    return _ABSENT
 
 
 def _is_item_of(item: Any, manifest: Manifest) -> bool:
