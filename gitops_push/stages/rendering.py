@@ -35,6 +35,8 @@ from changing on every deploy while its inputs do not.
 from __future__ import annotations
 
 import bisect
+import concurrent.futures
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -361,21 +363,72 @@ def render(repo: GitRepo, commit: str, source: Source, *, tools: Tools, cache_di
     Raises SourceRefused (a remote base, a chart dependency not vendored), RenderFailed (the tool
     failed, or an input is missing at `commit`) and RendererMissing (no tool for the source).
     """
+    [rendering] = render_all(repo, [(commit, source)], tools=tools, cache_dir=cache_dir)
+    return rendering
+
+
+def render_all(
+    repo: GitRepo, wanted: Sequence[tuple[str, Source]], *, tools: Tools, cache_dir: Path
+) -> list[Rendering]:
+    """`render` for each (commit, source) of `wanted`, in that order, the tool runs side by side.
+
+    Git is read for one rendering after the other (the repository's connection to Git serves one
+    question at a time); what is not in the cache is exported, and then the tools, which read only
+    their exported folders, run at once: a cold plan renders the base and head of a range in the
+    time of one.
+    """
+    with contextlib.ExitStack() as scratch:
+        jobs = [_job(repo, commit, source, tools, cache_dir, scratch) for commit, source in wanted]
+        pending = [job for job in jobs if job.output is None]
+        if len(pending) > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=len(pending)) as pool:
+                outputs = list(pool.map(_run_job, pending))
+        else:
+            outputs = [_run_job(job) for job in pending]
+    for job, output in zip(pending, outputs, strict=True):
+        _write_cache(cache_dir, job.key, output)
+        job.output = output
+    return [_rendering(job) for job in jobs]
+
+
+@dataclass
+class _Job:
+    """One rendering on its way: its cache key, and its output once read from the cache or rendered."""
+
+    source: Source
+    commit: str
+    tool: Tool
+    inputs: tuple[Input, ...]
+    key: str
+    work: Path | None = None  # the folder its inputs were exported to, while it waits for its tool
+    output: _Output | None = None
+    cached: bool = False
+
+
+def _job(
+    repo: GitRepo, commit: str, source: Source, tools: Tools, cache_dir: Path, scratch: contextlib.ExitStack
+) -> _Job:
     tool = tools.for_source(source)
     inputs = render_inputs(repo, commit, source)
     key = cache_key(source, tool, inputs)
-    cached = _read_cache(cache_dir, key)
-    if cached is not None:
-        return Rendering(source, commit, tool, inputs, key, *cached, cached=True)
-    with tempfile.TemporaryDirectory(prefix="gitops-push-render-") as scratch:
-        work = Path(scratch)
-        repo.export(commit, [i.path for i in inputs], work / "repo")
-        if isinstance(source, HelmSource):
-            output = _render_helm(source, tool, work)
-        else:
-            output = _render_kustomize(source, tool, work)
-    _write_cache(cache_dir, key, output)
-    return Rendering(source, commit, tool, inputs, key, *output)
+    job = _Job(source, commit, tool, inputs, key, output=_read_cache(cache_dir, key))
+    job.cached = job.output is not None
+    if job.output is None:
+        job.work = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="gitops-push-render-")))
+        repo.export(commit, [i.path for i in inputs], job.work / "repo")
+    return job
+
+
+def _rendering(job: _Job) -> Rendering:
+    assert job.output is not None
+    return Rendering(job.source, job.commit, job.tool, job.inputs, job.key, *job.output, cached=job.cached)
+
+
+def _run_job(job: _Job) -> _Output:
+    assert job.work is not None
+    if isinstance(job.source, HelmSource):
+        return _render_helm(job.source, job.tool, job.work)
+    return _render_kustomize(job.source, job.tool, job.work)
 
 
 def cache_key(source: Source, tool: Tool, inputs: Sequence[Input]) -> str:
