@@ -1,9 +1,11 @@
-"""Every benchmark of issue #6, one table: `nox -s bench` runs this.
+"""Every benchmark of issue #6 (and issue 15's rendered sources), one table: `nox -s bench` runs this.
 
     python benchmarks/run_all.py [--quick] [--skip-cluster] [--profile] [--json FILE] [--update-docs]
 
-Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command)
-and bench_cluster.py (which starts and stops its own devcluster), then prints all their figures as
+Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command),
+bench_render.py (plan --offline on an overlay against the same objects plain; it builds kustomize
+and helm with tools/build-renderers, cached) and bench_cluster.py (which starts and stops its own
+devcluster), then prints all their figures as
 one table with the machine they were measured on. `--update-docs` writes that table, the machine and
 the command line into docs/benchmarks.md between its `results` markers; `--json` writes the figures.
 A benchmark that fails is reported and the others still run; the exit code is then 1. A missed
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cluster
 import bench_plan
+import bench_render
 import bench_validate
 from common import ROOT, Report
 
@@ -66,6 +69,7 @@ def main() -> int:
             report, runs=3 if args.quick else 10, all_runs=1 if args.quick else 3, profile=args.profile
         ),
         "validate": lambda: bench_validate.run(report, runs=2 if args.quick else 5),
+        "render": lambda: bench_render.run(report, rounds=2 if args.quick else 7, per_source=not args.quick),
     }
     if not args.skip_cluster:
         runs["cluster"] = lambda: bench_cluster.run(report, rounds=1 if args.quick else 3)
