@@ -402,3 +402,22 @@ def test_a_field_a_patch_changed_names_the_document_line_and_says_so(
         "deploy/base/deployment.yaml:1",
     )
     assert finding.message == f'expected integer, got string "soon" ({locating.BUILT_FIELD_CHANGED})'
+
+
+def test_render_all_renders_both_ends_of_a_range_in_order_each_once(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    first = podinfo_overlays(workdir)
+    service = (workdir / "deploy/base/service.yaml").read_text()
+    second = gitutil.commit(workdir, {"deploy/base/service.yaml": service.replace("ClusterIP", "NodePort")})
+    wanted = [(first, STAGING_SOURCE), (second, STAGING_SOURCE), (second, PRODUCTION_SOURCE)]
+
+    with open_repo(workdir) as repo:
+        results = rendering.render_all(repo, wanted, tools=runs.tools, cache_dir=cache)
+
+    assert [(r.commit, r.source) for r in results] == wanted
+    assert runs.renders() == 3 and not any(r.cached for r in results)
+    types = [next(o.body["spec"]["type"] for o in r.objects if o.body["kind"] == "Service") for r in results]
+    assert types == ["ClusterIP", "NodePort", "NodePort"]
+    assert results[1].objects == render(workdir, second, STAGING_SOURCE, runs, cache).objects  # cached now
+    assert runs.renders() == 3
