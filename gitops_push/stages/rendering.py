@@ -1,9 +1,10 @@
 """Rendered sources: a kustomization or a Helm chart at one commit, turned into objects with origins.
 
 The pipeline calls `find_tools(sources)` once per run (a missing renderer fails the run before any
-work, exit 2), then `render(repo, commit, source, tools=..., cache_dir=...)` for each source on each
-side of the commit range, and feeds `Rendering.objects` into the same change set as plain files.
-Nothing is read from the working tree and nothing is fetched:
+work, exit 2), then `render_all(repo, [(commit, source), ...], tools=..., cache_dir=...)` for every
+source on each side of the commit range (`render` for one), and feeds `Rendering.objects` into the
+same change set as plain files. Git is read for one rendering after the other; the tools of those
+not in the cache then run side by side. Nothing is read from the working tree and nothing is fetched:
 
 1. `render_inputs` reads, from Git objects, which folders and files the source needs: for
    kustomize the kustomization folder and every folder its `resources`, `bases`, `components`,
