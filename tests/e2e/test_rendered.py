@@ -240,6 +240,30 @@ def test_a_bad_field_in_an_overlays_base_names_the_base_file_and_the_fields_line
     assert workspace.git("tag", "--list") == ""
 
 
+def test_a_dry_run_rejection_of_an_overlays_base_names_the_base_file_and_the_fields_line(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    service = workspace.root / "deploy/base/service.yaml"
+    text = service.read_text().replace("type: ClusterIP", "type: NodePort")
+    service.write_text(text.replace("      port: 9898\n", "      port: 9898\n      nodePort: 99999\n", 1))
+    workspace.commit("a node port out of range: valid to the schema, refused by the server")
+
+    result = workspace.cli("deploy", "--env", staging, "-o", "json")
+
+    assert result.exit_code == 4, result.stdout + result.stderr  # REJECTED: nothing was applied
+    rejection = next(e for e in result.json["errors"] if e["reference"] == "dry-run-rejected")
+    node_port = line_of(service, "nodePort: 99999")
+    assert (rejection["file"], rejection["line"], rejection["rendered"]) == (
+        "deploy/base/service.yaml",
+        node_port,
+        False,
+    )
+    assert "spec.ports[0].nodePort" in rejection["message"]
+    assert kube.get(SERVICES, staging, "podinfo") is None
+    assert workspace.git("tag", "--list") == ""
+
+
 def test_a_field_an_overlay_patched_names_the_objects_document_and_says_so(
     workspace: Workspace, tools_on_path: Path
 ) -> None:
