@@ -244,24 +244,27 @@ def test_a_dry_run_rejection_of_an_overlays_base_names_the_base_file_and_the_fie
     workspace: Workspace, kube: KubeCluster, tools_on_path: Path
 ) -> None:
     staging, _ = two_overlays(workspace)
+    workspace.commit("two overlays")
+    # Deployed once, so that the namespace exists and the next deploy's dry-run covers every object.
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    tags = workspace.git("tag", "--list")
     service = workspace.root / "deploy/base/service.yaml"
-    text = service.read_text().replace("type: ClusterIP", "type: NodePort")
-    service.write_text(text.replace("      port: 9898\n", "      port: 9898\n      nodePort: 99999\n", 1))
-    workspace.commit("a node port out of range: valid to the schema, refused by the server")
+    service.write_text(service.read_text().replace("- name: http\n", "- name: Http_Port\n", 1))
+    workspace.commit("a port name that is no DNS label: valid to the schema, refused by the server")
 
     result = workspace.cli("deploy", "--env", staging, "-o", "json")
 
     assert result.exit_code == 4, result.stdout + result.stderr  # REJECTED: nothing was applied
     rejection = next(e for e in result.json["errors"] if e["reference"] == "dry-run-rejected")
-    node_port = line_of(service, "nodePort: 99999")
     assert (rejection["file"], rejection["line"], rejection["rendered"]) == (
         "deploy/base/service.yaml",
-        node_port,
+        line_of(service, "name: Http_Port"),
         False,
     )
-    assert "spec.ports[0].nodePort" in rejection["message"]
-    assert kube.get(SERVICES, staging, "podinfo") is None
-    assert workspace.git("tag", "--list") == ""
+    assert "spec.ports[0].name" in rejection["message"]
+    live = kube.get(SERVICES, staging, "podinfo")
+    assert live is not None and live["spec"]["ports"][0]["name"] == "http"
+    assert workspace.git("tag", "--list") == tags
 
 
 def test_a_field_an_overlay_patched_names_the_objects_document_and_says_so(
