@@ -1,13 +1,14 @@
-"""Every benchmark of issues #6 and #16, one table: `nox -s bench` runs this.
+"""Every benchmark of issues #6, 15 and #16, one table: `nox -s bench` runs this.
 
     python benchmarks/run_all.py [--quick] [--skip-cluster] [--profile] [--json FILE] [--update-docs]
 
-Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command)
-and bench_cluster.py (which starts and stops its own devcluster, and measures at several network
-round-trip times), then prints all their figures as one table with the machine they were measured
-on. `--update-docs` writes that table, the machine and the command line into docs/benchmarks.md
-between its `results` markers, and redraws the chart of deploy times against the round trip
-(docs/img/benchmarks-latency.png); `--json` writes the figures.
+Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command),
+bench_render.py (plan --offline on an overlay against the same objects plain; it builds kustomize
+and helm with tools/build-renderers, cached) and bench_cluster.py (which starts and stops its own
+devcluster, and measures at several network round-trip times), then prints all their figures as
+one table with the machine they were measured on. `--update-docs` writes that table, the machine and
+the command line into docs/benchmarks.md between its `results` markers, and redraws the chart of
+deploy times against the round trip (docs/img/benchmarks-latency.png); `--json` writes the figures.
 A benchmark that fails is reported and the others still run; the exit code is then 1. A missed
 target is a result, not a failure: the exit code stays 0.
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_cluster
 import bench_plan
+import bench_render
 import bench_validate
 import chart
 from common import ROOT, Report
@@ -75,6 +77,7 @@ def main() -> int:
             report, runs=3 if args.quick else 10, all_runs=1 if args.quick else 3, profile=args.profile
         ),
         "validate": lambda: bench_validate.run(report, runs=2 if args.quick else 5),
+        "render": lambda: bench_render.run(report, rounds=2 if args.quick else 7, per_source=not args.quick),
     }
     latency: list[bench_cluster.Latency] = []
     if not args.skip_cluster:

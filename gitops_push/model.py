@@ -39,15 +39,35 @@ class ObjectRef:
         return f"{self.group_kind} {where}{self.name}"
 
 
+class LineBasis(enum.Enum):
+    """What a SourceLocation's line counts in, and whether an object's fields are its document's."""
+
+    FILE = "file"  # a plain manifest: the object is the document at `line` of the file
+    BUILT = "built"  # kustomize: built from the document at `line`; the build may have changed fields
+    RENDERED = "rendered"  # Helm: `line` counts in the template's rendered output, not in the template
+
+
 @dataclass(frozen=True)
 class SourceLocation:
-    """Where a document comes from: the file relative to the repository root, its line, its index."""
+    """Where a document comes from: the file relative to the repository root, its line, its index.
+
+    A Helm template's own lines are not its output's, so a Helm object's line counts in what
+    `helm template --show-only <template>` prints for that template (basis RENDERED), and says so.
+    """
 
     path: str
     line: int
     document: int = 0
+    basis: LineBasis = LineBasis.FILE
+
+    @property
+    def in_file(self) -> bool:
+        """Whether `line` is a line of the file at `path` (False: of the file's rendered output)."""
+        return self.basis is not LineBasis.RENDERED
 
     def __str__(self) -> str:
+        if not self.in_file:
+            return f"{self.path} (rendered), line {self.line}"
         return f"{self.path}:{self.line}"
 
 

@@ -78,6 +78,124 @@ def line_of(text: str, document: int, path: Sequence[str | int]) -> int | None:
     return line
 
 
+@dataclass(frozen=True)
+class Head:
+    """What tells one document of a file from the others: its number, its line, its kind and name."""
+
+    index: int
+    line: int
+    kind: Any
+    name: Any
+
+
+def document_heads(text: str) -> list[Head]:
+    """`Head`s of the documents `load_documents` reads, the same, without building each document.
+
+    A rendering names a source file per object and must tell which of its documents the object was.
+    Block-style manifests (every document a mapping whose keys start at column 0, `kind:` and
+    `metadata:` with `name:` on lines of their own) are read line by line; any other text, and any
+    document whose lines leave a doubt, is parsed as `load_documents` parses it. Raises YamlError
+    where it parses; a text the parser would refuse may still be scanned (a renderer has read the
+    file already, and heads only say where its objects start).
+    """
+    heads = _scanned_heads(text)
+    if heads is not None:
+        return heads
+    return [Head(d.index, d.line, *_kind_and_name(d.data)) for d in load_documents(text)]
+
+
+def _kind_and_name(data: Any) -> tuple[Any, Any]:
+    if not isinstance(data, dict):
+        return None, None
+    metadata = data.get("metadata")
+    return data.get("kind"), metadata.get("name") if isinstance(metadata, dict) else None
+
+
+# A top-level key of a block mapping on a line of its own: `kind: Deployment`, `metadata:`.
+_TOP_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*:(?:[ \t]|$)")
+# A value scanning can read: a plain word (a name, a kind) or the same in matching quotes, then
+# nothing but a comment. Anything else is read by the parser.
+_SIMPLE = r"(?:([A-Za-z0-9][A-Za-z0-9_.-]*)|\"([A-Za-z0-9][A-Za-z0-9_.-]*)\"|'([A-Za-z0-9][A-Za-z0-9_.-]*)')"
+_KIND = re.compile(rf"^kind:[ \t]+{_SIMPLE}[ \t]*(?:#.*)?$")
+_METADATA = re.compile(r"^metadata:[ \t]*(?:#.*)?$")
+_NAME = re.compile(rf"^( +)name:[ \t]+{_SIMPLE}[ \t]*(?:#.*)?$")
+_WORD_VALUES = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}  # YAML 1.1 reads these
+
+
+class _NeedsParser(Exception):
+    """A line the scan cannot read for certain: the parser decides."""
+
+
+def _scanned_heads(text: str) -> list[Head] | None:
+    """The heads by a line scan, or None where the text needs the parser."""
+    text = _kubectl_lines(text)
+    if _looks_like_json(text) or _NEEDS_CHUNKS.search(text) or "\t" in text or "\ufeff" in text:
+        return None
+    heads: list[Head] = []
+    lines = text.split("\n")
+    start = 0
+    try:
+        for number, line in enumerate([*lines, "---"]):
+            if line.startswith("---"):
+                head = _scanned_head(lines[start:number], start, len(heads))
+                if head is not None:
+                    heads.append(head)
+                start = number + 1
+    except _NeedsParser:
+        return None
+    return heads
+
+
+def _scanned_head(lines: list[str], offset: int, index: int) -> Head | None:
+    """One document's head; None for an empty document (only comments and blank lines)."""
+    content = [
+        (n, line) for n, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not content:
+        return None
+    top = [line for _, line in content if not line.startswith((" ", "-"))]
+    if not _TOP_KEY.match(content[0][1]) or not all(_TOP_KEY.match(line) for line in top):
+        raise _NeedsParser  # not a block mapping, or an odd line at the top level
+    kinds = [line for line in top if line.startswith("kind:")]
+    metadata = [position for position, (_, line) in enumerate(content) if line.startswith("metadata:")]
+    if len(kinds) > 1 or len(metadata) > 1:
+        raise _NeedsParser  # a key twice: the parser refuses it
+    kind = _scanned_value(_KIND, kinds[0]) if kinds else None
+    name = _scanned_name(content, metadata[0]) if metadata else None
+    return Head(index, offset + content[0][0] + 1, kind, name)
+
+
+def _scanned_value(pattern: re.Pattern[str], line: str) -> str:
+    match = pattern.match(line)
+    if match is None:
+        raise _NeedsParser
+    last = pattern.groups  # the last three groups: plain, double-quoted, single-quoted
+    plain, double, single = match.group(last - 2), match.group(last - 1), match.group(last)
+    if plain is not None and (not plain[0].isalpha() or plain.lower() in _WORD_VALUES):
+        raise _NeedsParser  # `name: on` is a boolean to YAML 1.1, `name: 1e3` a number
+    return str(plain or double or single)
+
+
+def _scanned_name(content: list[tuple[int, str]], position: int) -> str | None:
+    """`name:` among the keys of the `metadata:` block at `content[position]`; None without one."""
+    if not _METADATA.match(content[position][1]):
+        raise _NeedsParser  # `metadata: {name: x}` and the like
+    block = []
+    for _, line in content[position + 1 :]:
+        if not line.startswith(" "):
+            break
+        block.append(line)
+    if not block:
+        raise _NeedsParser  # `metadata:` and nothing: null
+    indent = len(block[0]) - len(block[0].lstrip(" "))
+    if any(len(line) - len(line.lstrip(" ")) < indent for line in block):
+        raise _NeedsParser
+    names = [line for line in block if line.startswith(" " * indent + "name:")]
+    if len(names) > 1:
+        raise _NeedsParser
+    return _scanned_value(_NAME, names[0]) if names else None
+
+
 def _child(node: Any, step: str | int) -> tuple[int, Any] | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:

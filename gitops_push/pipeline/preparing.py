@@ -70,7 +70,7 @@ def prepare(step: steps.Prepare, context: Context, state: State) -> State:
         pruning.refuse_mass_prune(len(prune), flags.max_prune)
     notes = (decision.why,) if decision.why else ()
     hooks = rendered.hooks(context, span, full=decision.full)
-    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes, hooks)
+    intent = Intent(loaded.change_set, chosen, tuple(prune), decision.full, notes, hooks, loaded.texts)
     return replace(state, intent=intent)
 
 

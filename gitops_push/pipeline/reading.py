@@ -51,6 +51,7 @@ def dry_run(step: steps.DryRun, context: Context, state: State) -> State:
         read_live=context.mode in (steps.Mode.PLAN, steps.Mode.STATUS)
         or (intent.full and state.record.exists),
         replace_immutable=flags.replace_immutable,
+        texts=intent.texts,
     )
     replaceable = frozenset(ref for ref, o in outcomes.items() if o.immutable and flags.replace_immutable)
     for ref in sorted(replaceable):

@@ -47,16 +47,28 @@ def read_paths(env: Environment) -> tuple[str, ...]:
 def sides(context: Context, span: Range, *, full: bool) -> loading.RenderedSides:
     """What each source renders at the base and at head. A full run takes head's rendering alone; a
     source whose inputs the range leaves alone is not rendered at all, since it cannot change."""
-    old: list[loading.Rendered] = []
-    new: list[loading.Rendered] = []
+    wanted: list[tuple[str, rendering.Source]] = []
     for source in sources(context.settings.environment):
         base = None if full else span.base
         if base is not None and _unchanged(context, source, base, span.head):
             continue
         if base is not None and rendering.exists_at(context.repo, base, source):
-            old += _objects(_render(context, base, source))
-        new += _objects(_render(context, span.head, source))
-    return loading.RenderedSides(old=old, new=new)
+            wanted.append((base, source))
+        wanted.append((span.head, source))
+    # Every rendering at once: on a cold cache the tools of both sides run side by side.
+    renderings = rendering.render_all(
+        context.repo, wanted, tools=context.tools, cache_dir=settings.cache_dir()
+    )
+    old: list[loading.Rendered] = []
+    new: list[loading.Rendered] = []
+    texts: dict[str, str] = {}
+    for result in renderings:
+        if result.commit != span.head:
+            old += _objects(result)
+            continue
+        new += _objects(result)
+        texts.update(result.texts)  # only head's objects are validated: their lines count in head's texts
+    return loading.RenderedSides(old=old, new=new, texts=texts)
 
 
 def _unchanged(context: Context, source: rendering.Source, base: str, head: str) -> bool:

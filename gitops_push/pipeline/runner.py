@@ -77,6 +77,8 @@ class Intent:
     full: bool
     notes: tuple[str, ...] = ()
     hooks: tuple[HookRun, ...] = ()  # Helm hooks of the rendered sources this deploy renders
+    # File text by path (plain files, rendered sources' files) for the line of a rejected field.
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def arrivals(self) -> applying.Arrivals:

@@ -77,6 +77,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         concurrency=context.settings.flags.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
+        texts=state.intent.texts if state.intent is not None else None,
     )
     if any(o.error for o in outcomes.values()):
         raise DryRunRejected("the dry-run after the prerequisites were applied rejected changes")

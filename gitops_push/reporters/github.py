@@ -53,8 +53,12 @@ def command(
     name: str, message: str, *, source: SourceLocation | None = None, title: str | None = None
 ) -> str:
     properties = []
-    if source is not None and source.line > 0:
+    if source is not None and source.line > 0 and source.in_file:
         properties += [f"file={escape_property(source.path)}", f"line={source.line}"]
+    elif source is not None and source.line > 0:
+        # A Helm template's line is not its output's: the annotation goes on the file, the text says where.
+        properties.append(f"file={escape_property(source.path)}")
+        message = f"{message} ({source})"
     if title:
         properties.append(f"title={escape_property(title)}")
     joined = " " + ",".join(properties) if properties else ""

@@ -5,14 +5,14 @@ Shape (documented in docs/output-json.md, pinned by tests):
     {"env": str, "command": str, "from": str|null, "to": str|null, "tag": str|null, "pushed": bool,
      "result": "deployed"|"planned"|"no-changes"|"failed", "exit_code": int,
      "counts": {"created": n, "configured": n, "unchanged": n, "pruned": n, "skipped": n, "failed": n},
-     "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "action", "error",
+     "objects": [{"apiVersion", "kind", "namespace", "name", "file", "line", "rendered", "action", "error",
                   "health", "message", "other_managers": [{"manager": str, "fields": [str]}]}],
 
 `status` uses the actions (and counts) drifted, missing, extra and unchanged instead of created,
 configured and pruned.
 `other_managers` (status only; empty otherwise) lists fields other field managers set on the object
 that Git does not.
-     "errors": [{"reference", "message", "file", "line", "field", "object", "hint"}],
+     "errors": [{"reference", "message", "file", "line", "rendered", "field", "object", "hint"}],
      "notes": [str], "rollback": null | {"ok": bool, "message": str},
      "steps": [{"step": str, "wave": str|null, "objects": int|null, "text": str}],
      "cluster": null | {"server": str, "context": str, "insecure": bool}, "warnings": [str],
@@ -64,6 +64,7 @@ def document(summary: Summary) -> dict[str, Any]:
                 "name": line.ref.name,
                 "file": line.source.path if line.source else None,
                 "line": line.source.line if line.source else None,
+                "rendered": bool(line.source and not line.source.in_file),
                 "action": line.action.value,
                 "error": line.error,
                 "health": line.health,
@@ -78,6 +79,7 @@ def document(summary: Summary) -> dict[str, Any]:
                 "message": p.message,
                 "file": p.source.path if p.source else None,
                 "line": p.source.line if p.source else None,
+                "rendered": bool(p.source and not p.source.in_file),
                 "field": p.field_path or None,
                 "object": str(p.ref) if p.ref else None,
                 "hint": p.hint,

@@ -18,14 +18,15 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
+from dataclasses import replace as replace_field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from gitops_push import crds, masking
+from gitops_push import crds, fieldlines, masking
 from gitops_push.cancelling import Cancellation
 from gitops_push.errors import ClusterUnreachable, GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import LEGACY_FIELD_MANAGER, KubeApiError, Resource
-from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
+from gitops_push.model import Action, Manifest, ObjectRef
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -47,6 +48,7 @@ class Outcome:
     immutable: bool = False  # rejected only because an immutable field changes
     inherited: bool = False  # its only conflicts were with our own former field manager
     conflict: bool = False  # rejected because another field manager owns fields it sets
+    fields: tuple[str, ...] = ()  # the fields the server's rejection names ('spec.ports[0].nodePort')
 
     @property
     def ok(self) -> bool:
@@ -121,18 +123,23 @@ def dry_run(
     cancellation: Cancellation,
     read_live: bool = True,
     replace_immutable: bool = False,
+    texts: Mapping[str, str] | None = None,
 ) -> dict[ObjectRef, Outcome]:
     """`read_live=False` skips reading each live object (no diff against it, one request fewer).
 
     With `replace_immutable`, a rejection for an immutable field is not reported: the caller replaces
-    the object (delete, then create) instead."""
+    the object (delete, then create) instead. `texts` (file text by path, as loading read them) give
+    a rejection the line of the first field the server names."""
+    lines = fieldlines.Lines(lambda path: (texts or {}).get(path, ""))
 
     def one(manifest: Manifest) -> Outcome:
         outcome = _dry_run_one(
             cluster, manifest, bodies[manifest.ref], coming, (field_manager, force), read_live
         )
         if outcome.error is not None and not (replace_immutable and outcome.immutable):
-            sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, outcome.error))
+            line, note = _field_line(manifest, outcome.fields, lines)
+            error = f"{outcome.error} ({note})" if note else outcome.error
+            sink.handle(_event(Stage.DRY_RUN, manifest, Action.FAILED, error, line=line))
         return outcome
 
     return {o.ref: o for o in parallel(one, manifests, concurrency, cancellation)}
@@ -175,7 +182,11 @@ def _dry_run_one(
         if exc.is_namespace_missing and ref.namespace in coming.namespaces:
             return Outcome(ref, deferred=f"namespace {ref.namespace} is created by this deploy")
         return Outcome(
-            ref, error=describe(exc, manifest), immutable=exc.is_immutable, conflict=exc.is_conflict
+            ref,
+            error=describe(exc, manifest),
+            immutable=exc.is_immutable,
+            conflict=exc.is_conflict,
+            fields=tuple(c.field for c in exc.causes if c.field),
         )
     except ClusterUnreachable:
         raise
@@ -247,12 +258,22 @@ def _masked(message: str, manifest: Manifest) -> str:
     return masking.redact(message, masking.secret_values([manifest.body]) if manifest.is_secret else ())
 
 
-def _event(stage: Stage, manifest: Manifest, action: Action, error: str | None) -> ObjectActed:
+def _field_line(manifest: Manifest, fields: Sequence[str], lines: fieldlines.Lines) -> tuple[int, str]:
+    """The line of the first field a rejection names, with the note of `Lines.locate`; the
+    document's line when it names none, or none that reads as a path."""
+    paths = [path for path in map(fieldlines.field_path, fields) if path]
+    return lines.locate(manifest, paths[0]) if paths else (manifest.source.line, "")
+
+
+def _event(
+    stage: Stage, manifest: Manifest, action: Action, error: str | None, *, line: int | None = None
+) -> ObjectActed:
+    source = manifest.source
     return ObjectActed(
         stage=stage,
         ref=manifest.ref,
         action=action,
-        source=SourceLocation(manifest.source.path, manifest.source.line, manifest.source.document),
+        source=replace_field(source, line=source.line if line is None else line),
         api_version=manifest.api_version,
         error=error,
     )

@@ -72,10 +72,12 @@ class Rendered:
 
 @dataclass(frozen=True)
 class RenderedSides:
-    """The rendered objects at the base (old) and at head (new) of a range."""
+    """The rendered objects at the base (old) and at head (new) of a range, and the texts that head's
+    origins count their lines in (a kustomize source file at head, a Helm template's rendered text)."""
 
     old: Sequence[Rendered] = ()
     new: Sequence[Rendered] = ()
+    texts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ def load(
         add_object(rendered_object, old)
     for rendered_object in rendered.new:
         add_object(rendered_object, new)
+    # A plain file's own text wins: a path read as a plain manifest is that file's lines.
+    new.texts = {**rendered.texts, **new.texts}
     scopes = Scopes(scope_of, [*old.documents, *new.documents])
     old_objects, _ = key_documents(old.documents, scopes, default_namespace)
     new_objects, duplicates = key_documents(new.documents, scopes, default_namespace)

@@ -1,9 +1,10 @@
 """Rendered sources: a kustomization or a Helm chart at one commit, turned into objects with origins.
 
 The pipeline calls `find_tools(sources)` once per run (a missing renderer fails the run before any
-work, exit 2), then `render(repo, commit, source, tools=..., cache_dir=...)` for each source on each
-side of the commit range, and feeds `Rendering.objects` into the same change set as plain files.
-Nothing is read from the working tree and nothing is fetched:
+work, exit 2), then `render_all(repo, [(commit, source), ...], tools=..., cache_dir=...)` for every
+source on each side of the commit range (`render` for one), and feeds `Rendering.objects` into the
+same change set as plain files. Git is read for one rendering after the other; the tools of those
+not in the cache then run side by side. Nothing is read from the working tree and nothing is fetched:
 
 1. `render_inputs` reads, from Git objects, which folders and files the source needs: for
    kustomize the kustomization folder and every folder its `resources`, `bases`, `components`,
@@ -18,8 +19,12 @@ Nothing is read from the working tree and nothing is fetched:
    without `--dependency-update` (a chart dependency not vendored under `charts/` is refused).
 4. Each rendered document gets its origin: the file in the repository it came from (kustomize's
    `config.kubernetes.io/origin` annotation, removed from the object; Helm's `# Source:` comment)
-   and, where it can be known, the line of its document there (kustomize only: a Helm template's
-   lines are not the output's, so Helm origins say line 1). Helm objects are classified as plain
+   and the line of its document. For kustomize that is the line in the source file (basis BUILT:
+   the build may have changed the object's fields since); a Helm template's lines are not its
+   output's, so a Helm origin's line counts in the template's rendered text, as
+   `helm template --show-only <template>` prints it (basis RENDERED). `Rendering.texts` holds the
+   text those lines count in (the source files as Git has them at the commit; each template's
+   rendered text), so that a later finding can name the line of a field. Helm objects are classified as plain
    objects, hooks (phases, weight, delete policies: `Rendering.hooks(phase)` gives them in the
    order Helm runs them) or dropped (`helm test` pods, hooks that run only on delete or rollback).
 
@@ -30,6 +35,9 @@ from changing on every deploy while its inputs do not.
 
 from __future__ import annotations
 
+import bisect
+import concurrent.futures
+import contextlib
 import dataclasses
 import enum
 import hashlib
@@ -42,21 +50,24 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from gitops_push import yamltext
 from gitops_push.errors import ConfigError, RendererMissing, RenderFailed, SourceRefused
 from gitops_push.gitrepo import GitEntry, GitRepo
-from gitops_push.model import Skipped, SourceLocation
+from gitops_push.model import LineBasis, Skipped, SourceLocation
 
 # Part of every cache key: bump it when the cached JSON changes shape or when the way a tool is run
 # or its output read changes (flags, origins, classification), so that old entries are never read.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 RENDER_TIMEOUT = 300.0  # seconds for one tool run; a chart that loops forever must not hang CI
 VERSION_TIMEOUT = 30.0
 STDERR_LINES = 20  # of a failed tool's output, in the error message
+# No garbage collection until the heap reaches the soft limit, then collection as the limit needs:
+# a renderer's heap is tens of MB, and the limit bounds one that is not (Go 1.19+ reads GOMEMLIMIT).
+GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")  # kustomize's order
 # Kustomization fields whose entries may name other kustomization folders (or remote bases).
@@ -226,8 +237,13 @@ def _tool_env(home: Path | None) -> dict[str, str]:
 
     The proxy points at a closed local port, so anything the refusals above missed fails at once
     instead of fetching; Git (used by kustomize for remote bases) may use no transport at all.
+
+    Both tools are Go programs that live for a fraction of a second: Go's collector, run at its
+    default pace, took a fifth to a third of a `kustomize build` (GO_RUNTIME below). A variable the
+    user set is passed on instead.
     """
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
+    env |= {name: os.environ.get(name, value) for name, value in GO_RUNTIME.items()}
     if home is not None:
         env |= {
             "HOME": str(home),
@@ -306,6 +322,9 @@ class Rendering:
     key: str  # the cache key: equal keys render equal objects
     objects: tuple[RenderedObject, ...]  # plain objects and hooks, in the tool's output order
     dropped: tuple[Skipped, ...] = ()  # helm test pods, delete and rollback hooks: never deployed
+    # The text each origin's lines count in, by path: a kustomize source file as Git has it at the
+    # commit, or a Helm template's rendered text. Read only to put a failing field's line on a finding.
+    texts: Mapping[str, str] = dataclasses.field(default_factory=dict)
     cached: bool = False  # read back from the cache: no tool ran
 
     @property
@@ -328,6 +347,14 @@ class Rendering:
         return tuple(sorted(chosen, key=lambda o: (_weight(o), _name(o))))
 
 
+class _Output(NamedTuple):
+    """What one tool run gives a Rendering (and the cache keeps)."""
+
+    objects: tuple[RenderedObject, ...]
+    dropped: tuple[Skipped, ...]
+    texts: dict[str, str]
+
+
 def _weight(rendered: RenderedObject) -> int:
     return rendered.hook.weight if rendered.hook is not None else 0
 
@@ -345,22 +372,72 @@ def render(repo: GitRepo, commit: str, source: Source, *, tools: Tools, cache_di
     Raises SourceRefused (a remote base, a chart dependency not vendored), RenderFailed (the tool
     failed, or an input is missing at `commit`) and RendererMissing (no tool for the source).
     """
+    [rendering] = render_all(repo, [(commit, source)], tools=tools, cache_dir=cache_dir)
+    return rendering
+
+
+def render_all(
+    repo: GitRepo, wanted: Sequence[tuple[str, Source]], *, tools: Tools, cache_dir: Path
+) -> list[Rendering]:
+    """`render` for each (commit, source) of `wanted`, in that order, the tool runs side by side.
+
+    Git is read for one rendering after the other (the repository's connection to Git serves one
+    question at a time); what is not in the cache is exported, and then the tools, which read only
+    their exported folders, run at once: a cold plan renders the base and head of a range in the
+    time of one.
+    """
+    with contextlib.ExitStack() as scratch:
+        jobs = [_job(repo, commit, source, tools, cache_dir, scratch) for commit, source in wanted]
+        pending = [job for job in jobs if job.output is None]
+        if len(pending) > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=len(pending)) as pool:
+                outputs = list(pool.map(_run_job, pending))
+        else:
+            outputs = [_run_job(job) for job in pending]
+    for job, output in zip(pending, outputs, strict=True):
+        _write_cache(cache_dir, job.key, output)
+        job.output = output
+    return [_rendering(job) for job in jobs]
+
+
+@dataclass
+class _Job:
+    """One rendering on its way: its cache key, and its output once read from the cache or rendered."""
+
+    source: Source
+    commit: str
+    tool: Tool
+    inputs: tuple[Input, ...]
+    key: str
+    work: Path | None = None  # the folder its inputs were exported to, while it waits for its tool
+    output: _Output | None = None
+    cached: bool = False
+
+
+def _job(
+    repo: GitRepo, commit: str, source: Source, tools: Tools, cache_dir: Path, scratch: contextlib.ExitStack
+) -> _Job:
     tool = tools.for_source(source)
     inputs = render_inputs(repo, commit, source)
     key = cache_key(source, tool, inputs)
-    cached = _read_cache(cache_dir, key)
-    if cached is not None:
-        objects, dropped = cached
-        return Rendering(source, commit, tool, inputs, key, objects, dropped, cached=True)
-    with tempfile.TemporaryDirectory(prefix="gitops-push-render-") as scratch:
-        work = Path(scratch)
-        repo.export(commit, [i.path for i in inputs], work / "repo")
-        if isinstance(source, HelmSource):
-            objects, dropped = _render_helm(source, tool, work)
-        else:
-            objects, dropped = _render_kustomize(source, tool, work), ()
-    _write_cache(cache_dir, key, objects, dropped)
-    return Rendering(source, commit, tool, inputs, key, objects, dropped)
+    job = _Job(source, commit, tool, inputs, key, output=_read_cache(cache_dir, key))
+    job.cached = job.output is not None
+    if job.output is None:
+        job.work = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="gitops-push-render-")))
+        repo.export(commit, [i.path for i in inputs], job.work / "repo")
+    return job
+
+
+def _rendering(job: _Job) -> Rendering:
+    assert job.output is not None
+    return Rendering(job.source, job.commit, job.tool, job.inputs, job.key, *job.output, cached=job.cached)
+
+
+def _run_job(job: _Job) -> _Output:
+    assert job.work is not None
+    if isinstance(job.source, HelmSource):
+        return _render_helm(job.source, job.tool, job.work)
+    return _render_kustomize(job.source, job.tool, job.work)
 
 
 def cache_key(source: Source, tool: Tool, inputs: Sequence[Input]) -> str:
@@ -549,7 +626,7 @@ def _looks_remote(entry: str) -> bool:
 WRAPPER = "gitops-push-wrapper"  # a folder beside the exported tree, so its path can never clash
 
 
-def _render_kustomize(source: KustomizeSource, tool: Tool, work: Path) -> tuple[RenderedObject, ...]:
+def _render_kustomize(source: KustomizeSource, tool: Tool, work: Path) -> _Output:
     """Build through a wrapper kustomization that only adds origin annotations to the source's output.
 
     Wrapping leaves the source's own files untouched, and an overlay of one folder builds the same
@@ -565,7 +642,8 @@ def _render_kustomize(source: KustomizeSource, tool: Tool, work: Path) -> tuple[
     )
     output = _run(tool, [str(wrapper)], work, source)
     files = _SourceFiles(work / "repo", source.path)
-    return tuple(RenderedObject(body, files.origin(body)) for _, body in _documents(output, tool, source))
+    objects = tuple(RenderedObject(body, files.origin(body)) for _, body in _documents(output, tool, source))
+    return _Output(objects, (), files.read())
 
 
 class _SourceFiles:
@@ -578,7 +656,7 @@ class _SourceFiles:
             posixpath.join(folder, KUSTOMIZATION_FILES[0]),
         )
         self._texts: dict[str, str | None] = {}
-        self._documents: dict[str, list[yamltext.Document]] = {}
+        self._documents: dict[str, list[yamltext.Head]] = {}
 
     def origin(self, body: dict[str, Any]) -> SourceLocation:
         """Read and remove the origin annotation; the document's line where its file shows which one."""
@@ -587,13 +665,17 @@ class _SourceFiles:
         raw = annotations.pop(ORIGIN_ANNOTATION, None)
         if not annotations and "annotations" in metadata:
             del metadata["annotations"]
-        origin = yaml.safe_load(raw) if isinstance(raw, str) else None
+        origin = _origin_annotation(raw)
         if isinstance(origin, dict) and isinstance(origin.get("path"), str):
             return self._document(_from_wrapper(origin["path"]), body)
         if isinstance(origin, dict) and isinstance(origin.get("configuredIn"), str):
             kind = (origin.get("configuredBy") or {}).get("kind", "")
             return self._generator(_from_wrapper(origin["configuredIn"]), GENERATOR_FIELDS.get(kind))
-        return SourceLocation(self.kustomization, 1)
+        return SourceLocation(self.kustomization, 1, 0, LineBasis.BUILT)
+
+    def read(self) -> dict[str, str]:
+        """The text of every file an origin named (exported from Git at the commit), by path."""
+        return {path: text for path, text in self._texts.items() if text is not None}
 
     def _text(self, path: str) -> str | None:
         if path not in self._texts:
@@ -603,33 +685,47 @@ class _SourceFiles:
                 self._texts[path] = None
         return self._texts[path]
 
-    def _parsed(self, path: str) -> list[yamltext.Document]:
+    def _parsed(self, path: str) -> list[yamltext.Head]:
+        """The file's documents' heads: their number, line, kind and name (not the whole documents)."""
         if path not in self._documents:
             text = self._text(path)
             try:
-                found = list(yamltext.load_documents(text)) if text is not None else []
+                self._documents[path] = yamltext.document_heads(text) if text is not None else []
             except yamltext.YamlError:
-                found = []
-            self._documents[path] = [d for d in found if isinstance(d.data, dict)]
+                self._documents[path] = []
         return self._documents[path]
 
     def _document(self, path: str, body: Mapping[str, Any]) -> SourceLocation:
         """The only document of `path`, or the one of the object's kind whose name its name holds."""
         documents = self._parsed(path)
         if len(documents) == 1:
-            return SourceLocation(path, documents[0].line, documents[0].index)
+            return SourceLocation(path, documents[0].line, documents[0].index, LineBasis.BUILT)
         kind, name = body.get("kind"), _name_of(body)
         # namePrefix and nameSuffix change the name; the original is still inside the rendered one.
-        matches = [d for d in documents if d.data.get("kind") == kind and _name_of(d.data) in name]
+        matches = [d for d in documents if d.kind == kind and isinstance(d.name, str) and d.name in name]
         if not matches:
-            return SourceLocation(path, 1)
-        best = max(matches, key=lambda d: len(_name_of(d.data)))
-        return SourceLocation(path, best.line, best.index)
+            return SourceLocation(path, 1, 0, LineBasis.BUILT)
+        best = max(matches, key=lambda d: len(str(d.name)))
+        return SourceLocation(path, best.line, best.index, LineBasis.BUILT)
 
     def _generator(self, path: str, field: str | None) -> SourceLocation:
         text = self._text(path)
         line = yamltext.line_of(text, 0, [field]) if text is not None and field else None
-        return SourceLocation(path, line or 1)
+        return SourceLocation(path, line or 1, 0, LineBasis.BUILT)
+
+
+def _origin_annotation(raw: Any) -> Any:
+    """The annotation's YAML (`path: ../repo/base/app.yaml`, or `configuredIn:` and `configuredBy:`),
+    read by libyaml's C loader: the pure-Python one cost more per object than the rest of its origin."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return yaml.load(raw, Loader=_C_SAFE_LOADER)  # noqa: S506 (a safe loader, in C)
+    except yaml.YAMLError:
+        return None
+
+
+_C_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _name_of(body: Mapping[str, Any]) -> str:
@@ -644,9 +740,7 @@ def _from_wrapper(path: str) -> str:
 # --- helm ------------------------------------------------------------------------------------------
 
 
-def _render_helm(
-    source: HelmSource, tool: Tool, work: Path
-) -> tuple[tuple[RenderedObject, ...], tuple[Skipped, ...]]:
+def _render_helm(source: HelmSource, tool: Tool, work: Path) -> _Output:
     tree = work / "repo"
     _check_dependencies(tree, source)
     args = [source.release, str(tree / source.chart)]
@@ -656,18 +750,17 @@ def _render_helm(
     for setting in source.set_values:
         args += ["--set", setting]
     output = _run(tool, args, work, source)
-    lines = output.splitlines()
+    templates = _TemplateTexts(output.splitlines(), source.chart)
     objects: list[RenderedObject] = []
     dropped: list[Skipped] = []
-    seen: dict[str, int] = {}
     for line, body in _documents(output, tool, source):
-        origin = _helm_origin(lines, line, source.chart, seen)
+        origin = templates.origin(line)
         hook, reason = _classify(body)
         if reason is not None:
             dropped.append(Skipped(origin, reason))
         else:
             objects.append(RenderedObject(body, origin, hook))
-    return tuple(objects), tuple(dropped)
+    return _Output(tuple(objects), tuple(dropped), templates.read())
 
 
 def _check_dependencies(tree: Path, source: HelmSource) -> None:
@@ -710,18 +803,52 @@ def _vendored(charts: Path, name: str) -> bool:
     return (charts / name / "Chart.yaml").is_file() or any(charts.glob(f"{name}-*.tgz"))
 
 
-def _helm_origin(lines: Sequence[str], line: int, chart: str, seen: dict[str, int]) -> SourceLocation:
-    """The template a document came from, by the `# Source:` comment Helm writes above it."""
-    source = _source_comment(lines, line)
-    if source is None:
-        return SourceLocation(posixpath.join(chart, "Chart.yaml"), 1)
-    # Helm names templates after the chart's name (a subchart's after its parent's, then
-    # charts/NAME/), not after its folder: swap the first part for the chart's folder.
-    _, _, inside = source.partition("/")
-    path = posixpath.join(chart, inside) if inside else source
-    index = seen.get(path, 0)  # the document's number among those of the same template
-    seen[path] = index + 1
-    return SourceLocation(path, 1, index)
+class _TemplateTexts:
+    """Helm's output cut into each template's rendered text, to give a document its origin there.
+
+    Helm prints every document as `---`, `# Source: CHART/templates/x.yaml`, then the document, and
+    `helm template --show-only templates/x.yaml` prints exactly x's chunks, in the same order: the
+    text kept for a template is that, so a line of it is one a reader can find again.
+    """
+
+    def __init__(self, lines: Sequence[str], chart: str) -> None:
+        self._lines = lines
+        self._chart = chart
+        self._separators = [number for number, text in enumerate(lines) if text.startswith("---")]
+        self._texts: dict[str, list[str]] = {}
+        self._placed: dict[int, tuple[str, int]] = {}  # chunk start -> (template, its first line there)
+        self._documents: dict[str, int] = {}  # documents seen per template
+
+    def origin(self, line: int) -> SourceLocation:
+        """The template of the document at 1-based output `line`, and the document's line in its text."""
+        source = _source_comment(self._lines, line)
+        if source is None:
+            return SourceLocation(posixpath.join(self._chart, "Chart.yaml"), 1)
+        # Helm names templates after the chart's name (a subchart's after its parent's, then
+        # charts/NAME/), not after its folder: swap the first part for the chart's folder.
+        _, _, inside = source.partition("/")
+        path = posixpath.join(self._chart, inside) if inside else source
+        start = self._chunk_start(line)
+        if start not in self._placed:
+            held = self._texts.setdefault(path, [])
+            self._placed[start] = (path, len(held))
+            held += self._lines[start : self._chunk_end(start)]
+        _, first = self._placed[start]
+        index = self._documents.get(path, 0)  # the document's number among those of the same template
+        self._documents[path] = index + 1
+        return SourceLocation(path, first + line - start, index, LineBasis.RENDERED)
+
+    def read(self) -> dict[str, str]:
+        return {path: "\n".join(lines) + "\n" for path, lines in self._texts.items()}
+
+    def _chunk_start(self, line: int) -> int:
+        """The 0-based line of the separator above 1-based `line` (0 when the output has none above)."""
+        above = bisect.bisect_left(self._separators, line - 1)
+        return self._separators[above - 1] if above else 0
+
+    def _chunk_end(self, start: int) -> int:
+        after = bisect.bisect_right(self._separators, start)
+        return self._separators[after] if after < len(self._separators) else len(self._lines)
 
 
 def _source_comment(lines: Sequence[str], line: int) -> str | None:
@@ -825,22 +952,22 @@ def _cache_file(cache_dir: Path, key: str) -> Path:
     return cache_dir / "renderings" / f"{key}.json"
 
 
-def _read_cache(cache_dir: Path, key: str) -> tuple[tuple[RenderedObject, ...], tuple[Skipped, ...]] | None:
+def _read_cache(cache_dir: Path, key: str) -> _Output | None:
     try:
         stored = json.loads(_cache_file(cache_dir, key).read_text("utf-8"))
         objects = tuple(_object_from_json(item) for item in stored["objects"])
         dropped = tuple(Skipped(_location_from_json(d["origin"]), d["reason"]) for d in stored["dropped"])
-    except (OSError, ValueError, KeyError, TypeError):
+        texts = {str(path): str(text) for path, text in stored["texts"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # absent or unreadable (a half-written file from a killed run): render again
-    return objects, dropped
+    return _Output(objects, dropped, texts)
 
 
-def _write_cache(
-    cache_dir: Path, key: str, objects: Sequence[RenderedObject], dropped: Sequence[Skipped]
-) -> None:
+def _write_cache(cache_dir: Path, key: str, output: _Output) -> None:
     stored = {
-        "objects": [_object_to_json(o) for o in objects],
-        "dropped": [{"origin": _location_to_json(d.source), "reason": d.reason} for d in dropped],
+        "objects": [_object_to_json(o) for o in output.objects],
+        "dropped": [{"origin": _location_to_json(d.source), "reason": d.reason} for d in output.dropped],
+        "texts": output.texts,
     }
     try:
         text = json.dumps(stored)
@@ -859,11 +986,11 @@ def _write_cache(
 
 
 def _location_to_json(location: SourceLocation) -> list[Any]:
-    return [location.path, location.line, location.document]
+    return [location.path, location.line, location.document, location.basis.value]
 
 
 def _location_from_json(data: list[Any]) -> SourceLocation:
-    return SourceLocation(str(data[0]), int(data[1]), int(data[2]))
+    return SourceLocation(str(data[0]), int(data[1]), int(data[2]), LineBasis(data[3]))
 
 
 def _object_to_json(rendered: RenderedObject) -> dict[str, Any]:

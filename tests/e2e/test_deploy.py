@@ -182,7 +182,8 @@ def test_a_dry_run_rejection_applies_nothing(workspace: Workspace, kube: KubeClu
 
     assert result.exit_code == 4
     rejection = next(e for e in result.json["errors"] if e["reference"] == "dry-run-rejected")
-    assert rejection["file"] == "k8s/mismatch.yaml" and rejection["line"] == 1
+    # The server names spec.template.metadata.labels: the line of that field.
+    assert rejection["file"] == "k8s/mismatch.yaml" and rejection["line"] == 7
     assert "selector" in rejection["message"]
     assert kube.get(CONFIG_MAPS, ns, "good") is None
     assert kube.get(DEPLOYMENTS, ns, "mismatch") is None

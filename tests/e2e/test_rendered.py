@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,7 @@ def test_a_missing_renderer_exits_2_naming_it(
     assert workspace.tags() == []
 
 
-def test_an_invalid_rendered_object_names_its_source_file(
+def test_an_invalid_rendered_object_names_its_source_file_and_the_fields_line(
     workspace: Workspace, kube: KubeCluster, tools_on_path: Path
 ) -> None:
     staging, _ = two_overlays(workspace)
@@ -213,8 +214,119 @@ def test_an_invalid_rendered_object_names_its_source_file(
     result = workspace.cli("deploy", "--env", staging)
 
     assert result.exit_code == 3, result.stdout + result.stderr
-    assert "deploy/base/deployment.yaml" in result.stdout + result.stderr
+    typo = f"deploy/base/deployment.yaml:{line_of(deployment, 'minReadySecondz')}"
+    assert f'{typo}: unknown field "minReadySecondz"' in result.stderr
     assert kube.get(DEPLOYMENTS, staging, "podinfo") is None
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the first line of the file that holds `needle`."""
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def errors(result: Result) -> list[tuple[str, int, str, bool]]:
+    """(file, line, field, rendered) of each error of a JSON result that names a file (the run's
+    own error, "1 validation error(s): nothing was applied", names none)."""
+    return [(e["file"], e["line"], e["field"], e["rendered"]) for e in result.json["errors"] if e["file"]]
+
+
+def test_a_bad_field_in_an_overlays_base_names_the_base_file_and_the_fields_line(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    deployment = workspace.root / "deploy/base/deployment.yaml"
+    text = deployment.read_text()
+    deployment.write_text(text.replace("spec:\n", 'spec:\n  replicas: "two"\n', 1))
+    workspace.commit("replicas in words, in the base both overlays use")
+
+    result = workspace.cli("deploy", "--env", staging, "-o", "json")
+
+    assert result.exit_code == 3, result.stdout + result.stderr  # INVALID: nothing was applied
+    replicas = line_of(deployment, 'replicas: "two"')
+    assert errors(result) == [("deploy/base/deployment.yaml", replicas, "spec.replicas", False)]
+    assert result.json["errors"][0]["message"] == 'expected integer, got string "two"'
+    assert kube.get(DEPLOYMENTS, staging, "podinfo") is None
+    assert workspace.git("tag", "--list") == ""
+
+
+def test_a_dry_run_rejection_of_an_overlays_base_names_the_base_file_and_the_fields_line(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    workspace.commit("two overlays")
+    # Deployed once, so that the namespace exists and the next deploy's dry-run covers every object.
+    assert workspace.cli("deploy", "--env", staging, "--no-wait").exit_code == 0
+    tags = workspace.git("tag", "--list")
+    service = workspace.root / "deploy/base/service.yaml"
+    service.write_text(service.read_text().replace("- name: http\n", "- name: Http_Port\n", 1))
+    workspace.commit("a port name that is no DNS label: valid to the schema, refused by the server")
+
+    result = workspace.cli("deploy", "--env", staging, "-o", "json")
+
+    assert result.exit_code == 4, result.stdout + result.stderr  # REJECTED: nothing was applied
+    rejection = next(e for e in result.json["errors"] if e["reference"] == "dry-run-rejected")
+    assert (rejection["file"], rejection["line"], rejection["rendered"]) == (
+        "deploy/base/service.yaml",
+        line_of(service, "name: Http_Port"),
+        False,
+    )
+    assert "spec.ports[0].name" in rejection["message"]
+    live = kube.get(SERVICES, staging, "podinfo")
+    assert live is not None and live["spec"]["ports"][0]["name"] == "http"
+    assert workspace.git("tag", "--list") == tags
+
+
+def test_a_field_an_overlay_patched_names_the_objects_document_and_says_so(
+    workspace: Workspace, tools_on_path: Path
+) -> None:
+    staging, _ = two_overlays(workspace)
+    kustomization = workspace.root / "deploy/overlays/staging/kustomization.yaml"
+    patched = kustomization.read_text().replace(
+        'metadata: {name: podinfo, annotations: {color: "staging"}}',
+        'metadata: {name: podinfo, annotations: {color: "staging"}}\n      spec: {minReadySeconds: soon}',
+    )
+    assert patched != kustomization.read_text()
+    kustomization.write_text(patched)
+    workspace.commit("the staging overlay patches a bad value into the base's Deployment")
+
+    result = workspace.cli("plan", "--env", staging, "--offline", "-o", "json")
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    assert errors(result) == [("deploy/base/deployment.yaml", 1, "spec.minReadySeconds", False)]
+    assert result.json["errors"][0]["message"] == (
+        'expected integer, got string "soon" (kustomize made or changed this field: the line is its document\'s)'
+    )
+
+
+def test_a_bad_value_in_a_chart_names_the_template_and_the_fields_rendered_line(
+    workspace: Workspace, kube: KubeCluster, tools_on_path: Path
+) -> None:
+    namespace = chart_environment(workspace)
+    values = workspace.root / "charts/podinfo/values-prod.yaml"
+    values.write_text(values.read_text().replace("replicaCount: 1", "replicaCount: two"))
+    workspace.commit("replicas in words")
+
+    result = workspace.cli("deploy", "-o", "json")
+
+    assert result.exit_code == 3, result.stdout + result.stderr
+    # values-prod.yaml scales with the HorizontalPodAutoscaler: replicaCount is its minReplicas.
+    template = "charts/podinfo/templates/hpa.yaml"
+    [(file, line, field, rendered)] = errors(result)
+    assert (file, field, rendered) == (template, "spec.minReplicas", True)
+    # The line counts in the template's output, as `helm template --show-only` prints it.
+    shown = helm_show_only(workspace, tools_on_path, "templates/hpa.yaml")
+    assert shown.splitlines()[line - 1].strip() == "minReplicas: two"
+    assert f"{template} (rendered), line {line}: expected integer" in result.stderr
+    assert kube.get(DEPLOYMENTS, namespace, "podinfo") is None
+    assert workspace.git("tag", "--list") == ""
+
+
+def helm_show_only(workspace: Workspace, bin_folder: Path, template: str) -> str:
+    """What `helm template --show-only TEMPLATE` prints for the workspace's chart environment."""
+    argv = [str(bin_folder / "helm"), "template", "podinfo", "charts/podinfo", "--namespace", "x"]
+    argv += ["--values", "charts/podinfo/values-prod.yaml", "--show-only", template]
+    done = subprocess.run(argv, cwd=workspace.root, capture_output=True, text=True, check=True)
+    return done.stdout
 
 
 def hooked_chart(workspace: Workspace, *hooks: str, delete_policy: str = "before-hook-creation") -> str:

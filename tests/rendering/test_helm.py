@@ -3,13 +3,15 @@ test pods, changes of values, vendored and missing dependencies."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from gitops_push import yamltext
 from gitops_push.errors import ExitCode, RenderFailed, SourceRefused
 from gitops_push.gitrepo import open_repo
-from gitops_push.model import Skipped, SourceLocation
+from gitops_push.model import LineBasis, SourceLocation
 from gitops_push.stages import rendering
 from gitops_push.stages.rendering import DeletePolicy, Hook, HookPhase
 from tests.rendering.conftest import ToolRuns, fixture_files, names
@@ -54,32 +56,29 @@ def test_podinfo_with_values_prod_renders_objects_hooks_and_drops_tests(
         "Deployment/podinfo-redis",
         "HorizontalPodAutoscaler/podinfo",
     ]
-    assert [o.origin for o in result.plain] == [
-        SourceLocation(f"{CHART}/templates/redis/config.yaml", 1, 0),
-        SourceLocation(f"{CHART}/templates/redis/service.yaml", 1, 0),
-        SourceLocation(f"{CHART}/templates/service.yaml", 1, 0),
-        SourceLocation(f"{CHART}/templates/deployment.yaml", 1, 0),
-        SourceLocation(f"{CHART}/templates/redis/deployment.yaml", 1, 0),
-        SourceLocation(f"{CHART}/templates/hpa.yaml", 1, 0),
+    assert [where(o.origin) for o in result.plain] == [
+        (f"{CHART}/templates/redis/config.yaml", 0),
+        (f"{CHART}/templates/redis/service.yaml", 0),
+        (f"{CHART}/templates/service.yaml", 0),
+        (f"{CHART}/templates/deployment.yaml", 0),
+        (f"{CHART}/templates/redis/deployment.yaml", 0),
+        (f"{CHART}/templates/hpa.yaml", 0),
     ]
     both = frozenset({DeletePolicy.HOOK_SUCCEEDED, DeletePolicy.HOOK_FAILED})
     (pre_upgrade,) = result.hooks(HookPhase.PRE_UPGRADE)
     assert names([pre_upgrade]) == ["Job/podinfo-pre-upgrade"]
     assert pre_upgrade.hook == Hook(frozenset({HookPhase.PRE_UPGRADE}), 0, both)
-    assert pre_upgrade.origin == SourceLocation(HOOK_JOB, 1, 2)  # the template's third document
+    assert where(pre_upgrade.origin) == (HOOK_JOB, 2)  # the template's third document
     (post_install,) = result.hooks(HookPhase.POST_INSTALL)
     assert names([post_install]) == ["Job/podinfo-post-install"]
-    assert post_install.origin == SourceLocation(HOOK_JOB, 1, 0)
+    assert where(post_install.origin) == (HOOK_JOB, 0)
     assert result.hooks(HookPhase.PRE_INSTALL) == result.hooks(HookPhase.POST_UPGRADE) == ()
-    assert result.dropped == (
-        Skipped(SourceLocation(f"{CHART}/templates/tests/grpc.yaml", 1, 0), TEST_DROPPED),
-        Skipped(SourceLocation(f"{CHART}/templates/tests/jwt.yaml", 1, 0), TEST_DROPPED),
-        Skipped(SourceLocation(f"{CHART}/templates/tests/service.yaml", 1, 0), TEST_DROPPED),
-        Skipped(
-            SourceLocation(HOOK_JOB, 1, 1),
-            "a helm pre-delete hook: a deploy runs only install and upgrade hooks",
-        ),
-    )
+    assert [(where(d.source), d.reason) for d in result.dropped] == [
+        ((f"{CHART}/templates/tests/grpc.yaml", 0), TEST_DROPPED),
+        ((f"{CHART}/templates/tests/jwt.yaml", 0), TEST_DROPPED),
+        ((f"{CHART}/templates/tests/service.yaml", 0), TEST_DROPPED),
+        ((HOOK_JOB, 1), "a helm pre-delete hook: a deploy runs only install and upgrade hooks"),
+    ]
     # The chart sets the namespace on some objects only: helm install puts the others in the release's.
     assert {o.body["metadata"].get("namespace") for o in result.objects} == {"podinfo", None}
     assert result.default_namespace == "podinfo"
@@ -89,6 +88,50 @@ def test_podinfo_with_values_prod_renders_objects_hooks_and_drops_tests(
     }  # from values-prod.yaml
     assert result.tool == rendering.Tool("helm", result.tool.command, "v3.21.4")
     assert [(i.path, i.kind) for i in result.inputs] == [(CHART, "tree")]
+
+
+def where(origin: SourceLocation) -> tuple[str, int]:
+    """A Helm origin's template and document number; its line is checked against the rendered text."""
+    assert origin.basis is LineBasis.RENDERED
+    return origin.path, origin.document
+
+
+def test_each_origin_line_is_its_documents_in_the_templates_rendered_text(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    result = render(workdir, podinfo_chart(workdir), PODINFO, runs, cache)
+    located = [(o.origin, o.body) for o in result.objects] + [(d.source, None) for d in result.dropped]
+    for origin, body in located:
+        document = next(
+            d for d in yamltext.load_documents(result.texts[origin.path]) if d.index == origin.document
+        )
+        assert (origin.basis, origin.line) == (LineBasis.RENDERED, document.line), origin
+        assert body is None or document.data == body
+    # The deployment's `replicas` line in its finding is the one `helm template --show-only` prints.
+    deployment = next(
+        o for o in result.plain if o.body["kind"] == "Deployment" and "redis" not in o.origin.path
+    )
+    text = result.texts[deployment.origin.path]
+    shown = show_only(workdir, runs, "templates/deployment.yaml")
+    assert text == shown
+    assert "# Source: podinfo/templates/deployment.yaml" in text.splitlines()[deployment.origin.line - 2]
+
+
+def test_texts_and_rendered_origins_come_back_from_the_cache(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    commit = podinfo_chart(workdir)
+    first = render(workdir, commit, PODINFO, runs, cache)
+    again = render(workdir, commit, PODINFO, runs, cache)
+    assert again.cached and runs.renders() == 1
+    assert (again.objects, again.dropped, again.texts) == (first.objects, first.dropped, first.texts)
+
+
+def show_only(workdir: Path, runs: ToolRuns, template: str) -> str:
+    """`helm template --show-only TEMPLATE` of PODINFO in the work tree, as a reader would run it."""
+    argv = [*runs.tools.for_source(PODINFO).command, "podinfo", CHART, "--namespace", "podinfo"]
+    argv += ["--values", PROD_VALUES, *(a for s in HOOKS_ON for a in ("--set", s)), "--show-only", template]
+    return subprocess.run(argv, cwd=workdir, capture_output=True, text=True, check=True).stdout
 
 
 def test_a_change_of_values_prod_changes_only_the_objects_it_renders_into(
@@ -198,7 +241,12 @@ def test_a_dependency_not_vendored_is_refused_and_a_vendored_one_renders(
     )
     result = render(workdir, vendored, PODINFO, runs, cache)
     subchart = next(o for o in result.objects if o.body["metadata"]["name"] == "podinfo-extras")
-    assert subchart.origin == SourceLocation(f"{CHART}/charts/extras/templates/cm.yaml", 1, 0)
+    path = f"{CHART}/charts/extras/templates/cm.yaml"
+    # Below `---` and `# Source: podinfo/charts/extras/templates/cm.yaml` in the template's text.
+    assert subchart.origin == SourceLocation(path, 3, 0, LineBasis.RENDERED)
+    assert result.texts[path].startswith(
+        "---\n# Source: podinfo/charts/extras/templates/cm.yaml\napiVersion: v1\n"
+    )
 
 
 def test_a_template_error_names_the_chart_and_the_template(

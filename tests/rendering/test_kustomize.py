@@ -9,8 +9,9 @@ import pytest
 
 from gitops_push.errors import ExitCode, RenderFailed, SourceRefused
 from gitops_push.gitrepo import open_repo
-from gitops_push.model import SourceLocation
-from gitops_push.stages import rendering
+from gitops_push.model import Finding, LineBasis, Manifest, SourceLocation
+from gitops_push.stages import loading, rendering, validating
+from gitops_push.stages.validating import locating
 from tests.rendering.conftest import ToolRuns, fixture_files, names
 from tests.unit import gitutil
 
@@ -91,12 +92,14 @@ def test_the_staging_overlay_renders_with_origins_in_the_repository(
         "HorizontalPodAutoscaler/staging-podinfo",
     ]
     assert [o.origin for o in result.objects] == [
-        SourceLocation("deploy/overlays/staging/extra.yaml", 1, 0),
-        SourceLocation("deploy/overlays/staging/extra.yaml", 7, 1),  # below the comment
-        SourceLocation("deploy/overlays/staging/kustomization.yaml", 8),  # the configMapGenerator key
-        SourceLocation("deploy/base/service.yaml", 1, 0),
-        SourceLocation("deploy/base/deployment.yaml", 1, 0),
-        SourceLocation("deploy/base/hpa.yaml", 1, 0),
+        SourceLocation("deploy/overlays/staging/extra.yaml", 1, 0, LineBasis.BUILT),
+        SourceLocation("deploy/overlays/staging/extra.yaml", 7, 1, LineBasis.BUILT),  # below the comment
+        SourceLocation(
+            "deploy/overlays/staging/kustomization.yaml", 8, 0, LineBasis.BUILT
+        ),  # the configMapGenerator key
+        SourceLocation("deploy/base/service.yaml", 1, 0, LineBasis.BUILT),
+        SourceLocation("deploy/base/deployment.yaml", 1, 0, LineBasis.BUILT),
+        SourceLocation("deploy/base/hpa.yaml", 1, 0, LineBasis.BUILT),
     ]
     assert all(o.hook is None for o in result.objects)
     assert {o.body["metadata"]["namespace"] for o in result.objects} == {"staging"}
@@ -209,10 +212,10 @@ def test_microservices_demo_with_a_component_keeps_the_document_of_each_object(
     assert len(by_name) == len(result.objects) == 33
     assert "Deployment/loadgenerator" not in by_name  # commented out in the base's kustomization
     frontend = "apps/shop/base/frontend.yaml"
-    assert by_name["Deployment/frontend"].origin == SourceLocation(frontend, 15, 0)
-    assert by_name["Service/frontend"].origin == SourceLocation(frontend, 108, 1)
-    assert by_name["Service/frontend-external"].origin == SourceLocation(frontend, 123, 2)
-    assert by_name["ServiceAccount/frontend"].origin == SourceLocation(frontend, 138, 3)
+    assert by_name["Deployment/frontend"].origin == SourceLocation(frontend, 15, 0, LineBasis.BUILT)
+    assert by_name["Service/frontend"].origin == SourceLocation(frontend, 108, 1, LineBasis.BUILT)
+    assert by_name["Service/frontend-external"].origin == SourceLocation(frontend, 123, 2, LineBasis.BUILT)
+    assert by_name["ServiceAccount/frontend"].origin == SourceLocation(frontend, 138, 3, LineBasis.BUILT)
     assert {o.body["metadata"]["labels"]["team"] for o in result.objects} == {"shop"}
     assert [i.path for i in result.inputs] == [
         "apps/shop/base",
@@ -316,5 +319,105 @@ def test_a_kustomization_named_kustomization_yml_at_the_repository_root(
     )
     result = render(workdir, commit, rendering.KustomizeSource(""), runs, cache)
     assert names(result.objects) == ["ConfigMap/at-root"]
-    assert result.objects[0].origin == SourceLocation("app/cm.yaml", 1, 0)
+    assert result.objects[0].origin == SourceLocation("app/cm.yaml", 1, 0, LineBasis.BUILT)
     assert [(i.path, i.kind) for i in result.inputs] == [("", "tree")]
+
+
+def manifests_of(result: rendering.Rendering) -> list[Manifest]:
+    """The rendering's objects as the pipeline hands them to validation (through `loading`)."""
+    side = loading.Side()
+    for rendered in result.plain:
+        loading.add_object(loading.Rendered(rendered.body, rendered.origin, result.default_namespace), side)
+    scopes = loading.Scopes(lambda api_version, kind: None, side.documents)
+    objects, _ = loading.key_documents(side.documents, scopes, "default")
+    return list(objects.values())
+
+
+def findings_of(result: rendering.Rendering) -> list[Finding]:
+    schemas = validating.BundledSchemas()
+    return validating.validate(manifests_of(result), schemas, text_of=lambda path: result.texts.get(path, ""))
+
+
+def line_in(text: str, needle: str) -> int:
+    return next(number for number, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_the_texts_of_origins_are_the_committed_files_not_the_work_tree(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    commit = podinfo_overlays(workdir)
+    (workdir / "deploy/base/deployment.yaml").write_text("uncommitted: true\n")
+    result = render(workdir, commit, STAGING_SOURCE, runs, cache)
+    base = fixture_files("podinfo/kustomize", "deploy/base")
+    assert result.texts == {
+        "deploy/overlays/staging/extra.yaml": EXTRA,
+        "deploy/overlays/staging/kustomization.yaml": STAGING,
+        "deploy/base/service.yaml": base["deploy/base/service.yaml"],
+        "deploy/base/deployment.yaml": base["deploy/base/deployment.yaml"],
+        "deploy/base/hpa.yaml": base["deploy/base/hpa.yaml"],
+    }
+    again = render(workdir, commit, STAGING_SOURCE, runs, cache)
+    assert again.cached and again.texts == result.texts
+
+
+def test_a_bad_field_of_a_base_file_is_found_on_its_line_there(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    podinfo_overlays(workdir)
+    deployment = (workdir / "deploy/base/deployment.yaml").read_text()
+    bad = deployment.replace("spec:\n", 'spec:\n  replicas: "two"\n', 1).replace(
+        "  revisionHistoryLimit:", "  revisionHistoryLimitz:"
+    )
+    commit = gitutil.commit(workdir, {"deploy/base/deployment.yaml": bad})
+    result = render(workdir, commit, STAGING_SOURCE, runs, cache)
+
+    found = {(f.field_path, str(f.source), f.message) for f in findings_of(result)}
+
+    path = "deploy/base/deployment.yaml"
+    assert found == {
+        ("spec.replicas", f"{path}:{line_in(bad, 'replicas:')}", 'expected integer, got string "two"'),
+        (
+            "spec.revisionHistoryLimitz",
+            f"{path}:{line_in(bad, 'Limitz')}",
+            'unknown field "revisionHistoryLimitz"',
+        ),
+    }
+
+
+def test_a_field_a_patch_changed_names_the_document_line_and_says_so(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    podinfo_overlays(workdir)
+    patch = (
+        "patches:\n  - target: {kind: Deployment, name: podinfo}\n    patch: |-\n"
+        "      - op: replace\n        path: /spec/minReadySeconds\n        value: soon\n"
+    )
+    commit = gitutil.commit(workdir, {"deploy/overlays/staging/kustomization.yaml": STAGING + patch})
+    result = render(workdir, commit, STAGING_SOURCE, runs, cache)
+
+    [finding] = findings_of(result)
+
+    assert (finding.field_path, str(finding.source)) == (
+        "spec.minReadySeconds",
+        "deploy/base/deployment.yaml:1",
+    )
+    assert finding.message == f'expected integer, got string "soon" ({locating.BUILT_FIELD_CHANGED})'
+
+
+def test_render_all_renders_both_ends_of_a_range_in_order_each_once(
+    workdir: Path, runs: ToolRuns, cache: Path
+) -> None:
+    first = podinfo_overlays(workdir)
+    service = (workdir / "deploy/base/service.yaml").read_text()
+    second = gitutil.commit(workdir, {"deploy/base/service.yaml": service.replace("ClusterIP", "NodePort")})
+    wanted = [(first, STAGING_SOURCE), (second, STAGING_SOURCE), (second, PRODUCTION_SOURCE)]
+
+    with open_repo(workdir) as repo:
+        results = rendering.render_all(repo, wanted, tools=runs.tools, cache_dir=cache)
+
+    assert [(r.commit, r.source) for r in results] == wanted
+    assert runs.renders() == 3 and not any(r.cached for r in results)
+    types = [next(o.body["spec"]["type"] for o in r.objects if o.body["kind"] == "Service") for r in results]
+    assert types == ["ClusterIP", "NodePort", "NodePort"]
+    assert results[1].objects == render(workdir, second, STAGING_SOURCE, runs, cache).objects  # cached now
+    assert runs.renders() == 3

@@ -8,7 +8,7 @@ import pytest
 
 from gitops_push.errors import ConfigError, ExitCode, RendererMissing
 from gitops_push.gitrepo import open_repo
-from gitops_push.model import SourceLocation
+from gitops_push.model import LineBasis, SourceLocation
 from gitops_push.stages import rendering
 from tests.unit import gitutil
 
@@ -99,7 +99,7 @@ def test_kubectl_kustomize_renders_when_kustomize_is_missing(tmp_path: Path, ren
     assert [o.body for o in result.objects] == [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}
     ]
-    assert result.objects[0].origin == SourceLocation("app/cm.yaml", 1, 0)
+    assert result.objects[0].origin == SourceLocation("app/cm.yaml", 1, 0, LineBasis.BUILT)
     assert other.key != result.key  # the tool and its version are part of the cache key
     assert other.objects == result.objects
 

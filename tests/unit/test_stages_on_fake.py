@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from gitops_push import naming
+from gitops_push import fieldlines, naming
 from gitops_push.cancelling import Cancellation
 from gitops_push.errors import Cancelled, ClusterUnreachable, ExitCode, LockHeld, Terminated
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube.errors import Cause
-from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
+from gitops_push.model import Action, LineBasis, Manifest, ObjectRef, SourceLocation
 from gitops_push.stages import applying, locking, ownership, pruning, waiting
 from tests.unit.fakecluster import FakeCluster, api_error
 
@@ -430,3 +430,86 @@ def test_an_unreachable_server_is_raised_without_waiting_for_a_request_hanging_i
         assert time.monotonic() - started < 5
     finally:
         released.set()
+
+
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  ports:
+    - port: 80
+      nodePort: 99999
+"""
+
+
+def rejected_service(cluster: FakeCluster, source: SourceLocation, body: dict[str, Any]) -> ObjectActed:
+    """The event of a Service whose dry-run the server rejects over spec.ports[0].nodePort."""
+    service = Manifest(ObjectRef("", "Service", "shop", "web"), "v1", body, source)
+    cause = Cause(
+        "spec.ports[0].nodePort", "Invalid value: 99999: provided port is not in the valid range", ""
+    )
+    cluster.fail("dry-run", "web", api_error(422, "Invalid", "Service web is invalid", cause))
+    sink = Recorder()
+    applying.dry_run(
+        cluster,
+        [service],
+        {service.ref: service.body},
+        coming=applying.Arrivals(frozenset(), frozenset()),
+        field_manager="gitops-push-dev",
+        force=False,
+        concurrency=1,
+        sink=sink,
+        cancellation=Cancellation(),
+        texts={"k8s/service.yaml": SERVICE},
+    )
+    [event] = [e for e in sink.events if isinstance(e, ObjectActed)]
+    return event
+
+
+def service_body() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"ports": [{"port": 80, "nodePort": 99999}]},
+    }
+
+
+def test_a_dry_run_rejection_names_the_line_of_the_field_the_server_names(cluster: FakeCluster) -> None:
+    event = rejected_service(cluster, SourceLocation("k8s/service.yaml", 1), service_body())
+
+    assert event.action is Action.FAILED and event.source == SourceLocation("k8s/service.yaml", 9)
+    assert event.error == "Service web is invalid"  # as the server put it: the field is the file's, no note
+
+
+def test_a_dry_run_rejection_of_a_field_kustomize_changed_keeps_the_document_line(
+    cluster: FakeCluster,
+) -> None:
+    body = service_body()
+    body["spec"]["ports"][0]["nodePort"] = 99998  # a patch's value, not the file's
+    source = SourceLocation("k8s/service.yaml", 1, 0, LineBasis.BUILT)
+
+    event = rejected_service(cluster, source, body)
+
+    assert event.source == source
+    assert event.error is not None and event.error.endswith(f"({fieldlines.BUILT_FIELD_CHANGED})")
+
+
+@pytest.mark.parametrize(
+    ("field", "path"),
+    [
+        ("spec.ports[0].nodePort", ["spec", "ports", 0, "nodePort"]),
+        ("metadata.name", ["metadata", "name"]),
+        (
+            "spec.template.spec.containers[1].env[0].name",
+            ["spec", "template", "spec", "containers", 1, "env", 0, "name"],
+        ),
+        ("metadata.annotations[example.com/x]", None),
+        ("", None),
+    ],
+)
+def test_an_api_errors_field_reads_as_a_path(field: str, path: list[str | int] | None) -> None:
+    assert fieldlines.field_path(field) == path

@@ -313,6 +313,81 @@ def _depth(value: object) -> int:
     return 0
 
 
+# --- document_heads: the scan agrees with the parser, or leaves the text to it ------------------------
+
+MANIFEST = "apiVersion: v1\nkind: {kind}\nmetadata:\n  labels: {{a: b}}\n  name: {name}\ndata:\n  k: v\n"
+SCALARS = [
+    *yamlcorpus.TIMESTAMPS,
+    *yamlcorpus.INTEGERS,
+    *yamlcorpus.FLOATS,
+    *yamlcorpus.SPECIAL_FLOATS,
+    *yamlcorpus.BOOLS,
+    *yamlcorpus.NULLS,
+    *yamlcorpus.SPECIALS,
+    *yamlcorpus.QUOTED,
+    "web",
+    "web-1.example",
+    '"web"',
+    "'web'",
+]
+
+
+def parsed_heads(text: str) -> list[yamltext.Head]:
+    return [
+        yamltext.Head(d.index, d.line, *yamltext._kind_and_name(d.data))
+        for d in yamltext.load_documents(text)
+    ]
+
+
+def read(text: str) -> bool:
+    """Whether the parser reads the text. (A text it refuses may still have its heads scanned: a
+    rendering asks only of files its renderer read, and the heads are only where objects start.)"""
+    try:
+        parsed_heads(text)
+    except yamltext.YamlError:
+        return False
+    return True
+
+
+READ_CASES = [case for case in yamlcorpus.corpus() if read(case.text)]
+SCALAR_MANIFESTS = [
+    text
+    for value in SCALARS
+    if "\n" not in value
+    for text in (MANIFEST.format(kind="ConfigMap", name=value), MANIFEST.format(kind=value, name="web"))
+    if read(text)
+]
+
+
+@pytest.mark.parametrize("case", READ_CASES, ids=lambda case: case.name)
+def test_document_heads_agree_with_the_parser_on_the_corpus(case: yamlcorpus.Case) -> None:
+    assert yamltext.document_heads(case.text) == parsed_heads(case.text)
+
+
+@pytest.mark.parametrize("text", SCALAR_MANIFESTS)
+def test_document_heads_read_a_name_and_kind_as_the_parser_does(text: str) -> None:
+    assert yamltext.document_heads(text) == parsed_heads(text)
+
+
+def test_the_scan_reads_most_manifests_of_the_corpus_itself() -> None:
+    scanned = [text for text in SCALAR_MANIFESTS if yamltext._scanned_heads(text) is not None]
+    assert len(READ_CASES) > 300 and len(scanned) > 20
+
+
+def test_document_heads_scan_block_manifests_without_the_parser() -> None:
+    text = (
+        "# leading comment\n---\n"
+        + MANIFEST.format(kind="ConfigMap", name="a")
+        + "---\n# only a comment\n---   # a separator with a comment\n"
+        + "apiVersion: v1\nkind: 'Service'\nmetadata:\n  # the name\n  name: \"b\"  # quoted\nspec: {}\n"
+    )
+    assert yamltext._scanned_heads(text) == [
+        yamltext.Head(0, 3, "ConfigMap", "a"),
+        yamltext.Head(1, 13, "Service", "b"),
+    ]
+    assert yamltext.document_heads(text) == parsed_heads(text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -331,3 +406,32 @@ def test_the_depth_a_document_reports_is_never_less_than_its_data_nests(text: st
         assert document.depth is None or document.depth >= _depth(document.data)
         if "<<" not in text:  # a merged map is counted as a level of its own
             assert document.depth == _depth(document.data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow}\n",  # flow metadata
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: on\n",  # a boolean to YAML 1.1
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 0x1F\n",  # a number
+        "- a\n- b\n",  # not a mapping
+        "&anchor\napiVersion: v1\nkind: ConfigMap\n",  # an anchor on the document
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "a\\u0062"\n',  # an escape
+    ],
+)
+def test_document_heads_leave_what_the_scan_cannot_read_to_the_parser(text: str) -> None:
+    assert yamltext._scanned_heads(text) is None
+    assert yamltext.document_heads(text) == parsed_heads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: v1\nkind: A\nkind: B\n",  # a key twice
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: tab\n",  # a tab
+    ],
+)
+def test_document_heads_of_text_the_parser_refuses_raise_its_error(text: str) -> None:
+    assert yamltext._scanned_heads(text) is None
+    with pytest.raises(yamltext.YamlError):
+        yamltext.document_heads(text)

@@ -138,10 +138,10 @@ def _one_reason_per_field(errors: Iterable[ValidationError]) -> list[ValidationE
 
 
 def _finding(manifest: Manifest, path: list[str | int], message: str, lines: locating.Lines) -> Finding:
-    line = lines.line_of(manifest, path)
+    line, note = lines.locate(manifest, path)
     return Finding(
         source=replace(manifest.source, line=line),
-        message=message,
+        message=f"{message} ({note})" if note else message,
         ref=manifest.ref,
         field_path=_field_path(path),
     )
