@@ -95,5 +95,5 @@ def _suspects(
             resource, manifest.ref.namespace, manifest.ref.name
         ) if resource else None
 
-    found = applying.parallel(live_of, suspects, context.settings.flags.concurrency, context.cancellation)
+    found = applying.parallel(live_of, suspects, context.concurrency, context.cancellation)
     return [(manifest, live) for manifest, live in found if live is not None]

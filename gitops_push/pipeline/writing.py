@@ -73,7 +73,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         coming=applying.Arrivals(frozenset(), frozenset()),
         field_manager=context.field_manager,
         force=context.force,
-        concurrency=context.settings.flags.concurrency,
+        concurrency=context.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
     )
@@ -106,7 +106,7 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
         [(m, planning.desired_body(m, context.labels), _done(m.ref, state, existing)) for m in manifests],
         field_manager=context.field_manager,
         force=context.force,
-        concurrency=context.settings.flags.concurrency,
+        concurrency=context.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
         stage=stage,

@@ -6,6 +6,10 @@ first. Objects whose Namespace or CRD arrives in the same deploy cannot be dry-r
 as `deferred` and are dry-run again once that wave is applied. `apply_wave()` applies one wave
 concurrently and reports each object as an event.
 
+How many requests are in flight grows with the network's round trip (`in_flight()`): on loopback a
+few workers keep the API server busy, but over 20 ms each one waits most of its time for the answer,
+and only more requests in flight keep the server working.
+
 Two things stop the workers before their next request: a cancellation (SIGTERM, SIGINT), and an API
 server that has stopped answering (ClusterUnreachable, which the workers let through). Both are the
 run's failure, raised once, never one per object.
@@ -13,6 +17,7 @@ run's failure, raised once, never one per object.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
@@ -32,6 +37,21 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+FEWEST_IN_FLIGHT = 8  # enough to keep one API server busy when answers take no time to arrive
+MOST_IN_FLIGHT = 64  # a bound for a slow network: one client's fair share of a server's attention
+# Requests per second a run plans to keep the server answering, whatever the distance: by Little's
+# law, the requests in flight beyond the FEWEST are this rate times the round trip (20 ms: 10 more).
+PLANNED_RATE = 500.0
+
+
+def in_flight(round_trip: float | None, cap: int | None) -> int:
+    """How many requests to keep in flight: `cap` when the user chose (--concurrency), else more the
+    longer the round trip, between FEWEST_IN_FLIGHT and MOST_IN_FLIGHT."""
+    if cap is not None:
+        return cap
+    waiting = math.ceil(PLANNED_RATE * max(round_trip or 0.0, 0.0))
+    return max(FEWEST_IN_FLIGHT, min(MOST_IN_FLIGHT, FEWEST_IN_FLIGHT + waiting))
 
 
 @dataclass(frozen=True)

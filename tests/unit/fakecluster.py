@@ -63,6 +63,7 @@ class FakeCluster:
         ] = {}  # (method, name) -> the error to raise
         self.on_apply: Callable[[dict[str, Any]], None] = lambda obj: None  # e.g. set a status
         self.closed = False
+        self.latency: float | None = 0.0  # what round_trip() reports: an in-memory cluster answers at once
         self._versions = itertools.count(1)
         self.store({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
 
@@ -94,6 +95,9 @@ class FakeCluster:
     def version(self) -> str:
         self._count("version")
         return "v1.36.3-fake"
+
+    def round_trip(self) -> float | None:
+        return self.latency
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
         return self.resources.get(api_version, {}).get(kind)
