@@ -134,6 +134,7 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
         timeout=PREREQUISITE_TIMEOUT,
         sink=context.sink,
         sleep=context.cancellation.sleep,
+        concurrency=context.concurrency,
     )
     if stuck:
         ref, why = next(iter(stuck.items()))
@@ -157,6 +158,7 @@ def wait_healthy(step: steps.WaitHealthy, context: Context, state: State) -> Sta
         sink=context.sink,
         since=state.started,
         sleep=context.cancellation.sleep,
+        concurrency=context.concurrency,
     )
     if rollback:
         if failures:
@@ -187,9 +189,16 @@ def prune_wave(step: steps.PruneWave, context: Context, state: State) -> State:
         field_manager=context.field_manager,
         sink=context.sink,
         stage=stage,
+        concurrency=context.concurrency,
+        cancellation=context.cancellation,
     )
     failed += pruning.prune_wave(
-        context.online, [m for m in gone if m not in released], sink=context.sink, stage=stage
+        context.online,
+        [m for m in gone if m not in released],
+        sink=context.sink,
+        stage=stage,
+        concurrency=context.concurrency,
+        cancellation=context.cancellation,
     )
     context.sink.handle(StageFinished(stage, Status.FAILED if failed else Status.SUCCEEDED))
     if failed:

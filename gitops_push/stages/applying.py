@@ -20,13 +20,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from gitops_push import crds, masking
-from gitops_push.cancelling import Cancellation
+from gitops_push.cancelling import Cancellation, parallel
 from gitops_push.errors import ClusterUnreachable, GitopsPushError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import LEGACY_FIELD_MANAGER, KubeApiError, Resource
@@ -35,8 +33,7 @@ from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["parallel"]  # where the stages and the pipeline have always found it
 
 FEWEST_IN_FLIGHT = 8  # enough to keep one API server busy when answers take no time to arrive
 MOST_IN_FLIGHT = 64  # a bound for a slow network: one client's fair share of a server's attention
@@ -95,37 +92,6 @@ def arrivals(manifests: Sequence[Manifest]) -> Arrivals:
         elif manifest.ref.kind == "CustomResourceDefinition" and manifest.ref.group == "apiextensions.k8s.io":
             custom.add(crd_kind(manifest))
     return Arrivals(frozenset(namespaces), frozenset(custom))
-
-
-_NOT_SENT = object()
-
-
-def parallel(
-    function: Callable[[T], R], items: Sequence[T], concurrency: int, cancellation: Cancellation
-) -> list[R]:
-    """`function` over the items, `concurrency` at a time. After a cancellation the items not yet
-    started are not sent, the ones in flight finish, and `Cancelled` is raised. The first exception
-    of an item (`ClusterUnreachable`: the client has given up on the server for the whole run) is
-    raised at once, without waiting for the requests in flight, which a vanished server can leave
-    hanging until their read timeout."""
-
-    def one(item: T) -> object:
-        return _NOT_SENT if cancellation.requested else function(item)
-
-    if len(items) <= 1 or concurrency <= 1:
-        results = [one(item) for item in items]
-    else:
-        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
-        futures = [pool.submit(one, item) for item in items]
-        done, _ = futures_wait(futures, return_when=FIRST_EXCEPTION)
-        failure = next((f.exception() for f in done if f.exception() is not None), None)
-        pool.shutdown(wait=failure is None, cancel_futures=True)
-        if failure is not None:
-            raise failure
-        results = [future.result() for future in futures]
-    if any(result is _NOT_SENT for result in results):
-        cancellation.check()
-    return cast(list[R], results)
 
 
 def dry_run(

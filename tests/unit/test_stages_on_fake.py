@@ -225,6 +225,64 @@ def test_a_failed_deletion_is_reported_and_returned(cluster: FakeCluster) -> Non
     assert isinstance(event, ObjectActed) and (event.stage, event.error) == (Stage.PRUNE, "cannot delete")
 
 
+class Meeting(FakeCluster):
+    """Each read and deletion waits until another one is in flight beside it: requests sent one after
+    the other never meet, and break the barrier after its timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def get(self, resource: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
+        self.barrier.wait()
+        return super().get(resource, namespace, name)
+
+    def delete(
+        self, resource: Any, namespace: str | None, name: str, *, resource_version: str | None = None
+    ) -> bool:
+        self.barrier.wait()
+        return super().delete(resource, namespace, name, resource_version=resource_version)
+
+
+def test_the_reads_and_deletions_of_a_prune_are_in_flight_together() -> None:
+    cluster = Meeting()
+    label = {ownership.PART_OF_LABEL: ownership.applyset_id("dev")}
+    gone = [manifest("ConfigMap", name, namespace="default") for name in ("a", "b")]
+    for old in gone:
+        cluster.store(
+            {**old.body, "metadata": {**old.body["metadata"], "labels": label}},
+            manager=naming.field_manager("dev"),
+        )
+    member = lambda live: ownership.is_member(live, "dev")  # noqa: E731
+    selection = pruning.select(cluster, gone, is_member=member, concurrency=2)
+    assert [m.ref.name for m in selection.prune] == ["a", "b"]
+    sink = Recorder()
+    assert pruning.prune_wave(cluster, gone, sink=sink, concurrency=2) == []
+    assert sorted(e.ref.name for e in sink.events if isinstance(e, ObjectActed)) == ["a", "b"]
+    assert cluster.live("ConfigMap", "default", "a") is None
+
+
+def test_a_wait_round_observes_its_objects_together_and_reports_them_in_order() -> None:
+    cluster = Meeting()
+    names = ("one", "two")
+    for name in names:
+        cluster.store(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "status": {"phase": "Active"},
+            }
+        )
+    spaces = [manifest("Namespace", name, namespace=None) for name in names]
+    sink = Recorder()
+    failures = waiting.wait_healthy(
+        cluster, spaces, timeout=30, sink=sink, sleep=lambda s: None, concurrency=2
+    )
+    assert failures == {}
+    assert [e.ref.name for e in sink.events if isinstance(e, HealthChanged)] == ["one", "two"]
+
+
 # --- waiting --------------------------------------------------------------------------------------
 
 DEPLOYMENT = manifest(
