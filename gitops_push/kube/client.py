@@ -352,7 +352,7 @@ class KubeCluster:
         index = self._openapi_index
         url = (index or {}).get(f"apis/{api_version}" if group else f"api/{api_version}", "")
         content = url.partition("hash=")[2].partition("&")[0]
-        if content:
+        if content.isalnum():  # a hex digest; anything else is no name for a folder
             return self._cache_dir / "discovery" / "by-openapi-hash" / content / name
         if not self._server_version:
             return None
