@@ -33,8 +33,6 @@ from gitops_push.model import Action, Manifest, ObjectRef, SourceLocation
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
-__all__ = ["parallel"]  # where the stages and the pipeline have always found it
-
 FEWEST_IN_FLIGHT = 8  # enough to keep one API server busy when answers take no time to arrive
 MOST_IN_FLIGHT = 64  # a bound for a slow network: one client's fair share of a server's attention
 # Requests per second a run plans to keep the server answering, whatever the distance: by Little's

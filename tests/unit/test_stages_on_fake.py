@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitops_push import naming
-from gitops_push.cancelling import Cancellation
+from gitops_push.cancelling import Cancellation, parallel
 from gitops_push.errors import Cancelled, ClusterUnreachable, ExitCode, LockHeld, Terminated
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube.errors import Cause
@@ -491,7 +491,7 @@ def test_an_unreachable_server_is_raised_without_waiting_for_a_request_hanging_i
     started = time.monotonic()
     try:
         with pytest.raises(ClusterUnreachable):
-            applying.parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
+            parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
         assert time.monotonic() - started < 5
     finally:
         released.set()
