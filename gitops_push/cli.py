@@ -87,8 +87,8 @@ OPTIONS: dict[str, Decorator] = {
         "--concurrency",
         type=click.IntRange(1, 64),
         default=DEFAULTS.concurrency,
-        show_default=True,
-        help="Parallel requests to the API server.",
+        help="Parallel requests to the API server, at most. Default: from 16 on loopback, more the "
+        "longer the measured round trip (26 at 20 ms), up to 64.",
     ),
     "output": click.option(
         "-o",

@@ -155,7 +155,7 @@ class Flags:
     timeout: float = 300.0  # seconds for health, in all
     rollback_on_failure: bool = False
     lock_timeout: float = 600.0
-    concurrency: int = 8
+    concurrency: int | None = None  # requests in flight; None: grown with the round trip
     request_timeout: float = 30.0  # one request's read timeout: a stalled connection is retried
     retry_timeout: float = 90.0  # all attempts of one request on 429 and 5xx answers together
     unreachable_timeout: float = 30.0  # no answer at all from the API server, for the whole run

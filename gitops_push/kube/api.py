@@ -22,6 +22,9 @@ class Cluster(Protocol):
 
     def version(self) -> str: ...
 
+    def round_trip(self) -> float | None:
+        """Seconds of the fastest answer so far (about one network round trip); None before any."""
+
     def resource(self, api_version: str, kind: str) -> Resource | None:
         """How the cluster serves a kind at an apiVersion; None when it has no such kind."""
 
@@ -67,7 +70,8 @@ class Cluster(Protocol):
         namespace: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
-    def openapi_index(self) -> dict[str, str]: ...
+    def openapi_index(self) -> dict[str, str]:
+        """Where each group-version's OpenAPI v3 document is; asked once per run."""
 
     def openapi_document(self, relative_url: str) -> dict[str, Any]: ...
 

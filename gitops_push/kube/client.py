@@ -9,6 +9,11 @@ Retries have two budgets. A 429 or 5xx answer is retried per request, within `re
 that does not answer at all is one fact for the whole run, not one per request: the first connection
 failure starts a clock that any answer stops, and once it has run past `unreachable_timeout` every
 request fails at once with the same ClusterUnreachable.
+
+Latency is measured, not assumed: every answer updates the fastest round trip seen (`round_trip()`),
+from which the stages size how many requests they keep in flight. The connection pool is sized so
+that those requests never open a connection only to drop it again: a new connection costs a TCP and
+a TLS handshake, two round trips more.
 """
 
 from __future__ import annotations
@@ -44,18 +49,24 @@ RETRY_BUDGET = 90.0  # seconds, all attempts of one request together
 UNREACHABLE_TIMEOUT = 30.0  # seconds without any answer from the server, for the whole run
 CLOCK_SLACK = 0.001  # a retry that slept exactly until the end of the budget has reached it
 MAX_INTERNAL_ERROR_RETRIES = 2  # a 500 is often deterministic (a body the server cannot convert)
+MAX_POOL = 64  # connections kept open: the most requests a run keeps in flight (--concurrency's maximum)
+SPARE_CONNECTIONS = 2  # for the lock's renewal and a request of the main thread beside the workers
 
 
 IN_CLUSTER = "(in-cluster service account)"
 
 
 def connect(
-    kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int = 8
+    kubeconfig: str | None, context: str | None, *, cache_dir: Path, pool_size: int | None = None
 ) -> KubeCluster:
-    """Load credentials the usual way: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster."""
+    """Load credentials the usual way: --kubeconfig, KUBECONFIG, ~/.kube/config, then in-cluster.
+
+    `pool_size` is the most requests the run sends at once (None: up to MAX_POOL). Connections are
+    opened only when needed, so a large pool costs nothing; one too small would close a connection
+    after each request beyond its size, and open a new one (two round trips) for the next."""
     configuration = k8s_client.Configuration()
     used = _load(configuration, kubeconfig, context)
-    configuration.connection_pool_maxsize = max(pool_size, 4)
+    configuration.connection_pool_maxsize = (pool_size or MAX_POOL) + SPARE_CONNECTIONS
     # Retries are ours to decide (only for idempotent requests); urllib3's would retry PATCH and DELETE.
     configuration.retries = False
     insecure = not configuration.verify_ssl
@@ -110,6 +121,9 @@ class KubeCluster:
         self._cache_dir = cache_dir / hashlib.sha256(self.server.encode()).hexdigest()[:16]
         self._discovery: dict[str, dict[str, Resource]] = {}
         self._server_version: str | None = None
+        self._openapi_index: dict[str, str] | None = None
+        self._fastest: float | None = None  # seconds: the quickest answer so far, about one round trip
+        self._timer: Callable[[], float] = time.perf_counter
         self.retry_budget = RETRY_BUDGET
         self.unreachable_timeout = UNREACHABLE_TIMEOUT
         # Shared by the workers: 300 objects each retrying on its own against a dead server printed 300
@@ -146,6 +160,7 @@ class KubeCluster:
         while True:
             self._raise_if_given_up()
             attempt += 1
+            sent = self._timer()
             try:
                 answer = self._send(method, path, query, body, content_type)
             except ClusterUnreachable as exc:
@@ -163,7 +178,17 @@ class KubeCluster:
                 self._sleep(delay)
                 continue
             self._reached()
+            self._answered_in(self._timer() - sent)
             return answer
+
+    def round_trip(self) -> float | None:
+        """Seconds of the fastest answer so far (about one network round trip); None before any."""
+        return self._fastest
+
+    def _answered_in(self, seconds: float) -> None:
+        fastest = self._fastest
+        if fastest is None or seconds < fastest:  # a lost race between workers only keeps a near-minimum
+            self._fastest = seconds
 
     def _reached(self) -> None:
         with self._reach_lock:
@@ -291,6 +316,7 @@ class KubeCluster:
         """After CRDs were applied, their kinds must be asked for again."""
         with self._lock:
             self._discovery.clear()
+            self._openapi_index = None
 
     def _discover(self, api_version: str) -> dict[str, Resource]:
         group, _, version = api_version.rpartition("/")
@@ -312,11 +338,25 @@ class KubeCluster:
         return _resources(group, version, answer)
 
     def _discovery_file(self, group: str, api_version: str) -> Path | None:
-        """Built-in group-versions are cached on disk per cluster and server version; custom ones (CRDs
-        come and go) are always asked."""
-        if group not in BUILTIN_GROUPS or not self._server_version:
+        """Built-in group-versions are cached on disk per cluster; custom ones (CRDs come and go) are
+        always asked.
+
+        A cached answer is used only while the group-version's OpenAPI document keeps its hash (the
+        server's index carries it, and a run reads the index anyway): the document lists every path,
+        kind and scope of the group-version, so whatever changes discovery's answer changes the hash
+        too, even without a new server version (an API enabled with --runtime-config). Without an
+        index (a server that does not serve /openapi/v3), the server version is the key."""
+        if group not in BUILTIN_GROUPS:
             return None
-        return self._cache_dir / "discovery" / self._server_version / f"{api_version.replace('/', '__')}.json"
+        name = f"{api_version.replace('/', '__')}.json"
+        index = self._openapi_index
+        url = (index or {}).get(f"apis/{api_version}" if group else f"api/{api_version}", "")
+        content = url.partition("hash=")[2].partition("&")[0]
+        if content.isalnum():  # a hex digest; anything else is no name for a folder
+            return self._cache_dir / "discovery" / "by-openapi-hash" / content / name
+        if not self._server_version:
+            return None
+        return self._cache_dir / "discovery" / self._server_version / name
 
     # --- objects ---------------------------------------------------------------------------------
 
@@ -425,9 +465,14 @@ class KubeCluster:
     # --- OpenAPI v3, for validation --------------------------------------------------------------
 
     def openapi_index(self) -> dict[str, str]:
-        """{'apis/apps/v1': '/openapi/v3/apis/apps/v1?hash=…', …}"""
-        answer = self.request("GET", "/openapi/v3")
-        return {path: entry["serverRelativeURL"] for path, entry in answer.get("paths", {}).items()}
+        """{'apis/apps/v1': '/openapi/v3/apis/apps/v1?hash=…', …}; asked once per run (again after
+        `forget_discovery`)."""
+        index = self._openapi_index
+        if index is None:
+            answer = self.request("GET", "/openapi/v3")
+            index = {path: entry["serverRelativeURL"] for path, entry in answer.get("paths", {}).items()}
+            self._openapi_index = index
+        return dict(index)
 
     def openapi_document(self, relative_url: str) -> dict[str, Any]:
         """One group-version's OpenAPI v3 document; cached on disk by the hash in its URL."""

@@ -8,7 +8,9 @@ Every failure becomes a RunFailed event, so `cli.py` only maps the folded Summar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -219,12 +221,18 @@ def connect(resolved: Settings) -> Cluster:
         flags.kubeconfig,
         resolved.environment.context,
         cache_dir=settings.cache_dir(),
-        pool_size=flags.concurrency,
+        pool_size=flags.concurrency,  # None: as many as the automatic sizing may use
     )
     cluster.request_timeout = (min(10.0, flags.request_timeout), flags.request_timeout)
     cluster.retry_budget = min(STARTUP_RETRY_BUDGET, flags.retry_timeout)
     cluster.unreachable_timeout = min(STARTUP_RETRY_BUDGET, flags.unreachable_timeout)
-    cluster.version()
+    # The OpenAPI index travels beside the version check, one round trip for both: validation needs
+    # it, and discovery's cache is checked against it. A failure here is met again where it matters.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        index = beside.submit(cluster.openapi_index)
+        cluster.version()
+        with contextlib.suppress(GitopsPushError):
+            index.result()
     cluster.retry_budget = flags.retry_timeout
     cluster.unreachable_timeout = flags.unreachable_timeout
     return cluster

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitops_push.cancelling import parallel
 from gitops_push.events import Note, ObjectActed, Stage
 from gitops_push.model import Action, Manifest, ObjectRef
 from gitops_push.pipeline import steps
@@ -95,5 +96,5 @@ def _suspects(
             resource, manifest.ref.namespace, manifest.ref.name
         ) if resource else None
 
-    found = applying.parallel(live_of, suspects, context.settings.flags.concurrency, context.cancellation)
+    found = parallel(live_of, suspects, context.concurrency, context.cancellation)
     return [(manifest, live) for manifest, live in found if live is not None]

@@ -198,7 +198,13 @@ def prune_selection(
                 )
             )
         gone = [m for m in gone if m not in copied]
-    selection = pruning.select(cluster, gone, is_member=lambda live: ownership.is_member(live, env))
+    selection = pruning.select(
+        cluster,
+        gone,
+        is_member=lambda live: ownership.is_member(live, env),
+        concurrency=context.concurrency,
+        cancellation=context.cancellation,
+    )
     for manifest, why in selection.kept:
         context.sink.handle(Note(f"{manifest.ref}: {why}", manifest.source))
     return selection.prune

@@ -45,7 +45,7 @@ def dry_run(step: steps.DryRun, context: Context, state: State) -> State:
         coming=intent.arrivals,
         field_manager=context.field_manager,
         force=context.force,
-        concurrency=flags.concurrency,
+        concurrency=context.concurrency,
         sink=sink,
         cancellation=context.cancellation,
         read_live=context.mode in (steps.Mode.PLAN, steps.Mode.STATUS)

@@ -61,7 +61,10 @@ def back_plan(context: Context, failed: State) -> Plan:
         restore = list(chosen.to_apply)
         env = context.environment
         selection = pruning.select(
-            context.online, chosen.gone, is_member=lambda live: ownership.is_member(live, env)
+            context.online,
+            chosen.gone,
+            is_member=lambda live: ownership.is_member(live, env),
+            concurrency=context.concurrency,
         )
         remove = list(selection.prune)
     back = Range(base=head, head=base or "", base_tag=failed.plan.range.base_tag)

@@ -61,6 +61,12 @@ class Context:
         return naming.field_manager(self.environment)
 
     @property
+    def concurrency(self) -> int:
+        """Requests in flight at once: --concurrency if given, else grown with the measured round trip."""
+        round_trip = self.cluster.round_trip() if self.cluster is not None else None
+        return applying.in_flight(round_trip, self.settings.flags.concurrency)
+
+    @property
     def force(self) -> bool:
         """Take over conflicting fields: when asked, when repairing drift (--all), when measuring drift."""
         flags = self.settings.flags

@@ -74,7 +74,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         coming=applying.Arrivals(frozenset(), frozenset()),
         field_manager=context.field_manager,
         force=context.force,
-        concurrency=context.settings.flags.concurrency,
+        concurrency=context.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
         texts=state.intent.texts if state.intent is not None else None,
@@ -108,7 +108,7 @@ def apply_wave(step: steps.ApplyWave, context: Context, state: State) -> State:
         [(m, planning.desired_body(m, context.labels), _done(m.ref, state, existing)) for m in manifests],
         field_manager=context.field_manager,
         force=context.force,
-        concurrency=context.settings.flags.concurrency,
+        concurrency=context.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
         stage=stage,
@@ -136,6 +136,7 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
         timeout=PREREQUISITE_TIMEOUT,
         sink=context.sink,
         sleep=context.cancellation.sleep,
+        concurrency=context.concurrency,
     )
     if stuck:
         ref, why = next(iter(stuck.items()))
@@ -177,6 +178,7 @@ def wait_healthy(step: steps.WaitHealthy, context: Context, state: State) -> Sta
         sink=context.sink,
         since=state.started,
         sleep=context.cancellation.sleep,
+        concurrency=context.concurrency,
     )
     if rollback:
         if failures:
@@ -207,9 +209,16 @@ def prune_wave(step: steps.PruneWave, context: Context, state: State) -> State:
         field_manager=context.field_manager,
         sink=context.sink,
         stage=stage,
+        concurrency=context.concurrency,
+        cancellation=context.cancellation,
     )
     failed += pruning.prune_wave(
-        context.online, [m for m in gone if m not in released], sink=context.sink, stage=stage
+        context.online,
+        [m for m in gone if m not in released],
+        sink=context.sink,
+        stage=stage,
+        concurrency=context.concurrency,
+        cancellation=context.cancellation,
     )
     context.sink.handle(StageFinished(stage, Status.FAILED if failed else Status.SUCCEEDED))
     if failed:

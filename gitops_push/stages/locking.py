@@ -151,21 +151,28 @@ class Lock:
         }
 
     def _try_take(self) -> Holder | None:
-        """None when the lock is now ours; else who holds it."""
-        live = self._cluster.get(LEASES, LOCK_NAMESPACE, self._name)
+        """None when the lock is now ours; else who holds it.
+
+        Usually nobody holds it and the Lease does not exist: it is created at once, without reading
+        it first (one round trip, not two). Only when it exists is it read, and taken over if expired."""
         try:
-            if live is None:
-                answer = self._cluster.create(LEASES, self._body(now()))
-            else:
-                holder = holder_of(live)
-                if not holder.expired(now()) and holder.identity != self._identity:
-                    return holder
-                answer = self._cluster.replace(LEASES, self._body(now(), live["metadata"]["resourceVersion"]))
+            answer = self._cluster.create(LEASES, self._body(now()))
         except KubeApiError as exc:
-            if exc.status == 409:  # another deploy was faster: look again
-                again = self._cluster.get(LEASES, LOCK_NAMESPACE, self._name)
-                return holder_of(again) if again else Holder("another deploy")
-            raise
+            if exc.status != 409:
+                raise
+            live = self._cluster.get(LEASES, LOCK_NAMESPACE, self._name)
+            if live is None:
+                return Holder("another deploy")  # released between the two requests: look again
+            holder = holder_of(live)
+            if not holder.expired(now()) and holder.identity != self._identity:
+                return holder
+            try:
+                answer = self._cluster.replace(LEASES, self._body(now(), live["metadata"]["resourceVersion"]))
+            except KubeApiError as again:
+                if again.status == 409:  # another deploy took it over first: look again
+                    latest = self._cluster.get(LEASES, LOCK_NAMESPACE, self._name)
+                    return holder_of(latest) if latest else Holder("another deploy")
+                raise
         self._version = answer["metadata"]["resourceVersion"]
         self._acquired = parse_time(answer["spec"]["acquireTime"]) or now()
         return None

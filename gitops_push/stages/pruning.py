@@ -2,7 +2,8 @@
 
 `select()` splits prune candidates into members (to delete) and objects that are not ours (kept, with
 the reason); the guards refuse a prune that empties the environment or removes too much at once;
-`prune_wave()` deletes one wave and reports each object under the stage it is given.
+`prune_wave()` deletes one wave and reports each object under the stage it is given. Reads and
+deletions go out `concurrency` at a time: one after the other, each costs a round trip.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitops_push.cancelling import Cancellation, parallel
 from gitops_push.errors import UsageError
 from gitops_push.events import EventSink, ObjectActed, Stage
 from gitops_push.kube import KubeApiError
@@ -27,12 +29,22 @@ class Selection:
 
 
 def select(
-    cluster: Cluster, gone: Sequence[Manifest], *, is_member: Callable[[Mapping[str, Any] | None], bool]
+    cluster: Cluster,
+    gone: Sequence[Manifest],
+    *,
+    is_member: Callable[[Mapping[str, Any] | None], bool],
+    concurrency: int = 1,
+    cancellation: Cancellation | None = None,
 ) -> Selection:
-    prune, kept = [], []
-    for manifest in gone:
+    """Read each candidate (`concurrency` at a time) and keep only the live members."""
+
+    def live_of(manifest: Manifest) -> Mapping[str, Any] | None:
         resource = cluster.resource(manifest.api_version, manifest.ref.kind)
-        live = cluster.get(resource, manifest.ref.namespace, manifest.ref.name) if resource else None
+        return cluster.get(resource, manifest.ref.namespace, manifest.ref.name) if resource else None
+
+    prune, kept = [], []
+    lives = parallel(live_of, gone, concurrency, cancellation)
+    for manifest, live in zip(gone, lives, strict=True):
         if live is None:
             kept.append((manifest, "already gone from the cluster"))
         elif not is_member(live):
@@ -45,25 +57,32 @@ def select(
 
 
 def prune_wave(
-    cluster: Cluster, wave: Sequence[Manifest], *, sink: EventSink, stage: Stage = Stage.PRUNE
+    cluster: Cluster,
+    wave: Sequence[Manifest],
+    *,
+    sink: EventSink,
+    stage: Stage = Stage.PRUNE,
+    concurrency: int = 1,
+    cancellation: Cancellation | None = None,
 ) -> list[ObjectRef]:
-    """Delete one wave's objects; returns the refs whose deletion failed."""
-    failed = []
-    for manifest in wave:
+    """Delete one wave's objects, `concurrency` at a time; returns the refs whose deletion failed."""
+
+    def one(manifest: Manifest) -> ObjectRef | None:
         ref = manifest.ref
         try:
             resource = cluster.resource(manifest.api_version, ref.kind)
             if resource is not None:
                 cluster.delete(resource, ref.namespace, ref.name)
         except KubeApiError as exc:
-            failed.append(ref)
             error = exc.shown(
                 manifest.body, secret=manifest.is_secret
             )  # masked, then cut: a Secret's values never reach a report
             sink.handle(ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, error))
-            continue
+            return ref
         sink.handle(ObjectActed(stage, ref, Action.PRUNED, manifest.source, manifest.api_version))
-    return failed
+        return None
+
+    return [ref for ref in parallel(one, wave, concurrency, cancellation) if ref is not None]
 
 
 def release_wave(
@@ -73,24 +92,28 @@ def release_wave(
     field_manager: str,
     sink: EventSink,
     stage: Stage = Stage.PRUNE,
+    concurrency: int = 1,
+    cancellation: Cancellation | None = None,
 ) -> list[ObjectRef]:
     """Instead of deleting adopted objects, apply (manifest, empty body) pairs: the environment's
     manager gives up its fields and the object stays with its earlier owners. Returns the failures."""
-    failed = []
-    for manifest, body in wave:
+
+    def one(item: tuple[Manifest, Mapping[str, Any]]) -> ObjectRef | None:
+        manifest, body = item
         ref = manifest.ref
         try:
             resource = cluster.resource(manifest.api_version, ref.kind)
             if resource is not None:
                 cluster.apply(resource, body, field_manager=field_manager, dry_run=False, force=True)
         except KubeApiError as exc:
-            failed.append(ref)
             sink.handle(
                 ObjectActed(stage, ref, Action.FAILED, manifest.source, manifest.api_version, exc.message)
             )
-            continue
+            return ref
         sink.handle(ObjectActed(stage, ref, Action.RELEASED, manifest.source, manifest.api_version))
-    return failed
+        return None
+
+    return [ref for ref in parallel(one, wave, concurrency, cancellation) if ref is not None]
 
 
 def refuse_emptying(environment: str, prune: int, *, leaves_nothing: bool, allow_empty: bool) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitops_push import kinds
+from gitops_push.cancelling import parallel
 from gitops_push.events import EventSink, HealthChanged
 from gitops_push.kube import Resource, health
 from gitops_push.model import Manifest, ObjectRef
@@ -43,11 +44,14 @@ def wait_healthy(
     since: datetime.datetime | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    concurrency: int = 1,
 ) -> dict[ObjectRef, str]:
     """Poll until every object is Current; returns {ref: reason} for those that failed or timed out.
 
     `since` is when the apply started: pods created after it are judged, besides those of each
-    workload's current revision.
+    workload's current revision. Each round observes `concurrency` objects at a time (a workload
+    costs up to three reads, each a round trip); its events follow the order of the objects all the
+    same.
     """
     pending = {m.ref: m for m in manifests}
     seen: dict[ObjectRef, health.Health] = {}
@@ -56,8 +60,8 @@ def wait_healthy(
     started_at = (since or datetime.datetime.now(datetime.UTC)) - CLOCK_SLACK
     while pending:
         failures: dict[ObjectRef, str] = {}
-        for ref, manifest in list(pending.items()):
-            state = _observe(cluster, manifest, started_at)
+        observed = parallel(lambda m: _observe(cluster, m, started_at), list(pending.values()), concurrency)
+        for (ref, _), state in zip(list(pending.items()), observed, strict=True):
             if seen.get(ref) != state:
                 seen[ref] = state
                 sink.handle(HealthChanged(ref, state.status.value, state.message, clock() - start))

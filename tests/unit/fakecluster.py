@@ -65,6 +65,7 @@ class FakeCluster:
         self.closed = False
         self.discovery_lag = 0  # discovery refreshes after a CRD's apply before its kind is served
         self._unserved: list[tuple[Resource, int]] = []  # applied CRDs' kinds, refreshes still to go
+        self.latency: float | None = 0.0  # what round_trip() reports: an in-memory cluster answers at once
         self._versions = itertools.count(1)
         self.store({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
 
@@ -96,6 +97,9 @@ class FakeCluster:
     def version(self) -> str:
         self._count("version")
         return "v1.36.3-fake"
+
+    def round_trip(self) -> float | None:
+        return self.latency
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
         return self.resources.get(api_version, {}).get(kind)

@@ -1,5 +1,5 @@
 """The policies of a run, pure functions of the stages that own them: full deploys, prune guards,
-rollback and promotion targets, which deploy tags count."""
+rollback and promotion targets, which deploy tags count, how many requests are in flight."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import DeployTag
-from gitops_push.stages import gitrange, ownership, pruning, recording
+from gitops_push.stages import applying, gitrange, ownership, pruning, recording
 from gitops_push.stages.ownership import Record
 
 BASE = "a" * 40
@@ -133,3 +133,22 @@ def test_trust_keeps_tags_on_the_branch_and_up_to_now_and_says_why_of_the_others
         (unmerged, "its commit bbbbbbbbbbbb is not on branch main"),
         (absent, "its commit cccccccccccc is not in this clone"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("round_trip", "cap", "workers"),
+    [
+        (None, None, 16),  # nothing measured yet
+        (0.0002, None, 17),  # loopback: the server, not the network, is the limit
+        (0.005, None, 19),
+        (0.020, None, 26),  # 10 more requests keep 500 a second flowing over 20 ms
+        (0.050, None, 41),
+        (0.5, None, 64),  # bounded: one client's share of a server
+        (0.050, 3, 3),  # --concurrency is the user's choice, whatever the distance
+        (0.0, 40, 40),
+    ],
+)
+def test_requests_in_flight_grow_with_the_round_trip_unless_the_user_chose(
+    round_trip: float | None, cap: int | None, workers: int
+) -> None:
+    assert applying.in_flight(round_trip, cap) == workers

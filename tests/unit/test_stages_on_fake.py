@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitops_push import fieldlines, naming
-from gitops_push.cancelling import Cancellation
+from gitops_push.cancelling import Cancellation, parallel
 from gitops_push.errors import Cancelled, ClusterUnreachable, ExitCode, LockHeld, Terminated
 from gitops_push.events import Event, HealthChanged, ObjectActed, Stage
 from gitops_push.kube.errors import Cause
@@ -225,6 +225,64 @@ def test_a_failed_deletion_is_reported_and_returned(cluster: FakeCluster) -> Non
     assert isinstance(event, ObjectActed) and (event.stage, event.error) == (Stage.PRUNE, "cannot delete")
 
 
+class Meeting(FakeCluster):
+    """Each read and deletion waits until another one is in flight beside it: requests sent one after
+    the other never meet, and break the barrier after its timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def get(self, resource: Any, namespace: str | None, name: str) -> dict[str, Any] | None:
+        self.barrier.wait()
+        return super().get(resource, namespace, name)
+
+    def delete(
+        self, resource: Any, namespace: str | None, name: str, *, resource_version: str | None = None
+    ) -> bool:
+        self.barrier.wait()
+        return super().delete(resource, namespace, name, resource_version=resource_version)
+
+
+def test_the_reads_and_deletions_of_a_prune_are_in_flight_together() -> None:
+    cluster = Meeting()
+    label = {ownership.PART_OF_LABEL: ownership.applyset_id("dev")}
+    gone = [manifest("ConfigMap", name, namespace="default") for name in ("a", "b")]
+    for old in gone:
+        cluster.store(
+            {**old.body, "metadata": {**old.body["metadata"], "labels": label}},
+            manager=naming.field_manager("dev"),
+        )
+    member = lambda live: ownership.is_member(live, "dev")  # noqa: E731
+    selection = pruning.select(cluster, gone, is_member=member, concurrency=2)
+    assert [m.ref.name for m in selection.prune] == ["a", "b"]
+    sink = Recorder()
+    assert pruning.prune_wave(cluster, gone, sink=sink, concurrency=2) == []
+    assert sorted(e.ref.name for e in sink.events if isinstance(e, ObjectActed)) == ["a", "b"]
+    assert cluster.live("ConfigMap", "default", "a") is None
+
+
+def test_a_wait_round_observes_its_objects_together_and_reports_them_in_order() -> None:
+    cluster = Meeting()
+    names = ("one", "two")
+    for name in names:
+        cluster.store(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "status": {"phase": "Active"},
+            }
+        )
+    spaces = [manifest("Namespace", name, namespace=None) for name in names]
+    sink = Recorder()
+    failures = waiting.wait_healthy(
+        cluster, spaces, timeout=30, sink=sink, sleep=lambda s: None, concurrency=2
+    )
+    assert failures == {}
+    assert [e.ref.name for e in sink.events if isinstance(e, HealthChanged)] == ["one", "two"]
+
+
 # --- waiting --------------------------------------------------------------------------------------
 
 DEPLOYMENT = manifest(
@@ -398,6 +456,13 @@ def test_a_held_lock_makes_the_second_deploy_fail_naming_the_holder(cluster: Fak
     second.release()
 
 
+def test_a_free_lock_is_taken_in_one_request(cluster: FakeCluster) -> None:
+    lock = locking.Lock(cluster, "dev", "alice")
+    lock.acquire(timeout=1, sink=Recorder())
+    assert cluster.requests == {"create": 1}  # no read first: a round trip saved on every deploy
+    lock.release()
+
+
 def test_a_lock_taken_over_after_expiry_is_not_deleted_by_its_old_holder(cluster: FakeCluster) -> None:
     old = locking.Lock(cluster, "dev", "alice")
     old.acquire(timeout=1, sink=Recorder())
@@ -426,7 +491,7 @@ def test_an_unreachable_server_is_raised_without_waiting_for_a_request_hanging_i
     started = time.monotonic()
     try:
         with pytest.raises(ClusterUnreachable):
-            applying.parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
+            parallel(send, ["hangs", "fails", "never-sent"], 2, Cancellation())
         assert time.monotonic() - started < 5
     finally:
         released.set()
