@@ -18,7 +18,8 @@ creates):
     then all 500 are changed and deployed again the same way. Targets (issue 16): kubectl's time at
     least 1x gitops-push's on loopback, 4x at 20 ms and 6x at 50 ms (whole commands, wall clock);
     gitops-push at 20 ms at most 1.5 s slower than on loopback; its peak RSS under 300 MB.
-(b) The raw limit: a bare client (urllib3, one pool of 8 connections, 8 threads, the same bodies,
+(b) The raw limit: a bare client (urllib3, one pool of N connections, N threads, where N is what
+    gitops-push keeps in flight by itself at that round trip: `raw_concurrency`; the same bodies,
     warm connections) sends the same 500 server-side apply PATCH requests and nothing else. On
     loopback, gitops-push's apply phase is timed from its own stage events (benchmarks/timed_cli.py
     runs the command line in-process and records them), and estimated a second way as the deploy's
@@ -68,7 +69,6 @@ from common import ROOT, Figure, Report, children_cpu, print_report
 NAME = "cluster"
 OBJECTS = 500
 CLUSTER = "bench"
-CONCURRENCY = 8  # gitops-push's default --concurrency
 RTTS_MS = (0, 5, 20, 50)  # round trips measured; 0: no proxy, the tools talk to the API server directly
 RATIO_TARGETS = {0: 1.0, 20: 4.0, 50: 6.0}  # kubectl's time over gitops-push's, by round trip (issue 16)
 MARGIN_RTT_MS, MARGIN_SECONDS = 20, 1.5  # at 20 ms, gitops-push at most 1.5 s slower than on loopback
@@ -310,7 +310,7 @@ class Bench:
         }
         for variable in ("GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL"):
             self.env.pop(variable, None)
-        self.raw = RawClient(self.kubeconfig)
+        self.raw = RawClient(self.kubeconfig, raw_concurrency(link.rtt_ms))
 
     def namespace_names(self, label: str) -> list[str]:
         return [f"{label}-{n}" for n in range(self.namespaces)]
@@ -433,7 +433,7 @@ def _own_cpu() -> float:
 
 
 class RawClient:
-    """Server-side apply PATCH requests and nothing else: one urllib3 pool, CONCURRENCY threads."""
+    """Server-side apply PATCH requests and nothing else: one urllib3 pool, `concurrency` threads."""
 
     PLURALS: Mapping[str, tuple[str, str]] = {
         "ConfigMap": ("/api/v1", "configmaps"),
@@ -441,8 +441,10 @@ class RawClient:
         "Deployment": ("/apis/apps/v1", "deployments"),
     }
 
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, concurrency: int) -> None:
         import urllib3
+
+        self.concurrency = concurrency
         from kubernetes import client, config
 
         configuration = client.Configuration()
@@ -455,7 +457,7 @@ class RawClient:
         self.pool = urllib3.HTTPSConnectionPool(
             url.host,
             url.port,
-            maxsize=CONCURRENCY,
+            maxsize=concurrency,
             block=True,
             cert_reqs="CERT_REQUIRED",
             ca_certs=configuration.ssl_ca_cert,
@@ -475,10 +477,11 @@ class RawClient:
 
     def warm(self) -> None:
         """Open the pool's connections (TLS handshakes) before timing, as gitops-push's are by then."""
-        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             list(
                 pool.map(
-                    lambda _: self.pool.request("GET", "/version", headers=self.headers), range(CONCURRENCY)
+                    lambda _: self.pool.request("GET", "/version", headers=self.headers),
+                    range(self.concurrency),
                 )
             )
 
@@ -496,8 +499,16 @@ class RawClient:
             if not 200 <= response.status < 300:
                 raise RuntimeError(f"PATCH {path}: {response.status} {response.data[:300]!r}")
 
-        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             list(pool.map(one, bodies))
+
+
+def raw_concurrency(rtt_ms: int) -> int:
+    """As many requests in flight as gitops-push keeps by itself at this round trip, so that the bare
+    client is the same pipe without the tool's work around it."""
+    from gitops_push.stages import applying
+
+    return applying.in_flight(rtt_ms / 1000, None)
 
 
 # --- the benchmark ---------------------------------------------------------------------------------
