@@ -47,8 +47,11 @@ class FaultProxy:
             self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept(); close() alone may not
         self._listener.close()
         self.reset_all()
+        # One deadline for all: a pump blocked in recv() on a socket the other pump closed wakes only
+        # when its peer closes too, and waiting 10 s for each such thread cost minutes.
+        deadline = time.monotonic() + 10
         for thread in list(self._threads):
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def reset_all(self) -> None:
         for sock in list(self._open):
