@@ -1251,7 +1251,9 @@ class _Builder:
         return result, keys.kinds if keys is not None else None
 
     def _shared_value(self, node: Any) -> Any:
-        """_shared(node)'s value, with a string taken without a call where no scalar has an anchor."""
+        """_shared(node)'s value, with a string taken without a call where no scalar has an anchor.
+        The string test is _tree_value's, written out again on purpose: a call per scalar is the cost
+        both save."""
         if type(node) is yaml.ScalarNode and not self._scalar_anchors:
             self._decoded += 1
             tag, text = node.tag, node.value

@@ -390,6 +390,8 @@ def render_all(
         jobs = [_job(repo, commit, source, tools, cache_dir, scratch) for commit, source in wanted]
         pending = [job for job in jobs if job.output is None]
         if len(pending) > 1:
+            # Not cancelling.parallel(): it returns at the first failure without waiting, and the
+            # scratch folders would be removed under a renderer that is still running.
             with concurrent.futures.ThreadPoolExecutor(max_workers=len(pending)) as pool:
                 outputs = list(pool.map(_run_job, pending))
         else:
