@@ -14,6 +14,9 @@ from a common queue until none is left: a pipe holding the share numbers, read f
 cores are not equal: on a shared virtual machine one core often runs at half the speed of the
 other, and a process with a fixed half would leave the other waiting.
 
+`ahead` forks one child for one piece of work that this process will want later (reading Git
+while this process connects to the cluster), so that the two run on two cores at once.
+
 Forking is only safe where the process has no other threads (another thread might hold a lock that
 the child would then wait on for ever) and is only cheap on Linux; elsewhere, or for a child that
 fails in any way, the shares are computed here. A result never depends on how it was computed.
@@ -21,14 +24,16 @@ fails in any way, the shares are computed here. A result never depends on how it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import struct
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Generic, TypeVar
 
 Share = TypeVar("Share")
 Result = TypeVar("Result")
@@ -113,3 +118,46 @@ def _results_of(child: tuple[int, BinaryIO] | None) -> dict[int, Result]:
             except EOFError:
                 return found
             found[index] = result
+
+
+class Ahead(Generic[Result]):
+    """A result being computed by a forked child while this process goes on (see `ahead`)."""
+
+    def __init__(self, here: Callable[[], Result], child: tuple[int, BinaryIO] | None) -> None:
+        self._here = here
+        self._child = child
+
+    def result(self) -> Result:
+        """The child's result, once it has ended; computed here if it failed or never started. Each
+        call takes a result of its own: after the first, it is computed here again."""
+        child, self._child = self._child, None
+        found: dict[int, Result] = _results_of(child)
+        return found[0] if 0 in found else self._here()
+
+    def close(self) -> None:
+        """End the child if its result was not taken (this process started it, so it may end it)."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        pid, results = child
+        with results:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def ahead(in_child: Callable[[], Result], here: Callable[[], Result]) -> Ahead[Result]:
+    """Start `in_child()` in a forked child when a second core can take it and forking is safe.
+
+    `here` computes the same result in this process, for when there is no child or it failed.
+    They are two functions because a child must not use what this process keeps open (GitPython's
+    `git cat-file` pipes, a connection): `in_child` opens what it needs itself.
+    """
+    if usable_processes() < 2:
+        return Ahead(here, None)
+    queue_out, queue_in = os.pipe()
+    os.write(queue_in, _NUMBER.pack(0))
+    os.close(queue_in)
+    child = _start(lambda _: in_child(), [None], queue_out)
+    os.close(queue_out)
+    return Ahead(here, child)

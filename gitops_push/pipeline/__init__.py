@@ -32,7 +32,7 @@ from gitops_push.pipeline import (
 )
 from gitops_push.pipeline.trusted import history
 from gitops_push.settings import Flags, Mode, Settings
-from gitops_push.stages import gitrange, locking, recording
+from gitops_push.stages import gitrange, loading, locking, recording
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -162,27 +162,44 @@ def execute(
             repo, span.head, env.paths, environment=env.name, allow_empty=flags.allow_empty
         )
     _note_dirty(resolved, repo, sink)
-    cluster = None if resolved.flags.offline else connect(resolved)
-    if cluster is not None:
-        sink.handle(Connected(cluster.server, cluster.context, cluster.insecure))
-    context = runner.Context(
-        settings=resolved,
-        repo=repo,
-        sink=sink,
-        cluster=cluster,
-        span=span,
-        mode=STEP_MODE[resolved.mode],
-        options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
-        provenance=provenance or recording.Provenance(),
-        cancellation=cancellation or Cancellation(),
-        tools=renderers,
-    )
+    ahead = None if resolved.flags.offline else read_ahead(resolved, repo, span)
+    cluster = None
     try:
+        cluster = None if resolved.flags.offline else connect(resolved)
+        if cluster is not None:
+            sink.handle(Connected(cluster.server, cluster.context, cluster.insecure))
+        context = runner.Context(
+            settings=resolved,
+            repo=repo,
+            sink=sink,
+            cluster=cluster,
+            span=span,
+            mode=STEP_MODE[resolved.mode],
+            options=steps.Options(online=cluster is not None, wait=resolved.flags.wait),
+            provenance=provenance or recording.Provenance(),
+            cancellation=cancellation or Cancellation(),
+            tools=renderers,
+            read_ahead=ahead,
+        )
         runner.run(context, on_failure=roll_back_on_failure if resolved.flags.rollback_on_failure else None)
     finally:
+        if ahead is not None:
+            ahead.close()
         if cluster is not None:
             cluster.close()
     sink.handle(RunFinished(resolved.environment.name, span.base, span.head, None))
+
+
+def read_ahead(resolved: Settings, repo: gitrepo.GitRepo, span: Range) -> loading.ReadAhead | None:
+    """Begin reading the range's files in a forked child: connecting, taking the lock and reading
+    the record are mostly waiting (and importing the Kubernetes client), which the reading then
+    overlaps. It reads what `prepare` will most likely ask for: the whole tree for drift, --all or a
+    first deploy, else the difference; if `prepare` asks for anything else, it reads that itself."""
+    env = resolved.environment
+    full = resolved.mode is Mode.STATUS or resolved.flags.all_objects or span.base is None
+    if not env.paths or (span.base == span.head and not full):
+        return None  # nothing to read, or nothing changed: `prepare` stops before reading
+    return loading.ReadAhead.start(repo, span, env.paths, full=full)
 
 
 def roll_back_on_failure(step: steps.Step, context: runner.Context, state: runner.State) -> None:

@@ -96,6 +96,7 @@ def refuse_moving_back(context: Context, state: State) -> None:
 
 def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:
     env = context.settings.environment
+    ahead = context.read_ahead
     return loading.load(
         context.repo,
         span,
@@ -104,6 +105,7 @@ def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:
         scope_of=scope_of(context),
         full=full,
         rendered=rendered.sides(context, span, full=full),
+        sides=ahead.take(span, env.paths, full=full) if ahead is not None else None,
     )
 
 

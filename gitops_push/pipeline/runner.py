@@ -20,7 +20,7 @@ from gitops_push.events import Event, EventSink, ObjectActed, Stage
 from gitops_push.model import Action, ChangeSet, HookRun, Manifest, ObjectRef, Plan, Range, StepView
 from gitops_push.pipeline import steps
 from gitops_push.settings import Settings
-from gitops_push.stages import applying, locking, ownership, planning, recording, rendering
+from gitops_push.stages import applying, loading, locking, ownership, planning, recording, rendering
 
 if TYPE_CHECKING:
     from gitops_push.kube import Cluster
@@ -40,6 +40,7 @@ class Context:
     provenance: recording.Provenance = field(default_factory=recording.Provenance)
     cancellation: cancelling.Cancellation = field(default_factory=cancelling.Cancellation)
     tools: rendering.Tools = field(default_factory=rendering.Tools)  # renderers of rendered sources
+    read_ahead: loading.ReadAhead | None = None  # the range's files, being read while the run connects
 
     @property
     def online(self) -> Cluster:

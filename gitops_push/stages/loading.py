@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_push import crds, forking, kinds, yamltext
-from gitops_push.gitrepo import GitFile, GitRepo
+from gitops_push.gitrepo import GitFile, GitRepo, open_repo
 from gitops_push.model import ChangeSet, Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -96,21 +96,15 @@ def load(
     scope_of: ScopeOf,
     full: bool = False,
     rendered: RenderedSides = RenderedSides(),
+    sides: tuple[Side, Side] | None = None,
 ) -> Loaded:
     """Both sides of the range. `full` (or no base): the whole tree at head, nothing on the old side.
 
     `rendered` objects join their side as if a file held them; no `paths` means no plain files
-    (an environment of rendered sources only), never the whole repository.
+    (an environment of rendered sources only), never the whole repository. `sides`: the files of
+    the range as `read_range` read them already (in a `ReadAhead`); they are not read again.
     """
-    if not paths:
-        old, new = Side(), Side()
-    elif full or span.base is None:
-        old = Side()
-        new = read_side(repo, repo.tree_files(span.head, paths))
-    else:
-        diffs = repo.changed_files(span.base, span.head, paths)
-        old = read_side(repo, [d.old for d in diffs if d.old is not None])
-        new = read_side(repo, [d.new for d in diffs if d.new is not None])
+    old, new = sides if sides is not None else read_range(repo, span, paths, full=full)
     for rendered_object in rendered.old:
         add_object(rendered_object, old)
     for rendered_object in rendered.new:
@@ -129,6 +123,53 @@ def load(
         full=full or span.base is None,
     )
     return Loaded(change_set=change_set, findings=tuple(findings), texts=new.texts)
+
+
+def read_range(repo: GitRepo, span: Range, paths: Sequence[str], *, full: bool) -> tuple[Side, Side]:
+    """The plain files of both sides of the range, parsed: (old, new), as `load` takes them."""
+    if not paths:
+        return Side(), Side()
+    if full or span.base is None:
+        return Side(), read_side(repo, repo.tree_files(span.head, paths))
+    diffs = repo.changed_files(span.base, span.head, paths)
+    old = read_side(repo, [d.old for d in diffs if d.old is not None])
+    new = read_side(repo, [d.new for d in diffs if d.new is not None])
+    return old, new
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """`read_range` of `span` (whole at head if `full`), begun in a forked child before the run needed
+    it: the child reads Git and parses while the run connects to the cluster and takes its lock."""
+
+    span: Range
+    paths: tuple[str, ...]
+    full: bool
+    sides: forking.Ahead[tuple[Side, Side]]
+
+    @classmethod
+    def start(cls, repo: GitRepo, span: Range, paths: Sequence[str], *, full: bool) -> ReadAhead:
+        root = repo.root
+
+        def in_child() -> tuple[Side, Side]:
+            with open_repo(root) as own:  # its own: the parent's GitPython pipes stay the parent's
+                return read_range(own, span, paths, full=full)
+
+        return cls(
+            span,
+            tuple(paths),
+            full,
+            forking.ahead(in_child, lambda: read_range(repo, span, paths, full=full)),
+        )
+
+    def take(self, span: Range, paths: Sequence[str], *, full: bool) -> tuple[Side, Side] | None:
+        """The sides read ahead if they are the ones asked for, else None (the caller reads them)."""
+        if (span, tuple(paths), full) != (self.span, self.paths, self.full):
+            return None
+        return self.sides.result()
+
+    def close(self) -> None:
+        self.sides.close()
 
 
 def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:

@@ -1,4 +1,5 @@
-"""forking: shares computed in forked children come back in order, and a failed child costs nothing."""
+"""forking: shares computed in forked children come back in order, work ahead comes back from its
+child or is computed here, and a failed or unwanted child costs nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,55 @@ def test_more_shares_than_the_queue_holds_are_computed_here() -> None:
     results = forking.map_shares(pid_and_double, shares)
     assert [double for _, double in results] == [2 * n for n in shares]
     assert {pid for pid, _ in results} == {os.getpid()}
+
+
+# --- one piece of work ahead -----------------------------------------------------------------------
+
+
+def raises_in_the_child() -> str:
+    raise RuntimeError("broken child")
+
+
+def exits_in_the_child() -> str:
+    os._exit(9)
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_work_ahead_is_done_by_a_child_and_a_second_result_is_computed_here() -> None:
+    ahead = forking.ahead(os.getpid, lambda: -1)
+    child = ahead.result()
+    assert child not in (os.getpid(), -1)
+    assert ahead.result() == -1
+    ahead.close()
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+@pytest.mark.parametrize("in_child", [raises_in_the_child, exits_in_the_child])
+def test_work_ahead_whose_child_fails_is_computed_here(in_child: object) -> None:
+    ahead = forking.ahead(in_child, lambda: "computed here")  # type: ignore[arg-type]
+    assert ahead.result() == "computed here"
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_work_ahead_that_is_not_taken_is_ended_and_its_child_reaped(tmp_path: Path) -> None:
+    started = tmp_path / "pid"
+
+    def runs_long() -> None:
+        started.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    ahead = forking.ahead(runs_long, lambda: None)
+    deadline = time.monotonic() + 10
+    while not started.exists() or not started.read_text():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.01)
+    pid = int(started.read_text())
+    ahead.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie is left behind
+    ahead.close()  # a second close does nothing
+
+
+@pytest.mark.usefixtures("two_cores", "another_thread")
+def test_no_work_ahead_beside_another_thread() -> None:
+    assert forking.ahead(os.getpid, lambda: -1).result() == -1

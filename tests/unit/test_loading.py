@@ -952,6 +952,56 @@ def test_a_set_parsed_in_several_processes_loads_exactly_as_in_one(
     assert parallel == serial  # the same objects, findings, notes and texts, in the same order
 
 
+@pytest.fixture
+def forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forking, "usable_processes", lambda: 2)
+
+
+def not_here(*args: object, **kwargs: object) -> tuple[loading.Side, loading.Side]:
+    raise AssertionError("read in this process: the read ahead was not used")
+
+
+@pytest.mark.usefixtures("forking_allowed")
+def test_a_range_read_ahead_loads_exactly_as_one_read_when_asked(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = repo.commit({"k8s/a.yaml": CM.format(name="a", value=1), "k8s/b.yaml": MULTI})
+    head = repo.commit(
+        {"k8s/a.yaml": CM.format(name="a", value=2), "k8s/b.yaml": None, "k8s/c.yaml": "a: [\n"}
+    )
+    span = Range(base, head)
+    with open_repo(repo.path) as git:
+        ahead = loading.ReadAhead.start(git, span, ("k8s",), full=False)
+        with monkeypatch.context() as patched:
+            patched.setattr(loading, "read_range", not_here)  # in this process only: the child forked before
+            try:
+                sides = ahead.take(span, ["k8s"], full=False)
+            finally:
+                ahead.close()
+        assert sides is not None
+        read_ahead = loading.load(
+            git, span, ("k8s",), default_namespace=None, scope_of=unknown_scope, sides=sides
+        )
+    read_here = repo.load(base, head)
+    assert read_ahead == read_here
+    assert read_here.change_set.old and read_here.change_set.new and read_here.findings
+
+
+@pytest.mark.usefixtures("forking_allowed")
+def test_a_read_ahead_is_not_taken_for_another_range_paths_or_fullness(repo: Repo) -> None:
+    base = repo.commit({"k8s/a.yaml": CM.format(name="a", value=1)})
+    head = repo.commit({"k8s/a.yaml": CM.format(name="a", value=2)})
+    span = Range(base, head)
+    with open_repo(repo.path) as git:
+        ahead = loading.ReadAhead.start(git, span, ("k8s",), full=False)
+        try:
+            assert ahead.take(span, ["k8s"], full=True) is None
+            assert ahead.take(Range(None, head), ["k8s"], full=False) is None
+            assert ahead.take(span, ["k8s", "more"], full=False) is None
+        finally:
+            ahead.close()
+
+
 @pytest.mark.parametrize("count", [1, 2, 3, 7])
 def test_shares_are_contiguous_and_of_about_equal_size(count: int) -> None:
     blobs = [(GitFile(f"f{n}.yaml", "0" * 40), b"x" * (10 + n % 4)) for n in range(40)]
