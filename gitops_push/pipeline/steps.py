@@ -70,7 +70,9 @@ class WriteMembership:
 
 @dataclass(frozen=True)
 class DryRunDeferred:
-    wave: kinds.Wave  # objects of this wave that needed a Namespace or CRD of this deploy
+    """The objects that waited for a Namespace or CRD of this deploy, of every later wave at once, as
+    soon as the last wave of Namespaces and CRDs is applied and ready: a rejection then stops the
+    deploy before any of the other objects is applied, and later waves wait for no round of their own."""
 
 
 @dataclass(frozen=True)
@@ -169,11 +171,15 @@ def _writes(mode: Mode, options: Options, plan: Plan) -> tuple[Step, ...]:
     pre, post = plan.hooks_of(pre=True), plan.hooks_of(pre=False)
     if pre and mode is Mode.DEPLOY:
         steps.append(PreHooks(len(pre)))
+    # Only a Namespace or a CRD of this deploy defers a dry-run, and they are the first waves.
+    prerequisites = [_wave(wave[0].ref) for wave in plan.apply_waves if _wave(wave[0].ref) <= kinds.Wave.CRDS]
     for wave in plan.apply_waves:
         number = _wave(wave[0].ref)
-        steps += [DryRunDeferred(number), ApplyWave(number, len(wave))]
-        if number <= kinds.Wave.CRDS:
+        steps.append(ApplyWave(number, len(wave)))
+        if number in prerequisites:
             steps.append(WaitPrerequisites(number))
+            if number == prerequisites[-1]:
+                steps.append(DryRunDeferred())
     watched = sum(1 for wave in plan.apply_waves for change in wave if waiting.worth_waiting(change.ref))
     if options.wait and watched:
         steps.append(WaitHealthy(watched))

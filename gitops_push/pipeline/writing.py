@@ -60,11 +60,9 @@ def write_membership(step: steps.WriteMembership, context: Context, state: State
 
 @executes(steps.DryRunDeferred)
 def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State) -> State:
-    """What waited for a Namespace or CRD of this deploy, now that the earlier waves are applied."""
+    """What waited for a Namespace or CRD of this deploy, of every wave, now that they are ready."""
     assert state.plan is not None
-    waited = [
-        m for m in _members(_wave(state.plan.apply_waves, step.wave)) if m.ref in state.dry_run.deferred
-    ]
+    waited = [m for wave in state.plan.apply_waves for m in _members(wave) if m.ref in state.dry_run.deferred]
     if not waited:
         return state
     outcomes = applying.dry_run(
@@ -80,7 +78,10 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         texts=state.intent.texts if state.intent is not None else None,
     )
     if any(o.error for o in outcomes.values()):
-        raise DryRunRejected("the dry-run after the prerequisites were applied rejected changes")
+        raise DryRunRejected(
+            "the dry-run of the objects that waited for a Namespace or CRD of this deploy rejected "
+            "changes: only the Namespaces and CRDs before them were applied"
+        )
     return state
 
 

@@ -221,6 +221,26 @@ def test_objects_in_a_namespace_of_the_same_deploy_are_dry_run_after_it(
     assert any("dry-run once their prerequisites are applied" in note for note in notes)
 
 
+def test_a_deferred_rejection_in_a_late_wave_stops_the_deploy_before_the_earlier_waves_apply(
+    repo: Path, cluster: FakeCluster
+) -> None:
+    gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/cm.yaml": CONFIG % "a", "k8s/web.yaml": WEB % "1"})
+
+    def then_reject_web(obj: dict[str, Any]) -> None:  # web's dry-run fails once its namespace exists
+        healthy(obj)
+        if obj["kind"] == "Namespace":
+            cluster.fail("dry-run", "web", api_error(422, "Invalid", "spec.replicas: must be positive"))
+
+    cluster.on_apply = then_reject_web
+    with pytest.raises(DryRunRejected, match="only the Namespaces and CRDs before them were applied"):
+        deploy(repo, cluster)
+    assert cluster.live("Namespace", None, "shop") is not None
+    assert cluster.live("ConfigMap", "shop", "settings") is None  # wave 4, before web's wave 5: not applied
+    assert cluster.requests["dry-run"] == 5  # 3 at first (2 deferred), then both deferred ones together
+    assert gitutil.git(repo, "tag") == ""
+    assert not lease_left(cluster)
+
+
 WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.test}

@@ -42,12 +42,10 @@ def test_a_deploy_in_order() -> None:
         "dry-run",
         "review",
         "write-membership",
-        "dry-run-deferred wave 1 (namespaces)",
         "apply wave 1 (namespaces): 1 object",
         "wait-prerequisites wave 1 (namespaces)",
-        "dry-run-deferred wave 4 (config)",
+        "dry-run-deferred",  # what waited for the Namespace, of every later wave, before any is applied
         "apply wave 4 (config): 1 object",
-        "dry-run-deferred wave 5 (workloads)",
         "apply wave 5 (workloads): 1 object",
         "wait-healthy: 2 objects",  # the Namespace and the Deployment have health rules; a ConfigMap not
         "prune wave 4 (config): 1 object",
@@ -79,7 +77,11 @@ def test_no_wait_drops_the_health_step_but_not_the_prerequisites() -> None:
 
 def test_a_rollback_writes_without_lock_membership_review_or_tag() -> None:
     built = steps.build(Mode.ROLLBACK, Options(), PLAN)
-    assert built[0] == steps.DryRunDeferred(Wave.NAMESPACES)
+    assert built[:3] == (
+        steps.ApplyWave(Wave.NAMESPACES, 1),
+        steps.WaitPrerequisites(Wave.NAMESPACES),
+        steps.DryRunDeferred(),
+    )
     assert built[-1] == steps.WriteRecord()
     assert not {steps.Lock(), steps.Release(), steps.Tag(), steps.WriteMembership(), steps.Review()} & set(
         built
@@ -94,6 +96,18 @@ def test_an_empty_plan_still_records_and_tags() -> None:
         "tag",
         "release",
     ]
+
+
+def test_deferred_objects_are_dry_run_once_after_the_last_wave_of_namespaces_and_crds() -> None:
+    crd = change(Op.CREATE, "apiextensions.k8s.io", "CustomResourceDefinition", None, "widgets.example.com")
+    widget = change(Op.CREATE, "example.com", "Widget", "shop", "w")
+    with_crds = replace(PLAN, apply_waves=((NAMESPACE,), (crd,), (CONFIG,), (WEB,), (widget,)))
+    built = names(steps.build(Mode.DEPLOY, Options(), with_crds))
+    assert built.count("dry-run-deferred") == 1
+    assert built.index("dry-run-deferred") == built.index("wait-prerequisites wave 2 (crds)") + 1
+    assert built.index("dry-run-deferred") < built.index("apply wave 4 (config): 1 object")
+    without = replace(PLAN, apply_waves=((CONFIG,), (WEB,)))  # nothing of this deploy to wait for
+    assert "dry-run-deferred" not in names(steps.build(Mode.DEPLOY, Options(), without))
 
 
 def test_views_carry_the_wave_and_the_count() -> None:
@@ -119,7 +133,7 @@ def test_hooks_run_before_the_first_apply_and_after_health() -> None:
     )
     built = names(steps.build(Mode.DEPLOY, Options(), hooked))
     assert built.index("pre-hooks: 1 object") == built.index("write-membership") + 1
-    assert built.index("pre-hooks: 1 object") < built.index("dry-run-deferred wave 1 (namespaces)")
+    assert built.index("pre-hooks: 1 object") < built.index("apply wave 1 (namespaces): 1 object")
     assert built.index("post-hooks: 2 objects") == built.index("wait-healthy: 2 objects") + 1
     assert built.index("post-hooks: 2 objects") < built.index("prune wave 4 (config): 1 object")
 
