@@ -2,9 +2,10 @@
 
 Used by the `loading` and `validating` stages for large sets. A forked child starts in microseconds
 with everything already imported and in memory, so only results travel: pickled share by share as
-each is done, into an unlinked temporary file that this process reads once the child has ended
-(pickling everything at the end kept this process waiting for it, and a pipe would stall a child
-whose results outgrow it until this process is free to read). That is why this is not a
+each is done, into an anonymous file in memory (memfd) that this process reads once the child has
+ended (pickling everything at the end kept this process waiting for it, and a pipe would stall a
+child whose results outgrow it until this process is free to read). Results may hold Secrets: they
+never go to a file on disk. That is why this is not a
 `ProcessPoolExecutor`, which also pickles each task's input and keeps worker processes and threads
 of its own.
 
@@ -30,7 +31,6 @@ import pickle
 import signal
 import struct
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, Generic, TypeVar
@@ -82,8 +82,8 @@ def _start(
 ) -> tuple[int, BinaryIO] | None:
     """(pid, file of its results) of a child taking shares from the queue; None if none started."""
     try:
-        results = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _results_of
-    except OSError:
+        results = os.fdopen(os.memfd_create("gitops-push-results"), "w+b")
+    except (OSError, AttributeError):  # (memfd_create is Linux's, as forking here is)
         return None
     try:
         pid = os.fork()
@@ -125,22 +125,30 @@ class Ahead(Generic[Result]):
 
     def __init__(self, here: Callable[[], Result], child: tuple[int, BinaryIO] | None) -> None:
         self._here = here
-        self._child = child
+        self._child = child  # (pid, the read end of the pipe it writes its pickled result to)
 
     def result(self) -> Result:
         """The child's result, once it has ended; computed here if it failed or never started. Each
         call takes a result of its own: after the first, it is computed here again."""
         child, self._child = self._child, None
-        found: dict[int, Result] = _results_of(child)
-        return found[0] if 0 in found else self._here()
+        if child is None:
+            return self._here()
+        pid, pipe = child
+        with pipe:
+            written = pipe.read()  # all of it before waiting: the child may be blocked on a full pipe
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return self._here()
+        found: Result = pickle.loads(written)  # noqa: S301 - our own child's result, through our own pipe
+        return found
 
     def close(self) -> None:
         """End the child if its result was not taken (this process started it, so it may end it)."""
         child, self._child = self._child, None
         if child is None:
             return
-        pid, results = child
-        with results:
+        pid, pipe = child
+        with pipe:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -151,13 +159,26 @@ def ahead(in_child: Callable[[], Result], here: Callable[[], Result]) -> Ahead[R
 
     `here` computes the same result in this process, for when there is no child or it failed.
     They are two functions because a child must not use what this process keeps open (GitPython's
-    `git cat-file` pipes, a connection): `in_child` opens what it needs itself.
+    `git cat-file` pipes, a connection): `in_child` opens what it needs itself. The result comes
+    back through a pipe, never a file: it may hold Secrets, which are not to be written to disk.
     """
     if usable_processes() < 2:
         return Ahead(here, None)
-    queue_out, queue_in = os.pipe()
-    os.write(queue_in, _NUMBER.pack(0))
-    os.close(queue_in)
-    child = _start(lambda _: in_child(), [None], queue_out)
-    os.close(queue_out)
-    return Ahead(here, child)
+    reader, writer = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(reader)
+        os.close(writer)
+        return Ahead(here, None)
+    if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
+        status = 1
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb") as pipe:
+                pickle.dump(in_child(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writer)
+    return Ahead(here, (pid, os.fdopen(reader, "rb")))
