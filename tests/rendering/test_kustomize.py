@@ -299,6 +299,7 @@ def test_a_damaged_cache_entry_is_rendered_again(workdir: Path, runs: ToolRuns, 
     commit = podinfo_overlays(workdir)
     fresh = render(workdir, commit, STAGING_SOURCE, runs, cache)
     entry = cache / "renderings" / f"{fresh.key}.json"
+    assert entry.stat().st_mode & 0o777 == 0o600  # it may hold Secrets: its owner's only
     entry.write_text(entry.read_text()[:100])  # as a run killed mid-write would leave it, were it not renamed
     again = render(workdir, commit, STAGING_SOURCE, runs, cache)
     assert not again.cached
