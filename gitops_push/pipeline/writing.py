@@ -138,6 +138,7 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
         sink=context.sink,
         sleep=context.cancellation.sleep,
         concurrency=context.concurrency,
+        first_poll=waiting.FIRST_POLL_SECONDS,
     )
     if stuck:
         ref, why = next(iter(stuck.items()))
@@ -147,20 +148,22 @@ def wait_prerequisites(step: steps.WaitPrerequisites, context: Context, state: S
     return state
 
 
-DISCOVERY_POLL = 0.25  # seconds between discovery requests for a just established CRD's kind
+DISCOVERY_POLL = 0.25  # at most this many seconds between discovery requests for a new CRD's kind
 
 
 def _wait_discovered(context: Context, definitions: Sequence[crds.CrdDefinition], deadline: float) -> None:
     """An Established CRD can still be missing from discovery for a moment (the API server installs
     its handlers after the condition is set): the next wave's custom resources would be refused as an
     unknown kind. Ask until every served version of every kind is listed."""
+    pause = waiting.FIRST_POLL_SECONDS
     for definition in definitions:
         for version in (v.name for v in definition.versions if v.served):
             api_version = f"{definition.group}/{version}"
             while context.online.resource(api_version, definition.kind) is None:
                 if time.monotonic() > deadline:
                     raise ApplyFailed(f"{definition.group_kind} {version} is established but not served")
-                context.cancellation.sleep(DISCOVERY_POLL)
+                context.cancellation.sleep(pause)
+                pause = min(pause * 2, DISCOVERY_POLL)
                 context.online.forget_discovery()
 
 

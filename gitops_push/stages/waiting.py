@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from gitops_push.kube import Cluster
 
 POLL_SECONDS = 1.0
+# Namespaces and CRDs are ready within a fraction of a second (a CRD is Established once its names
+# are accepted): the wait for them starts polling at this, doubling up to POLL_SECONDS.
+FIRST_POLL_SECONDS = 0.05
 UNSCHEDULABLE_GRACE = 30.0  # seconds a new pod may stay unschedulable (a node may be on its way)
 CLOCK_SLACK = datetime.timedelta(seconds=5)  # pods created just before we looked still count as new
 PODS = Resource(group="", version="v1", kind="Pod", plural="pods", namespaced=True)
@@ -45,19 +48,21 @@ def wait_healthy(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     concurrency: int = 1,
+    first_poll: float = POLL_SECONDS,
 ) -> dict[ObjectRef, str]:
     """Poll until every object is Current; returns {ref: reason} for those that failed or timed out.
 
     `since` is when the apply started: pods created after it are judged, besides those of each
     workload's current revision. Each round observes `concurrency` objects at a time (a workload
     costs up to three reads, each a round trip); its events follow the order of the objects all the
-    same.
+    same. Rounds are `first_poll` seconds apart at first, twice that after each, up to POLL_SECONDS.
     """
     pending = {m.ref: m for m in manifests}
     seen: dict[ObjectRef, health.Health] = {}
     start = clock()
     deadline = start + timeout
     started_at = (since or datetime.datetime.now(datetime.UTC)) - CLOCK_SLACK
+    pause = min(first_poll, POLL_SECONDS)
     while pending:
         failures: dict[ObjectRef, str] = {}
         observed = parallel(lambda m: _observe(cluster, m, started_at), list(pending.values()), concurrency)
@@ -77,7 +82,8 @@ def wait_healthy(
             return {
                 ref: _timed_out(cluster, m, seen.get(ref), timeout, started_at) for ref, m in pending.items()
             }
-        sleep(POLL_SECONDS)
+        sleep(pause)
+        pause = min(pause * 2, POLL_SECONDS)
     return {}
 
 

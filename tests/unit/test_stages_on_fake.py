@@ -327,6 +327,26 @@ def test_the_timeout_says_what_was_still_awaited(cluster: FakeCluster) -> None:
     assert failures == {DEPLOYMENT.ref: "not healthy after 3 s, still waiting for: 0 of 1 replicas ready"}
 
 
+def test_rounds_start_at_the_first_poll_and_double_up_to_the_usual_poll(cluster: FakeCluster) -> None:
+    cluster.store({**DEPLOYMENT.body, "status": {"replicas": 1, "updatedReplicas": 1, "readyReplicas": 0}})
+    pauses: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    waiting.wait_healthy(
+        cluster, [DEPLOYMENT], timeout=4, sink=Recorder(), clock=lambda: now[0], sleep=sleep, first_poll=0.05
+    )
+    assert pauses[:6] == [0.05, 0.1, 0.2, 0.4, 0.8, waiting.POLL_SECONDS]
+    assert set(pauses[6:]) == {waiting.POLL_SECONDS}
+    pauses.clear()
+    now[0] = 0.0
+    waiting.wait_healthy(cluster, [DEPLOYMENT], timeout=3, sink=Recorder(), clock=lambda: now[0], sleep=sleep)
+    assert pauses == [waiting.POLL_SECONDS] * 3  # a health wait polls at the usual pace from the start
+
+
 def store_rollout(cluster: FakeCluster) -> None:
     """A Deployment at revision 2, its ReplicaSets of revisions 1 and 2, all created an hour ago."""
     cluster.store(
