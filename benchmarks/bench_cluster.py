@@ -290,6 +290,52 @@ class Run:
         )
 
 
+def prerequisite_objects(label: str) -> list[dict[str, Any]]:
+    """A Namespace, a CRD, a custom resource of it in that Namespace and a ConfigMap, named after LABEL
+    (a CRD is cluster-wide: each round has its own kind)."""
+    plural = "widgets" + "".join(c for c in label if c.isalnum())
+    kind = plural.capitalize()[:-1]
+    group = "bench.example.test"
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": label}},
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"kind": kind, "plural": plural, "singular": plural[:-1], "listKind": f"{kind}List"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": f"{group}/v1",
+            "kind": kind,
+            "metadata": {"name": "small", "namespace": label},
+            "size": 1,
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": label},
+            "data": {"a": "b"},
+        },
+    ]
+
+
 class Bench:
     def __init__(self, cluster: DevCluster, work: Path, objects: int, namespaces: int, link: Link) -> None:
         self.cluster = cluster
@@ -377,6 +423,19 @@ class Bench:
         dry = self._timed_deploy(repo, [*common, "--dry-run"]) if dry_run else None
         real = self._timed_deploy(repo, [*common, "--no-wait"])
         return dry, real
+
+    def prerequisites(self, label: str) -> Run:
+        """A first deploy, health wait included, of a new Namespace, a new CRD, a custom resource of
+        it and a ConfigMap in that Namespace: the waits for Namespaces and CRDs, and the dry-run of
+        what waited for them."""
+        repo = self.work / label
+        repo.mkdir(parents=True)
+        self._git(repo, "init", "-q", "-b", "main")
+        generate.write_files(repo, {f"{generate.MANIFESTS}/app.yaml": prerequisite_objects(label)})
+        self._git(repo, "add", "-A")
+        self._git(repo, "commit", "-q", "-m", "bench: prerequisites")
+        common = ["--env", label, "--path", generate.MANIFESTS, "--kubeconfig", str(self.kubeconfig)]
+        return self._timed_deploy(repo, [*common, "--no-push"])
 
     def _timed_deploy(self, repo: Path, args: list[str]) -> Run:
         times_file = repo.parent / f"{repo.name}-times.json"
@@ -532,6 +591,7 @@ class Latency:
 
     rtt_ms: int
     phases: dict[str, Phase]
+    prerequisites: list[Run] = field(default_factory=list)  # see Bench.prerequisites
 
 
 def median(values: Sequence[float]) -> float:
@@ -620,7 +680,12 @@ def measure(bench: Bench, rounds: int) -> Latency:
                     f"{last.seconds:6.2f} s, {last.requests.total} requests",
                     file=sys.stderr,
                 )
-    return Latency(rtt, phases)
+    prerequisites = [bench.prerequisites(f"pre{rtt}-r{number}") for number in range(rounds)]
+    print(
+        f"cluster: {rtt:>2} ms, prerequisites: {', '.join(f'{r.seconds:.2f}' for r in prerequisites)} s",
+        file=sys.stderr,
+    )
+    return Latency(rtt, phases, prerequisites)
 
 
 # --- the figures -----------------------------------------------------------------------------------
@@ -635,6 +700,8 @@ def report_all(report: Report, results: Sequence[Latency], objects: int) -> None
         if latency.rtt_ms:
             for phase in latency.phases.values():
                 report_latency(report, latency.rtt_ms, phase, loopback, objects)
+    for latency in results:
+        report_prerequisites(report, latency)
     deploys = [r for latency in results for p in latency.phases.values() for r in p.runs["gitops-push"]]
     peak = max(r.max_rss_mb for r in deploys)
     report.add(
@@ -646,6 +713,26 @@ def report_all(report: Report, results: Sequence[Latency], objects: int) -> None
             f"largest of {len(deploys)} deploys (its process's getrusage ru_maxrss)",
             f"< {RSS_TARGET_MB:g} MB",
             peak < RSS_TARGET_MB,
+        )
+    )
+
+
+def report_prerequisites(report: Report, latency: Latency) -> None:
+    runs = latency.prerequisites
+    if not runs:
+        return
+    where = f"RTT {latency.rtt_ms} ms" if latency.rtt_ms else "loopback"
+    stages = ", ".join(
+        f"{name} {seconds:.2f}" for name, seconds in stage_medians(runs).items() if seconds >= 0.01
+    )
+    report.add(
+        Figure(
+            NAME,
+            f"gitops-push first deploy of a new Namespace, CRD, custom resource and ConfigMap, {where}",
+            median([r.seconds for r in runs]),
+            "s",
+            f"median of {len(runs)}; {spread([r.seconds for r in runs])}; health wait included; "
+            f"{median([r.requests.total for r in runs]):.0f} requests; stages, wall s: {stages}",
         )
     )
 

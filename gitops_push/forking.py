@@ -93,6 +93,7 @@ def _start(
     if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
         status = 1
         try:
+            _as_a_child()
             for index, result in _take(work, shares, queue):
                 pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
             results.flush()
@@ -100,6 +101,13 @@ def _start(
         finally:
             os._exit(status)
     return pid, results
+
+
+def _as_a_child() -> None:
+    """A cancelled run (SIGINT, SIGTERM to its process group) ends its children at once: the parent's
+    handlers would only mark them cancelled, and they would finish their work first."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def _results_of(child: tuple[int, BinaryIO] | None) -> dict[int, Result]:
@@ -174,6 +182,7 @@ def ahead(in_child: Callable[[], Result], here: Callable[[], Result]) -> Ahead[R
     if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
         status = 1
         try:
+            _as_a_child()
             os.close(reader)
             with os.fdopen(writer, "wb") as pipe:
                 pickle.dump(in_child(), pipe, protocol=pickle.HIGHEST_PROTOCOL)

@@ -4,6 +4,7 @@ child or is computed here, and a failed or unwanted child costs nothing."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -152,3 +153,26 @@ def test_work_ahead_that_is_not_taken_is_ended_and_its_child_reaped(tmp_path: Pa
 @pytest.mark.usefixtures("two_cores", "another_thread")
 def test_no_work_ahead_beside_another_thread() -> None:
     assert forking.ahead(os.getpid, lambda: -1).result() == -1
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_a_child_ends_at_once_on_sigterm_even_where_the_parent_only_marks_it(tmp_path: Path) -> None:
+    started = tmp_path / "pid"
+
+    def runs_long() -> None:
+        started.write_text(str(os.getpid()))
+        time.sleep(60)
+
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: None)  # as a run's cancellation does
+    try:
+        ahead = forking.ahead(runs_long, lambda: None)
+        deadline = time.monotonic() + 10
+        while not started.exists() or not started.read_text():
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.01)
+        os.kill(int(started.read_text()), signal.SIGTERM)
+        began = time.monotonic()
+        assert ahead.result() is None  # the child died: computed here
+        assert time.monotonic() - began < 30
+    finally:
+        signal.signal(signal.SIGTERM, previous)
