@@ -130,9 +130,9 @@ def test_work_ahead_whose_child_fails_is_computed_here(in_child: object) -> None
     assert ahead.result() == "computed here"
 
 
-@pytest.mark.usefixtures("two_cores", "no_other_thread")
-def test_work_ahead_that_is_not_taken_is_ended_and_its_child_reaped(tmp_path: Path) -> None:
-    started = tmp_path / "pid"
+def long_work_ahead(folder: Path) -> tuple[forking.Ahead[None], int]:
+    """Work ahead that runs for a minute, and its child's pid once it has started."""
+    started = folder / "pid"
 
     def runs_long() -> None:
         started.write_text(str(os.getpid()))
@@ -143,7 +143,12 @@ def test_work_ahead_that_is_not_taken_is_ended_and_its_child_reaped(tmp_path: Pa
     while not started.exists() or not started.read_text():
         assert time.monotonic() < deadline, "the child never started"
         time.sleep(0.01)
-    pid = int(started.read_text())
+    return ahead, int(started.read_text())
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_work_ahead_that_is_not_taken_is_ended_and_its_child_reaped(tmp_path: Path) -> None:
+    ahead, pid = long_work_ahead(tmp_path)
     ahead.close()
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie is left behind
@@ -157,22 +162,12 @@ def test_no_work_ahead_beside_another_thread() -> None:
 
 @pytest.mark.usefixtures("two_cores", "no_other_thread")
 def test_a_child_ends_at_once_on_sigterm_even_where_the_parent_only_marks_it(tmp_path: Path) -> None:
-    started = tmp_path / "pid"
-
-    def runs_long() -> None:
-        started.write_text(str(os.getpid()))
-        time.sleep(60)
-
     previous = signal.signal(signal.SIGTERM, lambda number, frame: None)  # as a run's cancellation does
     try:
-        ahead = forking.ahead(runs_long, lambda: None)
-        deadline = time.monotonic() + 10
-        while not started.exists() or not started.read_text():
-            assert time.monotonic() < deadline, "the child never started"
-            time.sleep(0.01)
-        os.kill(int(started.read_text()), signal.SIGTERM)
+        ahead, pid = long_work_ahead(tmp_path)
+        os.kill(pid, signal.SIGTERM)
         began = time.monotonic()
         assert ahead.result() is None  # the child died: computed here
-        assert time.monotonic() - began < 30
+        assert time.monotonic() - began < 30  # not the minute its work would take
     finally:
         signal.signal(signal.SIGTERM, previous)
