@@ -135,6 +135,7 @@ class KubeCluster:
         self._clock: Callable[[], float] = time.monotonic
         self._sleep: Callable[[float], None] = time.sleep
         self._lock = threading.Lock()
+        self._asking: dict[str, threading.Lock] = {}  # per group-version: one discovery request at a time
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -291,12 +292,18 @@ class KubeCluster:
 
     def resource(self, api_version: str, kind: str) -> Resource | None:
         """Discovery for one group-version, asked once per run; None when the cluster lacks the kind."""
-        # One discovery request per group-version, even when many workers ask at once.
-        with self._lock:
-            known = self._discovery.get(api_version)
-            if known is None:
-                known = self._discover(api_version)
-                self._discovery[api_version] = known
+        known = self._discovery.get(api_version)
+        if known is None:
+            # One discovery request per group-version, even when many workers ask at once; a worker
+            # asking for another group-version does not wait for it (a new CRD's group costs a round
+            # trip, which every other kind of a dry-run waited for behind one lock).
+            with self._lock:
+                asking = self._asking.setdefault(api_version, threading.Lock())
+            with asking:
+                known = self._discovery.get(api_version)
+                if known is None:
+                    known = self._discover(api_version)
+                    self._discovery[api_version] = known
         return known.get(kind)
 
     def resource_for_group_kind(self, group: str, kind: str) -> Resource | None:

@@ -75,6 +75,7 @@ def dry_run_deferred(step: steps.DryRunDeferred, context: Context, state: State)
         concurrency=context.concurrency,
         sink=context.sink,
         cancellation=context.cancellation,
+        read_live=False,  # nothing can live yet in a Namespace or of a kind that did not exist
         texts=state.intent.texts if state.intent is not None else None,
     )
     if any(o.error for o in outcomes.values()):

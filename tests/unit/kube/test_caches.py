@@ -4,6 +4,7 @@ run, the round trip taken from the answers."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,29 @@ def test_the_round_trip_is_the_fastest_answer_seen(tmp_path: Path) -> None:
     for _ in range(3):
         server.version()
     assert server.round_trip() == pytest.approx(0.012)
+
+
+def test_discovery_of_one_group_version_does_not_hold_up_another(tmp_path: Path) -> None:
+    slow_started, slow_may_answer = threading.Event(), threading.Event()
+
+    class SlowNewGroup(Server):
+        def _send(self, method: str, path: str, query: Any, body: Any, content_type: str) -> Any:
+            if path == "/apis/example.test/v1":  # a new CRD's group: not cached, asked over the network
+                self.sent.append(path)
+                slow_started.set()
+                assert slow_may_answer.wait(10)
+                return {"resources": [{"name": "widgets", "kind": "Widget", "namespaced": True}]}
+            return super()._send(method, path, query, body, content_type)
+
+    server = started(SlowNewGroup(tmp_path))
+    found: dict[str, Any] = {}
+    asking = threading.Thread(
+        target=lambda: found.update(widget=server.resource("example.test/v1", "Widget"))
+    )
+    asking.start()
+    assert slow_started.wait(10)
+    assert server.resource("v1", "ConfigMap") is not None  # answered while the other is in flight
+    slow_may_answer.set()
+    asking.join(10)
+    assert found["widget"] is not None and found["widget"].plural == "widgets"
+    assert server.sent.count("/apis/example.test/v1") == 1

@@ -215,6 +215,8 @@ def test_objects_in_a_namespace_of_the_same_deploy_are_dry_run_after_it(
     repo: Path, cluster: FakeCluster
 ) -> None:
     gitutil.commit(repo, {"k8s/ns.yaml": NAMESPACE, "k8s/cm.yaml": CONFIG % "a"})
+    # Nothing can live yet in a Namespace this deploy creates: the deferred dry-run reads nothing.
+    cluster.fail("get", "settings", api_error(500, "InternalError", "read by the deferred dry-run"))
     sink = deploy(repo, cluster)
     assert cluster.requests["dry-run"] == 3  # the Namespace, the ConfigMap (deferred), the ConfigMap again
     notes = [str(e) for e in sink.events if type(e).__name__ == "Note"]
