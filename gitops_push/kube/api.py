@@ -32,7 +32,7 @@ class Cluster(Protocol):
         """Like `resource()`, at the group's preferred version."""
 
     def forget_discovery(self) -> None:
-        """Forget what discovery learnt (after CRDs were applied)."""
+        """Forget what discovery learnt of custom group-versions (after CRDs were applied)."""
 
     def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None: ...
 

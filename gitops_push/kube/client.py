@@ -320,9 +320,12 @@ class KubeCluster:
         return self.resource(preferred, kind) if preferred else None
 
     def forget_discovery(self) -> None:
-        """After CRDs were applied, their kinds must be asked for again."""
+        """After CRDs were applied, their kinds must be asked for again. The built-in group-versions
+        do not change with CRDs: what was found of them is kept (asking again cost a round trip for
+        each, one after another, between the waves)."""
         with self._lock:
-            self._discovery.clear()
+            for api_version in [v for v in self._discovery if v.rpartition("/")[0] not in BUILTIN_GROUPS]:
+                del self._discovery[api_version]
             self._openapi_index = None
 
     def _discover(self, api_version: str) -> dict[str, Resource]:

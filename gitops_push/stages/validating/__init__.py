@@ -63,12 +63,14 @@ def validate(
     """
     compiler = compiling.compiler_for(schemas)
     custom = compiling.CustomKinds(crds)
+    used = dict.fromkeys((m.api_version, m.ref.kind) for m in manifests)  # in manifest order
+    if isinstance(schemas, sources.ClusterSchemas):  # a cold cache: one round trip for every document
+        schemas.prefetch(
+            api_version for api_version, kind in used if custom.validator_for(api_version, kind) is None
+        )
     # Every kind's validator is made here, before any share is checked in a forked child: a child must
     # not fetch a schema over the parent's connections.
-    validators = {
-        key: custom.validator_for(*key) or compiler.validator_for(*key)
-        for key in dict.fromkeys((m.api_version, m.ref.kind) for m in manifests)  # in manifest order
-    }
+    validators = {key: custom.validator_for(*key) or compiler.validator_for(*key) for key in used}
 
     def check(share: Sequence[Manifest]) -> list[Finding]:
         lines = locating.Lines(text_of)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -69,11 +70,27 @@ class ClusterSchemas:
 
     def document_for(self, api_version: str) -> Mapping[str, Any] | None:
         if api_version not in self._documents:
-            if self._index is None:
-                self._index = self._cluster.openapi_index()
-            url = self._index.get(_openapi_path(api_version))
+            url = self._index_of().get(_openapi_path(api_version))
             self._documents[api_version] = self._cluster.openapi_document(url) if url else None
         return self._documents[api_version]
+
+    def prefetch(self, api_versions: Iterable[str]) -> None:
+        """Ask for these group-versions' documents side by side: a cold cache (a CI runner's first
+        run) then costs one round trip for all of them, not one after another."""
+        wanted = [v for v in dict.fromkeys(api_versions) if v not in self._documents]
+        if len(wanted) < 2:
+            return
+        self._index_of()
+        with ThreadPoolExecutor(max_workers=min(len(wanted), PREFETCH_WORKERS)) as pool:
+            list(pool.map(self.document_for, wanted))
+
+    def _index_of(self) -> dict[str, str]:
+        if self._index is None:
+            self._index = self._cluster.openapi_index()
+        return self._index
+
+
+PREFETCH_WORKERS = 8
 
 
 def _openapi_path(api_version: str) -> str:

@@ -117,3 +117,21 @@ def test_discovery_of_one_group_version_does_not_hold_up_another(tmp_path: Path)
     asking.join(10)
     assert found["widget"] is not None and found["widget"].plural == "widgets"
     assert server.sent.count("/apis/example.test/v1") == 1
+
+
+def test_forgetting_discovery_keeps_the_built_in_group_versions(tmp_path: Path) -> None:
+    class WithWidgets(Server):
+        def _send(self, method: str, path: str, query: Any, body: Any, content_type: str) -> Any:
+            if path == "/apis/example.test/v1":
+                self.sent.append(path)
+                return {"resources": [{"name": "widgets", "kind": "Widget", "namespaced": True}]}
+            return super()._send(method, path, query, body, content_type)
+
+    server = started(WithWidgets(tmp_path))
+    server.resource("v1", "ConfigMap")
+    server.resource("example.test/v1", "Widget")
+    server.forget_discovery()  # CRDs were applied
+    server.sent.clear()
+    assert server.resource("v1", "ConfigMap") is not None
+    assert server.resource("example.test/v1", "Widget") is not None
+    assert server.sent == ["/apis/example.test/v1"]  # only the custom group-version is asked again
