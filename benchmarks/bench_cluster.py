@@ -293,8 +293,8 @@ class Run:
 def prerequisite_objects(label: str) -> list[dict[str, Any]]:
     """A Namespace, a CRD, a custom resource of it in that Namespace and a ConfigMap, named after LABEL
     (a CRD is cluster-wide: each round has its own kind)."""
-    plural = "widgets" + "".join(c for c in label if c.isalnum())
-    kind = plural.capitalize()[:-1]
+    suffix = "".join(c for c in label if c.isalnum())
+    plural, singular, kind = f"widgets{suffix}", f"widget{suffix}", f"Widget{suffix.capitalize()}"
     group = "bench.example.test"
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": label}},
@@ -305,7 +305,7 @@ def prerequisite_objects(label: str) -> list[dict[str, Any]]:
             "spec": {
                 "group": group,
                 "scope": "Namespaced",
-                "names": {"kind": kind, "plural": plural, "singular": plural[:-1], "listKind": f"{kind}List"},
+                "names": {"kind": kind, "plural": plural, "singular": singular, "listKind": f"{kind}List"},
                 "versions": [
                     {
                         "name": "v1",
