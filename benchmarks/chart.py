@@ -13,7 +13,7 @@ from pathlib import Path
 LABELS = {
     "gitops-push": "gitops-push deploy --no-wait",
     "kubectl": "kubectl apply --server-side",
-    "raw": "bare client (PATCHes only, 8 at a time)",
+    "raw": "bare client (PATCHes only, as many in flight as gitops-push)",
 }
 STYLES = {"gitops-push": ("tab:blue", "o"), "kubectl": ("tab:orange", "s"), "raw": ("tab:gray", "^")}
 
