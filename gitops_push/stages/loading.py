@@ -166,7 +166,8 @@ class ReadAhead:
         """The sides read ahead if they are the ones asked for, else None (the caller reads them)."""
         if (span, tuple(paths), full) != (self.span, self.paths, self.full):
             return None
-        return self.sides.result()
+        with _collector_paused():  # unpickling builds as many objects as parsing did (see there)
+            return self.sides.result()
 
     def close(self) -> None:
         self.sides.close()
