@@ -4,10 +4,9 @@ Used by the `loading` and `validating` stages for large sets. A forked child sta
 with everything already imported and in memory, so only results travel: pickled share by share as
 each is done, into an anonymous file in memory (memfd) that this process reads once the child has
 ended (pickling everything at the end kept this process waiting for it, and a pipe would stall a
-child whose results outgrow it until this process is free to read). Results may hold Secrets: they
-never go to a file on disk. That is why this is not a
+child whose results outgrow it until this process is free to read). That is why this is not a
 `ProcessPoolExecutor`, which also pickles each task's input and keeps worker processes and threads
-of its own.
+of its own. Results may hold Secrets: they never go to a file on disk.
 
 The work comes as many small shares, and every process (this one included) takes the next share
 from a common queue until none is left: a pipe holding the share numbers, read four bytes at a time
@@ -85,29 +84,39 @@ def _start(
         results = os.fdopen(os.memfd_create("gitops-push-results"), "w+b")
     except (OSError, AttributeError):  # (memfd_create is Linux's, as forking here is)
         return None
-    try:
-        pid = os.fork()
-    except OSError:
+
+    def write_results() -> None:
+        for index, result in _take(work, shares, queue):
+            pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
+
+    pid = _forked(write_results)
+    if pid is None:
         results.close()
         return None
-    if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
-        status = 1
-        try:
-            _as_a_child()
-            for index, result in _take(work, shares, queue):
-                pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
-            results.flush()
-            status = 0
-        finally:
-            os._exit(status)
     return pid, results
 
 
-def _as_a_child() -> None:
-    """A cancelled run (SIGINT, SIGTERM to its process group) ends its children at once: the parent's
-    handlers would only mark them cancelled, and they would finish their work first."""
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
+def _forked(child: Callable[[], None]) -> int | None:
+    """The pid of a forked child that runs `child()` and exits (0 if it returned), never running this
+    process's exit handlers; None if no child could be started.
+
+    The child takes the default SIGINT and SIGTERM actions: a cancelled run (a signal to its process
+    group) ends its children at once, where this process's handlers would only mark them cancelled."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:
+        status = 1
+        try:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(number, signal.SIG_DFL)
+            child()
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
 
 
 def _results_of(child: tuple[int, BinaryIO] | None) -> dict[int, Result]:
@@ -173,21 +182,15 @@ def ahead(in_child: Callable[[], Result], here: Callable[[], Result]) -> Ahead[R
     if usable_processes() < 2:
         return Ahead(here, None)
     reader, writer = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
+
+    def write_result() -> None:
         os.close(reader)
-        os.close(writer)
-        return Ahead(here, None)
-    if pid == 0:  # the child: compute, write, and leave without running the parent's exit handlers
-        status = 1
-        try:
-            _as_a_child()
-            os.close(reader)
-            with os.fdopen(writer, "wb") as pipe:
-                pickle.dump(in_child(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            status = 0
-        finally:
-            os._exit(status)
+        with os.fdopen(writer, "wb") as pipe:
+            pickle.dump(in_child(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+
+    pid = _forked(write_result)
     os.close(writer)
+    if pid is None:
+        os.close(reader)
+        return Ahead(here, None)
     return Ahead(here, (pid, os.fdopen(reader, "rb")))

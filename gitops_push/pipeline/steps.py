@@ -171,15 +171,15 @@ def _writes(mode: Mode, options: Options, plan: Plan) -> tuple[Step, ...]:
     pre, post = plan.hooks_of(pre=True), plan.hooks_of(pre=False)
     if pre and mode is Mode.DEPLOY:
         steps.append(PreHooks(len(pre)))
+    numbers = [_wave(wave[0].ref) for wave in plan.apply_waves]
     # Only a Namespace or a CRD of this deploy defers a dry-run, and they are the first waves.
-    prerequisites = [_wave(wave[0].ref) for wave in plan.apply_waves if _wave(wave[0].ref) <= kinds.Wave.CRDS]
-    for wave in plan.apply_waves:
-        number = _wave(wave[0].ref)
+    last_prerequisite = max((n for n in numbers if n <= kinds.Wave.CRDS), default=None)
+    for number, wave in zip(numbers, plan.apply_waves, strict=True):
         steps.append(ApplyWave(number, len(wave)))
-        if number in prerequisites:
+        if number <= kinds.Wave.CRDS:
             steps.append(WaitPrerequisites(number))
-            if number == prerequisites[-1]:
-                steps.append(DryRunDeferred())
+        if number == last_prerequisite:
+            steps.append(DryRunDeferred())
     watched = sum(1 for wave in plan.apply_waves for change in wave if waiting.worth_waiting(change.ref))
     if options.wait and watched:
         steps.append(WaitHealthy(watched))
