@@ -635,10 +635,12 @@ def run(
     """Measure at every round-trip time in turn, report the figures, and return the runs (for the chart).
 
     Every round has a control plane of its own, started for it. On one control plane for the whole
-    run, the later round trips met a cluster holding the objects of every earlier round (some 20,000
-    with their ReplicaSets), whose API server took longer for each request: at 50 ms the bare
-    client's 500 creates went from 4.7 to 7.0 s over three rounds, while kubectl, mostly waiting,
-    hardly moved. A fresh control plane gives every round the same cluster."""
+    run, the later round trips met a cluster holding every earlier round's objects (some 20,000 with
+    their ReplicaSets), where the API server spends more CPU on each request: 1,500 creates by the
+    bare client cost it 18-20 CPU s while the cluster held up to 4,500 objects, and 24-29 CPU s once
+    it held 7,500 to 16,500 (one devcluster, 11 such rounds in a row). That slowed the CPU-bound
+    tools round after round, and hardly kubectl, which mostly waits. A fresh control plane gives
+    every round the same cluster."""
     rounds = max(1, min(rounds, 10))
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
