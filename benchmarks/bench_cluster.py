@@ -637,7 +637,7 @@ def run(
     Every round has a control plane of its own, started for it. On one control plane for the whole
     run, the later round trips met a cluster holding every earlier round's objects (some 20,000 with
     their ReplicaSets), where the API server spends more CPU on each request: 1,500 creates by the
-    bare client cost it 18-20 CPU s while the cluster held up to 4,500 objects, and 24-29 CPU s once
+    bare client cost it 18-20 CPU s while the cluster held up to 4,500 objects, and 23-29 CPU s once
     it held 7,500 to 16,500 (one devcluster, 11 such rounds in a row). That slowed the CPU-bound
     tools round after round, and hardly kubectl, which mostly waits. A fresh control plane gives
     every round the same cluster."""
