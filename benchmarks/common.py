@@ -250,10 +250,15 @@ class Report:
 
     def header(self) -> str:
         m = self.machine
-        m["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        m["speed_after"] = round(speed_check(), 3)
-        stolen, before = stolen_seconds(), m["stolen_before"]
-        m["stolen"] = round(stolen - before, 1) if stolen is not None and isinstance(before, float) else None
+        # The readings after the run are taken once: the header is printed, drawn and written, and
+        # each would otherwise run the speed check again and say something else.
+        if "speed_after" not in m:
+            m["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            m["speed_after"] = round(speed_check(), 3)
+            stolen, before = stolen_seconds(), m["stolen_before"]
+            m["stolen"] = (
+                round(stolen - before, 1) if stolen is not None and isinstance(before, float) else None
+            )
         stolen_text = f", {m['stolen']} CPU s stolen by other guests" if m["stolen"] is not None else ""
         return (
             f"{m['cores']} cores ({m['cpu']}), load average (1, 5, 15 min) {m['load_before']} before, "
