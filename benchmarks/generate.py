@@ -1,7 +1,7 @@
 """A synthetic Git repository of Kubernetes manifests for the benchmarks: deterministic and seedable.
 
     python benchmarks/generate.py OUT                  # OUT/large (10,000 objects) and OUT/small (100)
-    python benchmarks/generate.py OUT --objects 2000 --files 400 --commits 300 --seed 7
+    python benchmarks/generate.py OUT --objects 2000 --files 400 --commits 300 --deploys 100 --seed 7
 
 A repository holds OBJECTS objects in FILES files under `k8s/`: ConfigMaps, Services, Deployments
 and Secrets spread over several namespaces (8, or 4 below 1,000 objects), one Namespace object each
@@ -9,7 +9,8 @@ in `k8s/namespaces.yaml`, about 40 % of the files holding one document and the r
 history has COMMITS commits, written with one `git fast-import` stream (no `git commit` per commit):
 the first adds every file, each later one edits one to three objects, and the last four edit the
 CHANGES (20) objects that the benchmarks plan, four at a time from five files. The annotated tag
-`deployed/bench/<time>` marks the commit before those four, as a gitops-push deploy tag would.
+`deployed/bench/<time>` marks the commit before those four, as a gitops-push deploy tag would, and
+DEPLOYS - 1 (0 unless asked) older deploy tags mark commits spread over the history before it.
 
 The same seed gives the same files, commits and tag, byte for byte (every date is fixed), so the
 small variant (100 objects in 20 files) gets the same 20 changes to the same kinds of object.
@@ -61,6 +62,7 @@ class Spec:
     changes: int = 20
     seed: int = 1
     namespaces: int = 0  # 0: 8, or 4 below 1,000 objects
+    deploys: int = 1  # deploy tags: the last before the changes, the others on earlier commits
 
     @property
     def namespace_count(self) -> int:
@@ -73,10 +75,14 @@ class Spec:
             raise ValueError(f"need at least {CHANGE_COMMITS + 2} commits")
         if self.changes < 1 or self.changes > self.objects // 2:
             raise ValueError("changes must be between 1 and half the objects")
+        if not 1 <= self.deploys <= self.commits - CHANGE_COMMITS:
+            raise ValueError("need between 1 deploy tag and one for every commit before the changes")
 
 
 LARGE = Spec()
 SMALL = Spec(objects=100, files=20)
+# SMALL with a deploy tag on every commit before the change: a long-lived environment's history
+HISTORY = Spec(objects=100, files=20, deploys=SMALL.commits - CHANGE_COMMITS)
 
 
 @dataclass
@@ -367,6 +373,11 @@ def _tag(name: str, commit_number: int, message: str) -> bytes:
     )
 
 
+def _earlier_deploys(tag_commit: int, count: int) -> list[int]:
+    """The commits of `count` earlier deploys, spread evenly over the history before `tag_commit`."""
+    return [tag_commit * n // (count + 1) for n in range(1, count + 1)]
+
+
 def _tag_name(commit_number: int) -> str:
     moment = datetime.datetime.fromtimestamp(
         EPOCH + commit_number * COMMIT_SECONDS + COMMIT_SECONDS // 2, datetime.UTC
@@ -408,6 +419,8 @@ def stream(spec: Spec) -> tuple[Iterator[bytes], str, list[str]]:
                 obj.revision += 1
                 edited[id(file)] = file
             yield from _commit(number, f"Routine change {number}", list(edited.values()), texts)
+        for earlier in _earlier_deploys(tag_commit, spec.deploys - 1):
+            yield _tag(_tag_name(earlier), earlier, _tag_message(earlier, spec.objects))
         yield _tag(tag, tag_commit, _tag_message(tag_commit, spec.objects))
         per_commit = -(-len(changes) // CHANGE_COMMITS)
         for step in range(CHANGE_COMMITS):
@@ -466,7 +479,10 @@ def ensure(spec: Spec, folder: Path | None = None) -> Generated:
         json.dumps(asdict(spec), sort_keys=True).encode() + Path(__file__).read_bytes()
     ).hexdigest()[:12]
     base = folder or cache_root() / "bench" / "repos"
-    out = base / f"objects{spec.objects}-files{spec.files}-commits{spec.commits}-seed{spec.seed}-{key}"
+    out = base / (
+        f"objects{spec.objects}-files{spec.files}-commits{spec.commits}-deploys{spec.deploys}"
+        f"-seed{spec.seed}-{key}"
+    )
     record = out.with_suffix(".json")
     if record.exists() and out.is_dir():
         return Generated(**json.loads(record.read_text()))
@@ -491,11 +507,12 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=LARGE.commits)
     parser.add_argument("--changes", type=int, default=LARGE.changes)
     parser.add_argument("--namespaces", type=int, default=0)
+    parser.add_argument("--deploys", type=int, default=LARGE.deploys, help="deploy tags (default 1)")
     parser.add_argument("--seed", type=int, default=LARGE.seed)
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists")
-    common = {"commits": args.commits, "changes": args.changes, "seed": args.seed}
+    common = {"commits": args.commits, "changes": args.changes, "deploys": args.deploys, "seed": args.seed}
     if args.objects:
         files = args.files or max(2, args.objects // 5)
         targets = {args.out: Spec(objects=args.objects, files=files, namespaces=args.namespaces, **common)}

@@ -112,12 +112,18 @@ def _batch_contents(output: bytes, shas: Sequence[str]) -> list[bytes]:
         header = output[position:end].split()
         if len(header) != 3:
             raise GitStateError(
-                f"blob {sha} is not in the repository ({bytes(output[position:end]).decode()})"
+                f"object {sha} is not in the repository ({bytes(output[position:end]).decode()})"
             )
         size = int(header[2])
         contents.append(output[end + 1 : end + 1 + size])
         position = end + 1 + size + 1
     return contents
+
+
+def _tagged_object(tag: bytes) -> str:
+    """The object an annotated tag's object names, from its first line: "object <sha>"."""
+    first = tag.split(b"\n", 1)[0].decode(errors="replace")
+    return first.removeprefix("object ").strip()
 
 
 class GitRepo:
@@ -166,17 +172,16 @@ class GitRepo:
             "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(creatordate:unix)",
             f"refs/tags/{prefix}/",
         )
-        tags = []
-        for line in out.splitlines():
-            name, target, kind, stamp = line.split("\0")
-            # Peeled here, not with %(*objectname): for-each-ref dies when a tag's commit is missing.
-            commit = self._tag_target(target) if kind == "tag" else target
-            tags.append(DeployTag(name=name, commit=commit, timestamp=int(stamp or 0)))
-        return tags
-
-    def _tag_target(self, tag_object: str) -> str:
-        header = str(self._repo.git.cat_file("tag", tag_object)).split("\n", 1)[0]
-        return header.removeprefix("object ").strip()
+        rows = [line.split("\0") for line in out.splitlines()]
+        # Annotated tags are peeled here, not with %(*objectname) (for-each-ref dies when a tag's
+        # commit is missing), and all in one read: an environment gains a tag with every deploy, and
+        # a `git cat-file` per tag cost 1.5 to 3.5 ms each (a second for 500 deploys).
+        annotated = [target for _, target, kind, _ in rows if kind == "tag"]
+        peeled = dict(zip(annotated, map(_tagged_object, self.read_blobs(annotated)), strict=True))
+        return [
+            DeployTag(name=name, commit=peeled.get(target, target), timestamp=int(stamp or 0))
+            for name, target, _, stamp in rows
+        ]
 
     def tag_message(self, name: str) -> str:
         try:
@@ -256,7 +261,8 @@ class GitRepo:
         return bytes(stream.read())
 
     def read_blobs(self, shas: Sequence[str]) -> list[bytes]:
-        """Many blobs in one `git cat-file --batch` (one request and answer per blob costs more)."""
+        """The contents of many blobs (or annotated tags) in one `git cat-file --batch` (one request
+        and answer per object costs more)."""
         if len(shas) < BATCH_READ_MIN:
             return [self.read_blob(sha) for sha in shas]
         request = "".join(f"{sha}\n" for sha in shas).encode()
@@ -421,9 +427,19 @@ class GitRepo:
         # "<sha> commit <size>" for a commit; "<request> missing" (or another type) otherwise
         return {sha for sha, answer in zip(shas, answers, strict=True) if answer.split()[1:2] == ["commit"]}
 
-    def commit_time(self, sha: str) -> int:
-        """The committer date of a commit, seconds since the epoch."""
-        return int(str(self._repo.git.show("-s", "--format=%ct", sha)).strip())
+    def oldest_commit_time(self, shas: Sequence[str]) -> int:
+        """The earliest committer date of these commits (which this clone has), seconds since the
+        epoch: one `git log` for them all, as there is one per deploy tag."""
+        result = subprocess.run(
+            [self._git(), "log", "--no-walk=unsorted", "--format=%ct", "--stdin"],
+            cwd=self._repo.git_dir,
+            input="".join(f"{sha}\n" for sha in shas).encode(),
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise GitStateError(f"git log failed: {result.stderr.decode(errors='replace').strip()}")
+        return min(int(line) for line in result.stdout.split())
 
     def remote(self) -> str | None:
         names = [r.name for r in self._repo.remotes]

@@ -152,7 +152,7 @@ def _branch_ref(
     if branch == "HEAD":
         return "HEAD"
     if remote is not None and commits:
-        since = min(repo.commit_time(c) for c in commits) - HISTORY_MARGIN
+        since = repo.oldest_commit_time(commits) - HISTORY_MARGIN
         try:
             return repo.fetch_branch(remote, branch, since=since)
         except GitStateError as exc:

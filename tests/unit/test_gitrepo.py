@@ -10,6 +10,7 @@ import pytest
 
 from gitops_push.errors import GitStateError
 from gitops_push.gitrepo import FileDiff, GitFile, GitRepo, open_repo
+from gitops_push.gitrepo.repo import BATCH_READ_MIN
 from gitops_push.model import Range
 from gitops_push.stages import gitrange
 from tests.unit import gitutil
@@ -136,6 +137,30 @@ def test_a_lightweight_deploy_tag_points_to_its_commit(workdir: Path) -> None:
     gitutil.git(workdir, "tag", "deployed/prod/light")
     tags = open_repo(workdir).deploy_tags("deployed/prod")
     assert [(t.name, t.commit, t.timestamp) for t in tags] == [("deployed/prod/light", sha, 1714885505)]
+
+
+def test_a_long_history_of_tags_is_peeled_to_each_tags_own_commit(workdir: Path) -> None:
+    # More annotated tags than one batch read's threshold, among lightweight ones: every tag keeps
+    # its own commit, whichever way its object was read.
+    commits = [gitutil.commit(workdir, {"a.yaml": f"a: {n}\n"}) for n in range(3)]
+    expected = {}
+    for number in range(BATCH_READ_MIN + 10):
+        name, commit = f"deployed/prod/{number:04d}", commits[number % 3]
+        if number % 7 == 0:
+            gitutil.git(workdir, "tag", name, commit)
+        else:
+            gitutil.tag(workdir, name, commit)
+        expected[name] = commit
+    tags = open_repo(workdir).deploy_tags("deployed/prod")
+    assert {t.name: t.commit for t in tags} == expected
+
+
+def test_the_oldest_commit_time_of_many_commits_is_read_at_once(workdir: Path) -> None:
+    dates = ["2024-03-01T00:00:00Z", "2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"]
+    shas = [gitutil.commit(workdir, {"a.yaml": f"a: {n}\n"}, date=date) for n, date in enumerate(dates)]
+    repo = open_repo(workdir)
+    assert repo.oldest_commit_time(shas) == 1704067200  # 2024-01-01, the second commit's
+    assert repo.oldest_commit_time([shas[0], shas[2]]) == 1706745600
 
 
 def test_no_deploy_tags_is_an_empty_list(workdir: Path) -> None:
