@@ -140,9 +140,9 @@ def test_trust_keeps_tags_on_the_branch_and_up_to_now_and_says_why_of_the_others
     [
         (None, None, 16),  # nothing measured yet
         (0.0002, None, 17),  # loopback: the server, not the network, is the limit
-        (0.005, None, 19),
-        (0.020, None, 26),  # 10 more requests keep 500 a second flowing over 20 ms
-        (0.050, None, 41),
+        (0.005, None, 21),
+        (0.020, None, 36),  # 20 more requests keep 1,000 a second flowing over 20 ms
+        (0.050, None, 64),
         (0.5, None, 64),  # bounded: one client's share of a server
         (0.050, 3, 3),  # --concurrency is the user's choice, whatever the distance
         (0.0, 40, 40),
