@@ -112,18 +112,12 @@ def _batch_contents(output: bytes, shas: Sequence[str]) -> list[bytes]:
         header = output[position:end].split()
         if len(header) != 3:
             raise GitStateError(
-                f"object {sha} is not in the repository ({bytes(output[position:end]).decode()})"
+                f"blob {sha} is not in the repository ({bytes(output[position:end]).decode()})"
             )
         size = int(header[2])
         contents.append(output[end + 1 : end + 1 + size])
         position = end + 1 + size + 1
     return contents
-
-
-def _tagged_object(tag: bytes) -> str:
-    """The object an annotated tag's object names, from its first line: "object <sha>"."""
-    first = tag.split(b"\n", 1)[0].decode(errors="replace")
-    return first.removeprefix("object ").strip()
 
 
 class GitRepo:
@@ -166,22 +160,21 @@ class GitRepo:
 
     def deploy_tags(self, prefix: str) -> list[DeployTag]:
         """Tags under `prefix/`, newest first by tag date (then by name, which holds the time too)."""
+        # An annotated tag's commit is the `object` its tag object names: read in the same call, not
+        # by peeling (%(*objectname) makes for-each-ref die when a tag's commit is missing) nor by a
+        # `git cat-file` per tag (an environment gains a tag with every deploy: 1.5 to 3.5 ms each).
         out = self._repo.git.for_each_ref(
             "--sort=-refname",
             "--sort=-creatordate",
-            "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(creatordate:unix)",
+            "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(creatordate:unix)%00%(object)",
             f"refs/tags/{prefix}/",
         )
-        rows = [line.split("\0") for line in out.splitlines()]
-        # Annotated tags are peeled here, not with %(*objectname) (for-each-ref dies when a tag's
-        # commit is missing), and all in one read: an environment gains a tag with every deploy, and
-        # a `git cat-file` per tag cost 1.5 to 3.5 ms each (a second for 500 deploys).
-        annotated = [target for _, target, kind, _ in rows if kind == "tag"]
-        peeled = dict(zip(annotated, map(_tagged_object, self.read_blobs(annotated)), strict=True))
-        return [
-            DeployTag(name=name, commit=peeled.get(target, target), timestamp=int(stamp or 0))
-            for name, target, _, stamp in rows
-        ]
+        tags = []
+        for line in out.splitlines():
+            name, target, kind, stamp, tagged = line.split("\0")
+            commit = tagged if kind == "tag" else target
+            tags.append(DeployTag(name=name, commit=commit, timestamp=int(stamp or 0)))
+        return tags
 
     def tag_message(self, name: str) -> str:
         try:
@@ -261,8 +254,7 @@ class GitRepo:
         return bytes(stream.read())
 
     def read_blobs(self, shas: Sequence[str]) -> list[bytes]:
-        """The contents of many blobs (or annotated tags) in one `git cat-file --batch` (one request
-        and answer per object costs more)."""
+        """Many blobs in one `git cat-file --batch` (one request and answer per blob costs more)."""
         if len(shas) < BATCH_READ_MIN:
             return [self.read_blob(sha) for sha in shas]
         request = "".join(f"{sha}\n" for sha in shas).encode()

@@ -64,7 +64,9 @@ def rollback(flags: Flags, sink: EventSink, cancellation: Cancellation | None = 
     """Deploy an earlier deploy tag's commit through the same steps, recorded as a rollback."""
 
     def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
-        tags = trusted.read_tags(repo, resolved.environment, sink)
+        # the deploy before the last, or a named one anywhere in the history
+        wanted = None if flags.target_tag else 2
+        tags = trusted.read_tags(repo, resolved.environment, sink, wanted=wanted)
         target = gitrange.rollback_target(tags, resolved.environment.name, flags.target_tag)
         why = recording.Provenance(rolled_back_to=target.name, rolled_back_from=tags.trusted[0].name)
         execute(
@@ -85,7 +87,8 @@ def promote(flags: Flags, sink: EventSink, cancellation: Cancellation | None = N
 
     def body(repo: gitrepo.GitRepo, resolved: Settings, sink: EventSink) -> None:
         source = settings.declared(trusted.config_at(repo, flags.to), str(flags.source))
-        last = gitrange.promotion_source(trusted.read_tags(repo, source, sink), source.name, source.prefix)
+        tags = trusted.read_tags(repo, source, sink, wanted=1)
+        last = gitrange.promotion_source(tags, source.name, source.prefix)
         gitrange.verify_promotion(
             source.name, last, trusted.recorded_commit(replace(resolved, environment=source))
         )
@@ -151,7 +154,7 @@ def execute(
         resolved,
         repo,
         sink,
-        tags if tags is not None else trusted.read_tags(repo, resolved.environment, sink),
+        tags if tags is not None else trusted.read_tags(repo, resolved.environment, sink, wanted=1),
     )
     env, flags = resolved.environment, resolved.flags
     if provenance is None:  # a rollback or a promotion names its commit on purpose

@@ -13,9 +13,13 @@ from gitops_push.settings import Flags, Settings
 from gitops_push.stages import gitrange, ownership, recording
 
 
-def read_tags(repo: gitrepo.GitRepo, environment: settings.Environment, sink: EventSink) -> gitrange.Tags:
-    """The environment's deploy tags, fetched; the ignored ones and why become notes."""
-    tags = gitrange.read_tags(repo, environment.prefix, environment.branch)
+def read_tags(
+    repo: gitrepo.GitRepo, environment: settings.Environment, sink: EventSink, *, wanted: int | None
+) -> gitrange.Tags:
+    """The environment's deploy tags, fetched; the ignored ones and why become notes. `wanted`: how
+    many of the newest trusted tags the command needs (None: all), which bounds a shallow clone's
+    fetch (`gitrange.read_tags`)."""
+    tags = gitrange.read_tags(repo, environment.prefix, environment.branch, wanted=wanted)
     for note in tags.notes:
         sink.handle(Note(note))
     return tags
@@ -27,7 +31,7 @@ def history(flags: Flags) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
         name = flags.environment or settings.DEFAULT_ENVIRONMENT
         env = settings.declared(config_at(repo), name)
         prefix = (flags.tag_prefix or "").rstrip("/") or env.prefix
-        tags = gitrange.read_tags(repo, prefix, env.branch)
+        tags = gitrange.read_tags(repo, prefix, env.branch, wanted=flags.limit)
         if flags.environment and not (
             tags.trusted or tags.ignored or settings.is_declared(config_at(repo), name)
         ):

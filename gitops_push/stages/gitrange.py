@@ -94,11 +94,21 @@ def _date(timestamp: int) -> str:
 
 
 def read_tags(
-    repo: GitRepo, prefix: str, branch: str | None, *, now: Callable[[], float] = time.time
+    repo: GitRepo,
+    prefix: str,
+    branch: str | None,
+    *,
+    wanted: int | None = None,
+    now: Callable[[], float] = time.time,
 ) -> Tags:
     """The environment's deploy tags, fetched from the remote first, sorted into trusted and ignored.
 
-    `branch` is the environment's branch from the config; None means the remote's default branch."""
+    `branch` is the environment's branch from the config; None means the remote's default branch.
+    `wanted` is how many of the newest trusted tags the caller needs (None: all of them). It matters
+    in a shallow clone, which must fetch the branch's history back to a tag's commit to show that the
+    commit is on the branch: there only the history those newest tags need is fetched (deepened
+    while too few of them count), and older tags are left out, neither trusted nor ignored. Else a
+    CI checkout would fetch the history since the environment's first deploy, at every run."""
     said: list[str] = []
     remote = repo.remote()
     if remote is not None:
@@ -112,12 +122,21 @@ def read_tags(
     moment = now()
     present = repo.present(sorted({tag.commit for tag in tags}))
     name = _branch(repo, remote, branch, said)
-    dated = [tag.commit for tag in tags if tag.commit in present and tag.timestamp <= moment + CLOCK_SKEW]
-    ref = _branch_ref(repo, remote, name, dated, said)
-    merged = repo.tags_merged(prefix, ref) if ref is not None else set()
-    on_branch = {tag.commit for tag in tags if tag.name in merged}
-    trusted, ignored = trust(tags, now=moment, present=present, on_branch=on_branch, branch=name)
-    return Tags(trusted, ignored, tuple(said))
+    dated = [tag for tag in tags if tag.commit in present and tag.timestamp <= moment + CLOCK_SKEW]
+    windowed = wanted is not None and remote is not None and repo.is_shallow()
+    count = max(1, wanted or 1) if windowed else len(dated)
+    while True:
+        window = dated[:count]
+        notes = len(said)
+        ref = _branch_ref(repo, remote, name, [tag.commit for tag in window], said)
+        merged = repo.tags_merged(prefix, ref) if ref is not None else set()
+        whole = count >= len(dated)
+        checked = tags if whole else tags[: tags.index(window[-1]) + 1]
+        on_branch = {tag.commit for tag in checked if tag.name in merged}
+        trusted, ignored = trust(checked, now=moment, present=present, on_branch=on_branch, branch=name)
+        if whole or len(said) > notes or len(trusted) >= (wanted or 0):
+            return Tags(trusted, ignored, tuple(said))
+        count *= 2
 
 
 def _branch(repo: GitRepo, remote: str | None, configured: str | None, said: list[str]) -> str:

@@ -289,6 +289,71 @@ def test_tags_count_only_on_the_remotes_branch_not_a_local_one(workdir: Path, tm
     )
 
 
+def _dated_origin(workdir: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An origin whose main has commits days apart, two of them deployed, and a tag on a commit
+    pushed but never merged, newer than both."""
+    shas = {}
+    for name, day in (("c1", "01"), ("c2", "05"), ("c3", "10"), ("c4", "20"), ("c5", "25")):
+        shas[name] = gitutil.commit(workdir, {"a.yaml": f"a: {day}\n"}, date=f"2024-01-{day}T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20240105T000000Z", shas["c2"], date="2024-01-05T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20240120T000000Z", shas["c4"], date="2024-01-20T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "-b", "feature")
+    shas["feature"] = gitutil.commit(workdir, {"a.yaml": "a: f\n"}, date="2024-01-26T00:00:00Z")
+    gitutil.tag(workdir, "deployed/prod/20240126T000000Z", date="2024-01-26T00:00:00Z")
+    gitutil.git(workdir, "checkout", "-q", "main")
+    origin = tmp_path / "origin.git"
+    gitutil.git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    gitutil.git(workdir, "remote", "add", "origin", str(origin))
+    gitutil.git(workdir, "push", "-q", "origin", "main", "feature", "--tags")
+    return origin, shas
+
+
+def _shallow_clone(origin: Path, target: Path) -> GitRepo:
+    gitutil.git(origin.parent, "clone", "-q", "--depth", "1", f"file://{origin}", str(target))
+    return open_repo(target)
+
+
+def test_a_shallow_clone_fetches_history_only_as_far_back_as_the_tags_it_needs(
+    workdir: Path, tmp_path: Path
+) -> None:
+    origin, shas = _dated_origin(workdir, tmp_path)
+
+    clone = _shallow_clone(origin, tmp_path / "ci")
+    tags = gitrange.read_tags(clone, "deployed/prod", None, wanted=1)
+
+    # The newest tag's commit is not on main, so the next one was needed too; nothing older.
+    assert [t.name for t in tags.trusted] == ["deployed/prod/20240120T000000Z"]
+    assert tags.notes == (
+        f"ignored deploy tag deployed/prod/20240126T000000Z: its commit {shas['feature'][:12]} "
+        "is not on branch main",
+    )
+    assert clone.present([shas["c4"], shas["c5"]]) == {shas["c4"], shas["c5"]}
+    assert clone.present([shas["c1"], shas["c3"]]) == set()  # history from a day before c4 only
+
+
+def test_a_shallow_clone_asked_for_every_tag_fetches_the_history_they_need(
+    workdir: Path, tmp_path: Path
+) -> None:
+    origin, shas = _dated_origin(workdir, tmp_path)
+
+    clone = _shallow_clone(origin, tmp_path / "ci")
+    tags = gitrange.read_tags(clone, "deployed/prod", None)
+
+    assert [t.name for t in tags.trusted] == [
+        "deployed/prod/20240120T000000Z",
+        "deployed/prod/20240105T000000Z",
+    ]
+    assert len(tags.ignored) == 1
+    assert shas["c3"] in clone.present([shas["c3"]])
+
+
+def test_a_full_clone_checks_every_tag_whatever_is_wanted(workdir: Path, tmp_path: Path) -> None:
+    origin, _ = _dated_origin(workdir, tmp_path)
+    gitutil.git(tmp_path, "clone", "-q", f"file://{origin}", str(tmp_path / "full"))
+    tags = gitrange.read_tags(open_repo(tmp_path / "full"), "deployed/prod", None, wanted=1)
+    assert len(tags.trusted) == 2 and len(tags.ignored) == 1
+
+
 def test_default_branch_comes_from_the_remote_when_the_clone_lacks_origin_head(
     workdir: Path, tmp_path: Path
 ) -> None:
