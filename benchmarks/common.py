@@ -100,7 +100,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run_once(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> tuple[float, float]:
+def run_once(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of the process and its children) of one run."""
     cpu = children_cpu()
     started = time.perf_counter()
@@ -132,7 +132,7 @@ def time_commands(
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for index in range(min(warmup, MAX_RUNS) + rounds):
         for name, (argv, cwd) in commands.items():
-            measured = _run_once(argv, cwd, env)
+            measured = run_once(argv, cwd, env)
             if index >= warmup:
                 samples[name].append(measured)
     return {

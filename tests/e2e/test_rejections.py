@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gitops_push.kube import Cluster, Resource
+from gitops_push.kube import Cluster, KubeApiError, Resource
 from tests.e2e.workspace import (
     CONFIG_MAPS,
     SERVICES,
@@ -198,3 +198,61 @@ spec:
     error = next(e for e in result.json["errors"] if e["reference"] == "dry-run-rejected")
     assert "immutable" in error["message"] and "selector" in error["message"]
     assert kube.get(DEPLOYMENTS, ns, "web")["spec"]["selector"] == {"matchLabels": {"app": "one"}}  # type: ignore[index]
+
+
+CRDS = Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False)
+
+
+def widget_crd(group: str) -> dict[str, object]:
+    size = {"type": "object", "properties": {"size": {"type": "integer"}}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": size}}},
+                }
+            ],
+        },
+    }
+
+
+def test_applies_that_skip_the_field_check_still_refuse_an_unknown_field(kube: Cluster) -> None:
+    """The kube layer asks the server for no field check (fieldValidation=Ignore). With client-side
+    validation bypassed, an unknown field of a custom resource is still refused, by the dry-run and
+    the apply alike (server-side apply cannot type it), and a valid body persists what the dry-run
+    answered."""
+    group = f"{unique('fields')}.example.com"
+    kube.apply(CRDS, widget_crd(group), field_manager="e2e-setup", dry_run=False)
+    widgets = Resource(group, "v1", "Widget", "widgets", True)
+    metadata = {"name": "w", "namespace": "default"}
+    valid = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": metadata, "spec": {"size": 3}}
+    unknown = {**valid, "spec": {"size": 3, "colour": "red"}}
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # until the new kind is served
+            try:
+                answer = kube.apply(widgets, valid, field_manager="e2e-setup", dry_run=True)
+                break
+            except KubeApiError as exc:
+                if exc.status != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        for dry_run in (True, False):
+            with pytest.raises(KubeApiError, match="colour"):
+                kube.apply(widgets, unknown, field_manager="e2e-setup", dry_run=dry_run)
+        assert kube.get(widgets, "default", "w") is None
+
+        kube.apply(widgets, valid, field_manager="e2e-setup", dry_run=False)
+        applied = kube.get(widgets, "default", "w")
+        assert applied is not None and applied["spec"] == answer["spec"] == {"size": 3}
+    finally:
+        kube.delete(CRDS, None, f"widgets.{group}")
