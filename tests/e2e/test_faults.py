@@ -224,7 +224,9 @@ def test_an_api_server_down_past_the_budget_stops_the_run_with_one_error_and_a_r
         thread, results = deploy_in_background(
             workspace,
             via_proxy,
-            *("--unreachable-timeout", "5s", "--request-timeout", "5s", "--junit", str(junit)),
+            # a few requests in flight, so that the server stops mid-apply however fast it is
+            *("--concurrency", "8", "--unreachable-timeout", "5s", "--request-timeout", "5s"),
+            *("--junit", str(junit)),
         )
         wait_for_some(kube, ns, 2)
         assert devcluster("stop", "kube-apiserver", "--name", own_cluster.name).returncode == 0
@@ -270,7 +272,8 @@ def test_an_api_server_back_within_the_budget_lets_the_deploy_finish(
         thread, results = deploy_in_background(
             workspace,
             kubeconfig_via(own_cluster, proxy.port, tmp_path / "k"),
-            *("--unreachable-timeout", "60s", "--request-timeout", "5s"),  # hanging requests retried soon
+            # a few requests in flight, so that the server stops mid-apply; hanging ones retried soon
+            *("--concurrency", "8", "--unreachable-timeout", "60s", "--request-timeout", "5s"),
         )
         wait_for_some(kube, ns, 2)
         assert devcluster("stop", "kube-apiserver", "--name", own_cluster.name).returncode == 0
