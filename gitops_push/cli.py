@@ -88,7 +88,7 @@ OPTIONS: dict[str, Decorator] = {
         type=click.IntRange(1, 64),
         default=DEFAULTS.concurrency,
         help="Parallel requests to the API server, at most. Default: from 16 on loopback, more the "
-        "longer the measured round trip (26 at 20 ms), up to 64.",
+        "longer the measured round trip (36 at 20 ms), up to 64.",
     ),
     "output": click.option(
         "-o",
