@@ -10,7 +10,6 @@ import pytest
 
 from gitops_push.errors import GitStateError
 from gitops_push.gitrepo import FileDiff, GitFile, GitRepo, open_repo
-from gitops_push.gitrepo.repo import BATCH_READ_MIN
 from gitops_push.model import Range
 from gitops_push.stages import gitrange
 from tests.unit import gitutil
@@ -140,11 +139,10 @@ def test_a_lightweight_deploy_tag_points_to_its_commit(workdir: Path) -> None:
 
 
 def test_a_long_history_of_tags_is_peeled_to_each_tags_own_commit(workdir: Path) -> None:
-    # More annotated tags than one batch read's threshold, among lightweight ones: every tag keeps
-    # its own commit, whichever way its object was read.
+    # Many annotated tags among lightweight ones, read in one call: every tag keeps its own commit.
     commits = [gitutil.commit(workdir, {"a.yaml": f"a: {n}\n"}) for n in range(3)]
     expected = {}
-    for number in range(BATCH_READ_MIN + 10):
+    for number in range(60):
         name, commit = f"deployed/prod/{number:04d}", commits[number % 3]
         if number % 7 == 0:
             gitutil.git(workdir, "tag", name, commit)
