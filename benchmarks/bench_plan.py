@@ -22,11 +22,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,7 +42,6 @@ from common import (
     peak_rss_mb,
     print_report,
     profile_command,
-    run_once,
     time_commands,
 )
 
@@ -73,25 +74,23 @@ def time_in_ci_clones(
 ) -> dict[str, Timing]:
     """Time `argv` in a fresh `git clone --depth 1 --no-tags` of each repository (what a CI job's
     checkout is; the clone untimed), the repositories in turn, after one untimed round."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in repos}
     with tempfile.TemporaryDirectory(prefix="bench-ci-clones-") as scratch:
-        origins = {name: Path(scratch) / f"{name}.git" for name in repos}
+        clones = itertools.count()
+
+        def fresh_clone(origin: Path) -> Path:
+            clone = Path(scratch) / f"clone-{next(clones)}"
+            subprocess.run(
+                ["git", "clone", "-q", "--depth", "1", "--no-tags", f"file://{origin}", str(clone)],
+                check=True,
+            )
+            return clone
+
+        commands: dict[str, tuple[Sequence[str], Callable[[], Path]]] = {}
         for name, repo in repos.items():
-            subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(origins[name])], check=True)
-        for index in range(1 + runs):
-            for name, origin in origins.items():
-                clone = Path(scratch) / f"{name}-{index}"
-                subprocess.run(
-                    ["git", "clone", "-q", "--depth", "1", "--no-tags", f"file://{origin}", str(clone)],
-                    check=True,
-                )
-                measured = run_once(argv, clone, None)
-                if index:
-                    samples[name].append(measured)
-    return {
-        name: Timing(tuple(wall for wall, _ in values), tuple(cpu for _, cpu in values))
-        for name, values in samples.items()
-    }
+            origin = Path(scratch) / f"{name}.git"
+            subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(origin)], check=True)
+            commands[name] = (argv, functools.partial(fresh_clone, origin))
+        return time_commands(commands, runs=runs)
 
 
 # Seconds of `plan --all --offline` by object count, measured here and reused by bench_validate.py.

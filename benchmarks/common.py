@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_once(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> tuple[float, float]:
+def _run_once(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of the process and its children) of one run."""
     cpu = children_cpu()
     started = time.perf_counter()
@@ -120,19 +120,20 @@ def run_once(argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | Non
 
 
 def time_commands(
-    commands: Mapping[str, tuple[Sequence[str], Path | None]],
+    commands: Mapping[str, tuple[Sequence[str], Path | Callable[[], Path] | None]],
     *,
     runs: int,
     warmup: int = 1,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Timing]:
     """Time commands {name: (argv, cwd)} `runs` times each, interleaved so that a burst of load from
-    elsewhere on the machine hits all of them alike; `warmup` untimed rounds first."""
+    elsewhere on the machine hits all of them alike; `warmup` untimed rounds first. A callable cwd
+    makes the folder for each run (untimed)."""
     rounds = max(1, min(runs, MAX_RUNS))
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for index in range(min(warmup, MAX_RUNS) + rounds):
         for name, (argv, cwd) in commands.items():
-            measured = run_once(argv, cwd, env)
+            measured = _run_once(argv, cwd() if callable(cwd) else cwd, env)
             if index >= warmup:
                 samples[name].append(measured)
     return {
