@@ -46,11 +46,11 @@ def main() -> int:
         original(self, event)
 
     reporters.Reporters.handle = handle  # type: ignore[method-assign]
-    from gitops_push.cli import main as cli
+    from gitops_push.cli import entry
 
     code: int | str | None = 0
     try:
-        cli(args=sys.argv[2:], prog_name="gitops-push")
+        entry(args=sys.argv[2:], prog_name="gitops-push")
     except SystemExit as exc:
         code = exc.code
     finally:

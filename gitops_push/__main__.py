@@ -1,5 +1,5 @@
 """`python -m gitops_push` runs the command line."""
 
-from gitops_push.cli import main
+from gitops_push.cli import entry
 
-main()
+entry()

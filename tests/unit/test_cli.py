@@ -71,6 +71,34 @@ def test_an_offline_plan_imports_no_kubernetes_client_and_jsonschema_only_to_exp
     assert result.stderr.strip().endswith(expected), result.stderr
 
 
+# An exit handler registered before the command line runs after the command line's own.
+AT_EXIT_FROZEN = (
+    "import atexit, gc, sys\n"
+    "atexit.register(lambda: print(f'FROZEN={gc.get_freeze_count()}', file=sys.stderr))\n"
+    "from gitops_push.cli import entry\n"
+    "entry(['plan', '--offline', '--env', 'dev', '--path', 'k8s', '-o', 'json'])\n"
+)
+
+
+def test_the_console_script_leaves_what_the_run_built_out_of_the_last_collection(tmp_path: Path) -> None:
+    repo = gitutil.init(tmp_path / "repo")
+    gitutil.commit(repo, {"k8s/settings.yaml": CONFIG_MAP})
+    result = subprocess.run(
+        [sys.executable, "-c", AT_EXIT_FROZEN], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"ConfigMap"' in result.stdout  # the plan is printed as ever
+    frozen = int(result.stderr.strip().rsplit("FROZEN=", 1)[1])
+    assert frozen > 10_000  # the modules and what the run built, not a handful of objects
+
+
+def test_python_m_runs_the_same_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gitops_push", "--version"], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, f"gitops-push, version {__version__}")
+
+
 def test_unreachable_timeout_reaches_the_cluster_after_the_short_start_up_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
