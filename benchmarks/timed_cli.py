@@ -12,6 +12,7 @@ its exit code are the tool's own.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import itertools
 import json
@@ -48,12 +49,7 @@ def main() -> int:
     reporters.Reporters.handle = handle  # type: ignore[method-assign]
     from gitops_push.cli import entry
 
-    code: int | str | None = 0
-    try:
-        entry(args=sys.argv[2:], prog_name="gitops-push")
-    except SystemExit as exc:
-        code = exc.code
-    finally:
+    def write_times() -> None:
         times = {
             "started_at": STARTED_AT,
             "total": time.perf_counter() - STARTED,
@@ -62,7 +58,11 @@ def main() -> int:
             "marks": marks,
         }
         out.write_text(json.dumps(times, indent=2))
-    return int(code) if isinstance(code, int) else 1
+
+    # An exit handler: the console script may end the process without unwinding (see `entry`).
+    atexit.register(write_times)
+    entry(args=sys.argv[2:], prog_name="gitops-push")  # exits, with the tool's own exit code
+    return 0
 
 
 def stage_seconds(times: dict[str, Any], stage: str) -> float:

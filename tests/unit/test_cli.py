@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,55 @@ def test_the_console_script_leaves_what_the_run_built_out_of_the_last_collection
     assert '"ConfigMap"' in result.stdout  # the plan is printed as ever
     frozen = int(result.stderr.strip().rsplit("FROZEN=", 1)[1])
     assert frozen > 10_000  # the modules and what the run built, not a handful of objects
+
+
+# What the command line prints, what an earlier exit handler says, and whether the SystemExit ever
+# came back up to this script (the interpreter's usual exit) or the process ended at once.
+QUICK_EXIT = (
+    "import atexit, sys, threading, time\n"
+    "atexit.register(lambda: print('HANDLERS RAN', file=sys.stderr))\n"
+    "if sys.argv[1] == 'thread':\n"
+    "    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+    "from gitops_push.cli import entry\n"
+    "try:\n"
+    "    entry(sys.argv[2:])\n"
+    "except SystemExit as done:\n"
+    "    print(f'UNWOUND {done.code}', file=sys.stderr)\n"
+    "    raise\n"
+)
+
+
+@pytest.mark.parametrize(("broken", "code", "objects"), [(False, 0, 300), (True, 3, 0)])
+def test_the_console_script_ends_at_once_with_the_commands_exit_code_output_and_exit_handlers(
+    tmp_path: Path, broken: bool, code: int, objects: int
+) -> None:
+    repo = gitutil.init(tmp_path / "repo")
+    files = {f"k8s/app-{n}.yaml": CONFIG_MAP.replace("settings", f"settings-{n}") for n in range(300)}
+    if broken:  # exit 3: validation failed, as documented
+        files["k8s/broken.yaml"] = CONFIG_MAP.replace("settings", "broken").replace("{a: b}", "{a: 1}")
+    gitutil.commit(repo, files)
+    argv = ["plan", "--offline", "--env", "dev", "--path", "k8s", "-o", "json"]
+    result = subprocess.run(
+        [sys.executable, "-c", QUICK_EXIT, "alone", *argv],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == code, result.stderr
+    report = json.loads(result.stdout)  # all of it written out before the process ended
+    assert (report["exit_code"], len(report["objects"])) == (code, objects)
+    assert "HANDLERS RAN" in result.stderr
+    assert "UNWOUND" not in result.stderr
+
+
+def test_with_another_thread_alive_the_console_script_exits_as_the_interpreter_does() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", QUICK_EXIT, "thread", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"gitops-push, version {__version__}"
+    assert result.stderr.splitlines() == ["UNWOUND 0", "HANDLERS RAN"]
 
 
 def test_python_m_runs_the_same_command_line() -> None:
