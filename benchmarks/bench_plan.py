@@ -93,8 +93,8 @@ def time_in_ci_clones(
         return time_commands(commands, runs=runs)
 
 
-# Seconds of `plan --all --offline` by object count, measured here and reused by bench_validate.py.
-plan_all_seconds: dict[int, float] = {}
+# Timings of `plan --all --offline` by object count, measured here and reused by bench_validate.py.
+plan_all_timings: dict[int, Timing] = {}
 
 
 def run(report: Report, *, runs: int = 10, all_runs: int = 3, profile: bool = False) -> None:
@@ -220,7 +220,7 @@ def run(report: Report, *, runs: int = 10, all_runs: int = 3, profile: bool = Fa
             f"{quiet.median:.1f} s: {quiet.describe()}",
         )
     )
-    plan_all_seconds[large.objects] = text.median
+    plan_all_timings[large.objects] = text
     _, rss = peak_rss_mb(everything, cwd=large.path)
     report.add(
         Figure(

@@ -61,12 +61,15 @@ from gitops_push.stages import loading, validating
 from gitops_push.stages.validating import translating
 
 NAME = "validate"
-SPEED_TARGET = 0.5  # gitops-push's objects/s over kubeconform's
+WHOLE_COMMAND = "gitops-push plan --all --offline (whole command)"
 RATIO_NAMES = {
-    "gitops-push plan --all --offline (whole command)": "plan --all --offline",
+    WHOLE_COMMAND: "plan --all --offline",
     "gitops-push validate() in process, fresh schemas": "validate() alone",
     "gitops-push load from Git + validate() in process": "load + validate() (kubeconform's work)",
 }
+# gitops-push's objects/s over kubeconform -n 2's: at least half (issue 6), and for the whole command
+# at least as fast (issue 16).
+SPEED_TARGETS = {label: 1.0 if label == WHOLE_COMMAND else 0.5 for label in RATIO_NAMES}
 KUBECONFORM_MODULE = ROOT / "tools" / "go" / "kubeconform"
 KUBECONFORM_PACKAGE = "github.com/yannh/kubeconform/cmd/kubeconform"
 SCHEMA_TEMPLATE = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
@@ -325,12 +328,13 @@ def run(report: Report, *, runs: int = 5, plan_runs: int = 1) -> None:
     validate_only, load_and_validate, findings = time_in_process(large, runs)
     if findings:
         raise RuntimeError(f"gitops-push found {findings} problems in the generated objects")
-    plan_seconds = bench_plan.plan_all_seconds.get(large.objects)
+    plan_timing = bench_plan.plan_all_timings.get(large.objects)
     plan_detail = "measured by bench_plan.py (same command)"
-    if plan_seconds is None:
+    if plan_timing is None:
         everything = [*gitops_push_command(), *bench_plan.plan_argv(large, "--all")]
         plan_timing = time_commands({"all": (everything, large.path)}, runs=plan_runs, warmup=0)["all"]
-        plan_seconds, plan_detail = plan_timing.median, plan_timing.describe()
+        plan_detail = plan_timing.describe()
+    plan_seconds = plan_timing.median
 
     n = large.objects
     kc2, kc1 = n / timings["kc2"].median, n / timings["kc1"].median
@@ -361,14 +365,31 @@ def run(report: Report, *, runs: int = 5, plan_runs: int = 1) -> None:
                 share,
                 "x",
                 f"objects/s over objects/s; kubeconform -n 1: {rate / kc1:.2f}x",
-                f">= {SPEED_TARGET}x",
-                share >= SPEED_TARGET,
+                f">= {SPEED_TARGETS[label]:g}x",
+                share >= SPEED_TARGETS[label],
             )
         )
+    report.add(cpu_beside_kubeconform(plan_timing, timings["kc2"]))
     print(
         f"validate: {len(list(schemas.glob('*.json')))} kubeconform schema files in {schemas}; "
         f"median validate() {statistics.median(validate_only.samples):.2f} s",
         file=sys.stderr,
+    )
+
+
+def cpu_beside_kubeconform(plan: Timing, kubeconform: Timing) -> Figure:
+    """CPU seconds of kubeconform -n 2 over those of the whole plan --all: above 1, the plan used
+    less CPU for the same objects, and any gap in wall-clock time is in how much of its work runs
+    on both cores at once."""
+    if plan.cpu_median is None or kubeconform.cpu_median is None:
+        raise RuntimeError("the CPU time of plan --all or kubeconform was not measured")
+    return Figure(
+        NAME,
+        "CPU seconds: kubeconform -n 2 / plan --all --offline",
+        kubeconform.cpu_median / plan.cpu_median,
+        "x",
+        f"medians: kubeconform {kubeconform.cpu_median:.2f} CPU s, plan --all {plan.cpu_median:.2f} "
+        "CPU s (the process and its forked children)",
     )
 
 
