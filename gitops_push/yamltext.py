@@ -21,6 +21,7 @@ from __future__ import annotations
 import binascii
 import bisect
 import decimal
+import itertools
 import json
 import math
 import operator
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from gitops_push import yamlblocks
 
 
 class YamlError(Exception):
@@ -380,6 +383,61 @@ class _Node:
 
 
 def _yaml_documents(text: str, *, first_line: int, first_index: int) -> Iterator[Document]:
+    text = _kubectl_lines(text)
+    if yamlblocks.usable(text) and not _needs_chunks(text):
+        yield from _line_documents(text, first_line=first_line, first_index=first_index)
+    else:
+        yield from _parsed_documents(text, first_line=first_line, first_index=first_index)
+
+
+def _line_documents(text: str, *, first_line: int, first_index: int) -> Iterator[Document]:
+    """Documents read by `yamlblocks` while it can, then by the parser from the first one it leaves
+    to the end of the text (an error may reach past a `---`: the parser then says what it says
+    of the whole text). Every `---` line is a bare separator, so no document reaches into another."""
+    lines = text.split("\n")[:-1]  # (the text ends with a newline)
+    index = first_index
+    start = 0
+    for end in [*_separators(lines), len(lines)]:
+        read = yamlblocks.read(lines, start, end, _SCALARS)
+        if read is None:
+            rest = "".join(f"{part}\n" for part in lines[start:])
+            yield from _parsed_documents(rest, first_line=first_line + start, first_index=index)
+            return
+        data, depth, line = read
+        if line >= 0:  # (not a document of comments only)
+            yield Document(index=index, line=first_line + line, data=data, depth=depth)
+            index += 1
+        start = end + 1
+
+
+def _separators(lines: list[str]) -> Iterator[int]:
+    for number, line in enumerate(lines):
+        if line.startswith("---"):
+            yield number
+
+
+def _plain_value(text: str) -> Any:
+    """A plain scalar's JSON value, as _Builder._scalar gives it; LookupError where it refuses."""
+    hint = _HINTS.get(text[0])
+    if hint is None or (hint == "M" and text not in _WORDS):
+        return text
+    known = _PLAIN_VALUES.get(text, _UNKNOWN)
+    if known is _UNKNOWN:
+        try:
+            known = _json_value(_resolve(text)[1])
+        except _Refused:
+            raise LookupError(text) from None
+        if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
+            _PLAIN_VALUES[text] = known
+    return known
+
+
+def _text_key(text: str) -> bool:
+    """Whether a plain key is read as its own text (not a number, boolean, null or merge key)."""
+    return text[0] not in _KEY_HINTS or (text != "<<" and type(_resolve(text)[1]) is str)
+
+
+def _parsed_documents(text: str, *, first_line: int, first_index: int) -> Iterator[Document]:
     anchors = anchor_ends(text)
     scalar_anchors = any(_on_scalar(text, end) for end in anchors)
     # File lines (0-based) that hold an anchor: only a document that spans one is built with its
@@ -456,13 +514,18 @@ def _parsed(text: str, offset: int, *, single: bool) -> Iterator[_Node]:
         # input, and reads any other as part of a key or value.
         line = text.count("\n", 0, text.index("\n\ufeff")) + 2 + offset
         raise YamlError(_BOM_INSIDE, line)
+    yielded = 0
     try:
         try:
-            yield from _composed(_Composer(text), text, offset, single=single)
+            for found in _composed(_Composer(text), text, offset, single=single):
+                yield found
+                yielded += 1
         except yaml.composer.ComposerError as exc:
             if "found duplicate anchor" not in f"{exc.context} {exc.problem}":
                 raise
-            yield from _composed(_RedefiningComposer(text), text, offset, single=single)
+            # Read again from the start, the documents given already skipped.
+            again = _composed(_RedefiningComposer(text), text, offset, single=single)
+            yield from itertools.islice(again, yielded, None)
     except _AfterEnd as exc:
         raise YamlError(_AFTER_END, exc.line + offset) from exc
     except yaml.MarkedYAMLError as exc:
@@ -1426,3 +1489,7 @@ def _ambiguous(key: str) -> str:
     return (
         f"two keys are written as {key!r} in JSON (say a number and a string): kubectl would keep either one"
     )
+
+
+# What `yamlblocks` asks of plain scalars (a key that starts with `<` may be the merge key).
+_SCALARS = yamlblocks.Scalars(_plain_value, _text_key, frozenset(_KEY_HINTS))

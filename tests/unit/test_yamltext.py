@@ -33,6 +33,13 @@ def test_empty_and_null_documents_are_skipped_as_kubectl_skips_them() -> None:
     assert documents(text) == [(0, 1, {"a": 1}), (1, 8, {"b": 2})]
 
 
+def test_an_anchor_defined_again_in_a_later_document_leaves_the_earlier_ones_read_once() -> None:
+    # (The parser is read again from the start to let the anchor be defined again; a flow map keeps
+    # the first document from the line reader, so that the parser reads the whole text.)
+    text = "a: {x: 1}\n---\nb: &x 1\nc: &x 2\nd: *x\n"
+    assert documents(text) == [(0, 1, {"a": {"x": 1}}), (1, 3, {"b": 1, "c": 2, "d": 2})]
+
+
 def test_empty_text_has_no_documents() -> None:
     assert documents("") == []
     assert documents("# only a comment\n") == []

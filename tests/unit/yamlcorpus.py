@@ -516,6 +516,8 @@ def alias_cases() -> list[Case]:
         "alias of a map": "a: &a {x: 1}\nb: *a\n",
         "alias inside itself": "a: &a [1, *a]\n",
         "anchor redefined": "a: &x 1\nb: *x\nc: &x 2\nd: *x\n",
+        "anchor redefined in a later document": "a: 1\n---\nb: &x 1\nc: &x 2\nd: *x\n",
+        "anchor of another document": "a: &x 1\n---\nb: &x 2\nc: *x\n",
         "anchor on a document": "--- &d\na: 1\n",
         "anchor and tag": "a: &x !!str 12\nb: *x\n",
         "tag and anchor": "a: !!str &x 12\nb: *x\n",
