@@ -397,7 +397,7 @@ def _line_documents(text: str, *, first_line: int, first_index: int) -> Iterator
     lines = text.split("\n")[:-1]  # (the text ends with a newline)
     index = first_index
     start = 0
-    for end in [*_separators(lines), len(lines)]:
+    for end in [*_separators(text), len(lines)]:
         read = yamlblocks.read(lines, start, end, _SCALARS)
         if read is None:
             rest = "".join(f"{part}\n" for part in lines[start:])
@@ -410,10 +410,17 @@ def _line_documents(text: str, *, first_line: int, first_index: int) -> Iterator
         start = end + 1
 
 
-def _separators(lines: list[str]) -> Iterator[int]:
-    for number, line in enumerate(lines):
-        if line.startswith("---"):
-            yield number
+def _separators(text: str) -> list[int]:
+    """The (0-based) lines of the text that start with `---`, found without a look at every line."""
+    found = [0] if text.startswith("---") else []
+    line, counted = 0, 0
+    at = text.find("\n---")
+    while at >= 0:
+        line += text.count("\n", counted, at + 1)
+        counted = at + 1
+        found.append(line)
+        at = text.find("\n---", at + 1)
+    return found
 
 
 def _plain_value(text: str) -> Any:
