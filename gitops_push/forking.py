@@ -2,9 +2,9 @@
 
 Used by the `loading` and `validating` stages for large sets. A forked child starts in microseconds
 with everything already imported and in memory, so only results travel: pickled share by share as
-each is done, into an anonymous file in memory (memfd) that this process reads as they come,
-between shares of its own (pickling everything at the end kept this process waiting for it, and a
-pipe would stall a child whose results outgrow it until this process is free to read). That is why this is not a
+each is done, into an anonymous file in memory (memfd) that this process reads once the child has
+ended (pickling everything at the end kept this process waiting for it, and a pipe would stall a
+child whose results outgrow it until this process is free to read). That is why this is not a
 `ProcessPoolExecutor`, which also pickles each task's input and keeps worker processes and threads
 of its own. Results may hold Secrets: they never go to a file on disk.
 
@@ -42,7 +42,6 @@ MAX_PROCESSES = 4
 # kernel gives a pipe a single 4 KiB page (it does once a user holds many pipes): 1,024 numbers.
 MAX_SHARES = 1024
 _NUMBER = struct.Struct("<I")
-_FRAME = struct.Struct("<Q")
 
 
 def usable_processes() -> int:
@@ -60,16 +59,11 @@ def map_shares(work: Callable[[Share], Result], shares: Sequence[Share]) -> list
     queue_out, queue_in = os.pipe()
     os.write(queue_in, b"".join(_NUMBER.pack(index) for index in range(len(shares))))
     os.close(queue_in)  # an empty queue then reads as the end of the file
-    started = [_start(work, shares, queue_out) for _ in range(processes - 1)]
-    children = [child for child in started if child is not None]
-    results: dict[int, Result] = {}
-    for index, result in _take(work, shares, queue_out):
-        results[index] = result
-        for child in children:
-            child.take_written()
+    children = [_start(work, shares, queue_out) for _ in range(processes - 1)]
+    results = dict(_take(work, shares, queue_out))
     os.close(queue_out)
     for child in children:
-        results.update(child.results())
+        results.update(_results_of(child))
     # A child that failed took its shares with it: compute them here.
     return [results[index] if index in results else work(share) for index, share in enumerate(shares)]
 
@@ -82,44 +76,10 @@ def _take(
         yield index, work(shares[index])
 
 
-class _Child(Generic[Result]):
-    """A forked child taking shares, and its results, read as it writes them: between two shares of
-    its own this process unpickles what the child has finished, rather than all of it at the end
-    while the other core idles. Each result is a frame: its length, then its pickle."""
-
-    def __init__(self, pid: int, file: BinaryIO) -> None:
-        self.pid = pid
-        self.file = file
-        self.found: dict[int, Result] = {}
-        self.taken = 0  # bytes of the file read so far: whole frames only
-
-    def take_written(self) -> None:
-        descriptor = self.file.fileno()
-        written = os.fstat(descriptor).st_size
-        while written - self.taken >= _FRAME.size:
-            (length,) = _FRAME.unpack(os.pread(descriptor, _FRAME.size, self.taken))
-            start = self.taken + _FRAME.size
-            if written - start < length:
-                return  # the child is writing this frame
-            payload = os.pread(descriptor, length, start)
-            if len(payload) != length:
-                return
-            index, result = pickle.loads(payload)  # noqa: S301 - our own child's results, in our own file
-            self.found[index] = result
-            self.taken = start + length
-
-    def results(self) -> dict[int, Result]:
-        """Every result, once the child has ended; none if it failed (its shares are computed again)."""
-        with self.file:
-            _, status = os.waitpid(self.pid, 0)
-            if status != 0:
-                return {}
-            self.take_written()
-            return self.found
-
-
-def _start(work: Callable[[Share], Result], shares: Sequence[Share], queue: int) -> _Child[Result] | None:
-    """A child taking shares from the queue; None if none started."""
+def _start(
+    work: Callable[[Share], Result], shares: Sequence[Share], queue: int
+) -> tuple[int, BinaryIO] | None:
+    """(pid, file of its results) of a child taking shares from the queue; None if none started."""
     try:
         results = os.fdopen(os.memfd_create("gitops-push-results"), "w+b")
     except (OSError, AttributeError):  # (memfd_create is Linux's, as forking here is)
@@ -127,16 +87,14 @@ def _start(work: Callable[[Share], Result], shares: Sequence[Share], queue: int)
 
     def write_results() -> None:
         for index, result in _take(work, shares, queue):
-            payload = pickle.dumps((index, result), protocol=pickle.HIGHEST_PROTOCOL)
-            results.write(_FRAME.pack(len(payload)))
-            results.write(payload)
-            results.flush()  # (this process reads each frame once it is whole)
+            pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
 
     pid = _forked(write_results)
     if pid is None:
         results.close()
         return None
-    return _Child(pid, results)
+    return pid, results
 
 
 def _forked(child: Callable[[], None]) -> int | None:
@@ -159,6 +117,24 @@ def _forked(child: Callable[[], None]) -> int | None:
         finally:
             os._exit(status)
     return pid
+
+
+def _results_of(child: tuple[int, BinaryIO] | None) -> dict[int, Result]:
+    if child is None:
+        return {}
+    pid, results = child
+    with results:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return {}
+        results.seek(0)  # (the child wrote through the same open file, so its offset moved)
+        found: dict[int, Result] = {}
+        while True:
+            try:
+                index, result = pickle.load(results)  # noqa: S301 - our own child's results, in our own file
+            except EOFError:
+                return found
+            found[index] = result
 
 
 class Ahead(Generic[Result]):

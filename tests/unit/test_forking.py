@@ -64,33 +64,6 @@ def test_the_shares_of_a_child_that_fails_are_computed_here(work: object) -> Non
     assert forking.map_shares(work, shares) == ["computed here"] * 50  # type: ignore[arg-type]
 
 
-def big_result(number: int) -> list[str]:
-    time.sleep(0.002)
-    return [f"{number}-{part}" * 50 for part in range(200)]  # about 100 KB pickled: many writes
-
-
-@pytest.mark.usefixtures("two_cores", "no_other_thread")
-def test_a_childs_results_are_read_while_it_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen_early: list[int] = []  # results taken from the child between this process's own shares
-    take_written, results = forking._Child.take_written, forking._Child.results
-    ended = False
-
-    def counting(child: forking._Child[object]) -> None:
-        take_written(child)
-        if not ended:
-            seen_early.append(len(child.found))
-
-    def ending(child: forking._Child[object]) -> dict[int, object]:
-        nonlocal ended
-        ended = True
-        return results(child)
-
-    monkeypatch.setattr(forking._Child, "take_written", counting)
-    monkeypatch.setattr(forking._Child, "results", ending)
-    assert forking.map_shares(big_result, list(range(60))) == [big_result(n) for n in range(60)]
-    assert max(seen_early) > 0
-
-
 def dies_after_writing_some(parent: int) -> str:
     if os.getpid() != parent:
         dies_after_writing_some.count += 1  # type: ignore[attr-defined]
