@@ -122,7 +122,7 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
     indent_top, is_map = 0, True
     pending: str | None = None  # a key of `top` written with no value yet: its block may follow
     anchor: str | None = None  # the anchor written after the pending key (`labels: &a`)
-    anchors: dict[str, Any] = {}
+    anchors: dict[str, list[Any]] = {}  # name: [its map or list, how deep it nests (once measured)]
     aliases = 0
     deepest = 1
     while at < end:
@@ -138,7 +138,7 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
                 opened: Any = [] if item else {}
                 top[pending] = opened
                 if anchor is not None:
-                    anchors[anchor] = opened
+                    anchors[anchor] = [opened, 0]
                     anchor = None
                 parents.append((indent_top, top, is_map))
                 indent_top, top, is_map = indent, opened, not item
@@ -161,11 +161,12 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
                 # a scalar, or another value on the item's line
                 if first == "*":
                     aliases += 1
-                    value = _alias(text, anchors, aliases, top, parents)
+                    value, depth = _alias(text, anchors, aliases, top, parents)
                 else:
                     value, at = _value(text, lines, at, end, indent, plain, starts)
-                if value.__class__ is list or value.__class__ is dict:
-                    deepest = max(deepest, len(parents) + 1 + _depth(value))
+                    depth = 1 if value.__class__ is list or value.__class__ is dict else 0  # `[]`, `{}`
+                if depth:
+                    deepest = max(deepest, len(parents) + 1 + depth)
                 top.append(value)
                 continue
             # `- key: value`: a map whose keys stand where this one does
@@ -199,11 +200,12 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
         if first in _NOT_PLAIN_START:
             if first == "*":
                 aliases += 1
-                value = _alias(value, anchors, aliases, top, parents)
+                value, depth = _alias(value, anchors, aliases, top, parents)
             else:
                 value, at = _value(value, lines, at, end, indent_top, plain, starts)
-            if value.__class__ is list or value.__class__ is dict:
-                deepest = max(deepest, len(parents) + 1 + _depth(value))
+                depth = 1 if value.__class__ is list or value.__class__ is dict else 0
+            if depth:
+                deepest = max(deepest, len(parents) + 1 + depth)
             top[key] = value
             continue
         if " #" in value:
@@ -255,7 +257,7 @@ def _value(
     return (plain(text) if first in starts else text), at
 
 
-def _anchor(text: str, anchors: dict[str, Any]) -> str:
+def _anchor(text: str, anchors: dict[str, list[Any]]) -> str:
     """The name of the anchor `text` (`&name`, then nothing but a comment) puts on the block below."""
     found = _NAMED.match(text)
     if found is None or found.group(1) in anchors:
@@ -264,16 +266,19 @@ def _anchor(text: str, anchors: dict[str, Any]) -> str:
 
 
 def _alias(
-    text: str, anchors: dict[str, Any], count: int, top: Any, parents: list[tuple[int, Any, bool]]
-) -> Any:
-    """The value that the alias `text` (`*name`, then nothing but a comment) stands for."""
+    text: str, anchors: dict[str, list[Any]], count: int, top: Any, parents: list[tuple[int, Any, bool]]
+) -> tuple[Any, int]:
+    """The value that the alias `text` (`*name`, then nothing but a comment) stands for, and how deep
+    it nests (measured once per anchor: a large value aliased often is walked once)."""
     found = _NAMED.match(text)
     if found is None or count > _ALIASES:
         raise _Decline  # not an alias alone, or one of many (the parser bounds their expansion)
-    value = anchors.get(found.group(1))
-    if value is None or value is top or any(value is parent[1] for parent in parents):
+    anchored = anchors.get(found.group(1))
+    if anchored is None or anchored[0] is top or any(anchored[0] is parent[1] for parent in parents):
         raise _Decline  # no such anchor, or an alias inside its own anchor's value
-    return value
+    if not anchored[1]:
+        anchored[1] = _depth(anchored[0])
+    return anchored[0], anchored[1]
 
 
 def _single_quoted(text: str, lines: list[str], at: int, end: int, indent: int) -> tuple[str, int]:
