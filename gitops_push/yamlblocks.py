@@ -65,10 +65,8 @@ class Scalars:
         self.value = value  # a plain scalar's JSON value; raises LookupError where the parser should say
         self.text_key = text_key  # whether a plain key is read as its own text
         self.starts = starts  # first characters of the plain scalars that may be other than text
-        # Manifests repeat a few such keys (`name`, `type`) and values (`TCP`, `true`, ports): what
-        # was found for them is kept, up to _KEPT of each.
+        # Manifests repeat a few such keys (`name`, `type`): those found to be text are kept.
         self.text_keys: set[str] = set()
-        self.values: dict[str, Any] = {}
 
     def key_is_text(self, key: str) -> bool:
         if key in self.text_keys:
@@ -79,17 +77,8 @@ class Scalars:
             self.text_keys.add(key)
         return True
 
-    def value_of(self, text: str) -> Any:
-        known = self.values.get(text, _UNKNOWN)
-        if known is _UNKNOWN:
-            known = self.value(text)
-            if len(self.values) < _KEPT:
-                self.values[text] = known
-        return known
-
 
 _KEPT = 4096
-_UNKNOWN = object()
 
 
 def read(lines: list[str], start: int, end: int, scalars: Scalars) -> tuple[Any, int, int] | None:
@@ -105,7 +94,7 @@ def read(lines: list[str], start: int, end: int, scalars: Scalars) -> tuple[Any,
 def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[Any, int, int]:
     """One loop over the lines, with the map or list being filled (`top`) and its parents in locals:
     a call or an attribute per line is a good part of the time this reader takes."""
-    plain, starts, text_keys = scalars.value_of, scalars.starts, scalars.text_keys
+    plain, starts, text_keys = scalars.value, scalars.starts, scalars.text_keys
     while at < end:  # to the first line with content
         stripped = lines[at].lstrip(" ")
         if stripped and stripped[0] != "#":

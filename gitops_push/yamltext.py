@@ -428,12 +428,18 @@ def _plain_value(text: str) -> Any:
     hint = _HINTS.get(text[0])
     if hint is None or (hint == "M" and text not in _WORDS):
         return text
+    try:
+        return _plain_json(text)
+    except _Refused:
+        raise LookupError(text) from None
+
+
+def _plain_json(text: str) -> Any:
+    """The JSON value of an untagged plain scalar's text (raises _Refused), kept per text: manifests
+    repeat a few that are not strings (ports, replicas, `true`), and each is immutable."""
     known = _PLAIN_VALUES.get(text, _UNKNOWN)
     if known is _UNKNOWN:
-        try:
-            known = _json_value(_resolve(text)[1])
-        except _Refused:
-            raise LookupError(text) from None
+        known = _json_value(_resolve(text)[1])
         if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
             _PLAIN_VALUES[text] = known
     return known
@@ -1423,12 +1429,7 @@ class _Builder:
                 if hint is None or (hint == "M" and text not in _WORDS):
                     return text
             if not self._bare_tags:  # then the value of a plain scalar depends on its text alone
-                known = _PLAIN_VALUES.get(text, _UNKNOWN)
-                if known is _UNKNOWN:
-                    known = self._at(node, _json_value, self._scalar_go(node))
-                    if len(_PLAIN_VALUES) < _PLAIN_VALUES_KEPT:
-                        _PLAIN_VALUES[text] = known
-                return known
+                return self._at(node, _plain_json, text)
         elif node.tag == _STR:
             return node.value
         return self._at(node, _json_value, self._scalar_go(node))
