@@ -3,15 +3,17 @@
 libyaml's composer makes a Python node, with two marks, for every key and value, and `yamltext`
 then builds the document from those nodes: about 2.2 µs a line, most of the time of reading a
 large repository. Here a document made only of the plainest YAML (block maps and lists, one key or
-item a line, plain and quoted scalars, `|` blocks, comments) is read straight into its value with
-a few string operations a line.
+item a line, plain and quoted scalars, `|` and `|-` blocks, comments, anchors on maps and lists and
+their aliases) is read straight into its value with a few string operations a line.
 
-Anything else is not read here: `read` returns None and `yamltext` parses the document as before.
-That covers every error (a key twice, bad indentation, a value this reader does not know), every
-anchor, alias, tag, flow collection (but `[]` and `{}`), merge key, non-string key, multi-line plain
-value, double-quoted escape and `>` block. So this reader never refuses a text, and never accepts
-one the parser would refuse: it gives the same value as `yamltext`'s parser or none at all
-(tests/unit/test_yamlblocks.py holds it to that, on generated texts and on the kubectl-parity corpus).
+Anything else is not read here: `read` returns None and `yamltext` parses the text with libyaml
+from that document on. That covers every error (a key twice, bad indentation, a value this reader
+does not know), an anchor on a scalar, a tag, a flow collection (but `[]` and `{}`), a merge key, a
+key that is not plain text, a multi-line plain value, a double-quoted escape, a `>` block, and
+more aliases than go-yaml's bound could ever need counting. So this reader never refuses a text,
+and never accepts one the parser would refuse: it gives the same value as the parser or none at
+all (tests/unit/test_yamlblocks.py holds it to that, on the kubectl-parity corpus, real manifests,
+mutations of them and generated texts).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _ALIASES = 100
 
 # YAML allows an implicit key of at most 1,024 characters; keys near that are left to the parser.
 _LONGEST_KEY = 1000
+# How many keys found to be text a `Scalars` keeps.
+_KEPT = 4096
 
 EMPTY = object()  # the value `read` gives a document of comments and blank lines only (at line -1)
 
@@ -76,9 +80,6 @@ class Scalars:
         if len(self.text_keys) < _KEPT:
             self.text_keys.add(key)
         return True
-
-
-_KEPT = 4096
 
 
 def read(lines: list[str], start: int, end: int, scalars: Scalars) -> tuple[Any, int, int] | None:
@@ -144,6 +145,8 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
             if is_map:
                 raise _Decline
             text = text[1:].lstrip(" ")
+            if not text:
+                raise _Decline  # `- ` and nothing: a null, or the item's value on the lines below
             first = text[0]
             key, colon, value = text.partition(": ")
             if first in _NOT_PLAIN_START or not (colon or text[-1] == ":"):
@@ -173,7 +176,7 @@ def _document(lines: list[str], at: int, end: int, scalars: Scalars) -> tuple[An
             if text[-1] != ":":
                 raise _Decline  # not `key: value` nor `key:`
             key, value = text[:-1], ""
-        if key[0] in _NOT_PLAIN_START or key[-1] in " :" or " #" in key or len(key) > _LONGEST_KEY:
+        if not key or key[0] in _NOT_PLAIN_START or key[-1] in " :" or " #" in key or len(key) > _LONGEST_KEY:
             raise _Decline  # a quoted, odd or long key: the parser reads it
         if (key[0] in starts and key not in text_keys and not scalars.key_is_text(key)) or key in top:
             raise _Decline  # a key YAML reads as other than its text (`on`, `1`, `<<`), or a key twice

@@ -134,6 +134,8 @@ LEFT = {
     "a list inside a map": "a: 1\n- b\n",
     "an item alone": "a:\n-\n  b: 1\n",
     "long key": "k" * 1100 + ": 1\n",
+    "an item with nothing after its dash": "a:\n- \n- b\n",
+    "an empty key": "a: 1\n: 2\n",
 }
 
 
