@@ -425,6 +425,9 @@ def _separators(text: str) -> list[int]:
 
 def _plain_value(text: str) -> Any:
     """A plain scalar's JSON value, as _Builder._scalar gives it; LookupError where it refuses."""
+    known = _PLAIN_VALUES.get(text, _UNKNOWN)  # (most numbers and booleans: found in one look)
+    if known is not _UNKNOWN:
+        return known
     hint = _HINTS.get(text[0])
     if hint is None or (hint == "M" and text not in _WORDS):
         return text
