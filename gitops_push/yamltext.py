@@ -424,7 +424,8 @@ def _separators(text: str) -> list[int]:
 
 
 def _plain_value(text: str) -> Any:
-    """A plain scalar's JSON value, as _Builder._scalar gives it; LookupError where it refuses."""
+    """A plain scalar's JSON value, as _Builder._scalar gives it; yamlblocks.Decline where it refuses
+    (the parser then says why, with the line)."""
     known = _PLAIN_VALUES.get(text, _UNKNOWN)  # (most numbers and booleans: found in one look)
     if known is not _UNKNOWN:
         return known
@@ -434,7 +435,7 @@ def _plain_value(text: str) -> Any:
     try:
         return _plain_json(text)
     except _Refused:
-        raise LookupError(text) from None
+        raise yamlblocks.Decline(text) from None
 
 
 def _plain_json(text: str) -> Any:
