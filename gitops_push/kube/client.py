@@ -1,9 +1,11 @@
 """KubeCluster: the one place where gitops-push sends requests to a Kubernetes API server.
 
-Built on the official client's `ApiClient` (kubeconfig, contexts, exec plugins, in-cluster service
-accounts, one pooled HTTPS connection set), but with raw REST calls: server-side apply needs the
+Built on the official client's configuration (kubeconfig, contexts, exec plugins, tokens refreshed
+when due, in-cluster service accounts), with raw REST calls: server-side apply needs the
 `application/apply-patch+yaml` content type, and discovery is asked only for the group-versions a
-change uses, not for every API group of the cluster.
+change uses, not for every API group of the cluster. The calls go over `transport`'s kept-alive
+connections, or through the official client's urllib3 pool where the configuration asks for what only
+urllib3 does here (a proxy, for one).
 
 Retries have two budgets. A 429 or 5xx answer is retried per request, within `retry_budget`. A server
 that does not answer at all is one fact for the whole run, not one per request: the first connection
@@ -22,12 +24,14 @@ import hashlib
 import json
 import os
 import random
+import ssl
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -37,6 +41,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from gitops_push.errors import ClusterUnreachable, GitopsPushError, UsageError
 from gitops_push.kinds import BUILTIN_GROUPS
+from gitops_push.kube import transport
 from gitops_push.kube.errors import KubeApiError, from_api_exception
 from gitops_push.kube.resource import Resource
 
@@ -74,7 +79,11 @@ def connect(
         # urllib3 warns on every request, hundreds of times per deploy; the run warns once instead,
         # in every output (the Connected event), which a long log cannot bury.
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    cluster = KubeCluster(k8s_client.ApiClient(configuration), cache_dir=cache_dir)
+    cluster = KubeCluster(
+        k8s_client.ApiClient(configuration),
+        cache_dir=cache_dir,
+        connections=transport.for_configuration(configuration, keep=configuration.connection_pool_maxsize),
+    )
     cluster.context, cluster.insecure = used, insecure
     return cluster
 
@@ -113,8 +122,13 @@ def _current_context(kubeconfig: str | None) -> str:
 class KubeCluster:
     """The Cluster protocol over HTTPS, with retries, discovery and OpenAPI caches."""
 
-    def __init__(self, api_client: Any, *, cache_dir: Path) -> None:
+    def __init__(
+        self, api_client: Any, *, cache_dir: Path, connections: transport.Connections | None = None
+    ) -> None:
         self._api = api_client
+        # Requests go over these when the configuration allows (see `transport`), else through the
+        # official client's urllib3 pool.
+        self._connections = connections
         self.server: str = str(api_client.configuration.host)
         self.context = ""
         self.insecure = False
@@ -155,7 +169,7 @@ class KubeCluster:
         connection faults until the run's `unreachable_timeout` is spent. Others (POST, PUT) are sent
         once: the caller decides.
         """
-        idempotent = method in ("GET", "DELETE") or content_type == "application/apply-patch+yaml"
+        idempotent = _idempotent(method, content_type)
         deadline = self._clock() + self.retry_budget
         attempt = 0
         while True:
@@ -248,6 +262,30 @@ class KubeCluster:
     def _send(
         self, method: str, path: str, query: list[tuple[str, str]] | None, body: Any, content_type: str
     ) -> Any:
+        if self._connections is None:
+            return self._send_by_client(method, path, query, body, content_type)
+        headers = {**self._api.default_headers, "Accept": "application/json"}
+        for setting in self._api.configuration.auth_settings().values():  # a token, refreshed if due
+            if setting["in"] == "header":
+                headers[setting["key"]] = setting["value"]
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body).encode()
+        target = f"{path}?{urlencode(query)}" if query else path
+        try:
+            answer = self._connections.send(
+                method, target, headers, data, self._timeouts(), repeatable=_idempotent(method, content_type)
+            )
+        except OSError as exc:
+            raise self._fault(exc) from exc
+        if not 200 <= answer.status < 300:
+            raise from_api_exception(answer.status, answer.body, method, path, answer.headers)
+        return json.loads(answer.body) if answer.body else None
+
+    def _send_by_client(
+        self, method: str, path: str, query: list[tuple[str, str]] | None, body: Any, content_type: str
+    ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
         # The client serialises JSON types itself; apply-patch+yaml must arrive as text (JSON is YAML).
         payload = json.dumps(body) if body is not None and not content_type.endswith("json") else body
@@ -281,6 +319,8 @@ class KubeCluster:
         )
 
     def close(self) -> None:
+        if self._connections is not None:
+            self._connections.close()
         self._api.close()
 
     # --- what the cluster is ---------------------------------------------------------------------
@@ -531,6 +571,15 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _idempotent(method: str, content_type: str) -> bool:
+    """Whether sending the request twice does what sending it once does (reads, deletes, applies)."""
+    return method in ("GET", "DELETE") or content_type == "application/apply-patch+yaml"
+
+
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: {exc.verify_message or 'certificate verify failed'}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
     reason = getattr(exc, "reason", None)
     return str(reason or exc).split(": ")[-1] if reason or str(exc) else type(exc).__name__

@@ -248,11 +248,15 @@ def connect(resolved: Settings) -> Cluster:
     cluster.unreachable_timeout = min(STARTUP_RETRY_BUDGET, flags.unreachable_timeout)
     # The OpenAPI index travels beside the version check, one round trip for both: validation needs
     # it, and discovery's cache is checked against it. A failure here is met again where it matters.
-    with ThreadPoolExecutor(max_workers=1) as beside:
-        index = beside.submit(cluster.openapi_index)
-        cluster.version()
-        with contextlib.suppress(GitopsPushError):
-            index.result()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            index = beside.submit(cluster.openapi_index)
+            cluster.version()
+            with contextlib.suppress(GitopsPushError):
+                index.result()
+    except BaseException:
+        cluster.close()  # its open connections: the caller never gets it to close
+        raise
     cluster.retry_budget = flags.retry_timeout
     cluster.unreachable_timeout = flags.unreachable_timeout
     return cluster
