@@ -47,16 +47,22 @@ def _anything(value: Any) -> bool:
     return True
 
 
+_STRINGS = (str, date)  # tuples, not `str | date`: a union would be built again at every call
+_NUMBERS = (int, float)
+
 # Draft 4's types as jsonschema checks them, with one change (as in `explaining`): a YAML date is a string.
 _TYPE_TESTS: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str | date),
+    "string": lambda v: isinstance(v, _STRINGS),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, _NUMBERS) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
+# A node of one of these types whose own keywords also check its values tests the type in that same
+# check (one call a value instead of two): most nodes of a manifest's schema are such.
+_OWN_TYPE = {"object": dict, "array": list, "string": str}
 
 
 class Checks:
@@ -110,13 +116,19 @@ class Checks:
     def _build(self, schema: Any) -> Check:
         if not isinstance(schema, Mapping) or not set(schema) <= _KNOWN_KEYWORDS:
             return _undecided
+        declared = schema.get("type")
+        own = _OWN_TYPE.get(declared) if isinstance(declared, str) else None
+        shaped = {
+            dict: self._object_part(schema, own is dict),
+            list: self._array_part(schema, own is list),
+            str: _string_part(schema, own is str),
+        }
+        typed = _type_part(declared) if own is None or shaped[own] is None else None
         parts = [
             part
             for part in (
-                _type_part(schema.get("type")),
-                self._object_part(schema),
-                self._array_part(schema),
-                _string_part(schema),
+                typed,
+                *shaped.values(),
                 _number_part(schema),
                 _enum_part(schema),
                 self._composition_part(schema),
@@ -125,7 +137,8 @@ class Checks:
         ]
         return _all_of(parts)
 
-    def _object_part(self, schema: Mapping[str, Any]) -> Check | None:
+    def _object_part(self, schema: Mapping[str, Any], typed: bool) -> Check | None:
+        """The object keywords' check; with `typed`, it also fails what is not an object."""
         if not _OBJECT_KEYWORDS & set(schema):
             return None
         properties = {name: self.of(sub) for name, sub in (schema.get("properties") or {}).items()}
@@ -139,9 +152,11 @@ class Checks:
             required=tuple(schema.get("required", ())),
             nulls_are_unset=schema.get(NULLS_ARE_UNSET, False) is True,
             sizes=(schema.get("minProperties"), schema.get("maxProperties")),
+            typed=typed,
         )
 
-    def _array_part(self, schema: Mapping[str, Any]) -> Check | None:
+    def _array_part(self, schema: Mapping[str, Any], typed: bool) -> Check | None:
+        """The array keywords' check; with `typed`, it also fails what is not an array."""
         if not _ARRAY_KEYWORDS & set(schema):
             return None
         items = schema.get("items")
@@ -153,7 +168,7 @@ class Checks:
 
         def check(value: Any) -> bool:
             if not isinstance(value, list):
-                return True
+                return not typed
             if (low is not None and len(value) < low) or (high is not None and len(value) > high):
                 return False
             if unique and not _all_distinct_strings(value):
@@ -216,12 +231,13 @@ def _object_check(
     required: tuple[Any, ...],
     nulls_are_unset: bool,
     sizes: tuple[Any, Any],
+    typed: bool,
 ) -> Check:
     low, high = sizes
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
-            return True
+            return not typed
         for name in required:
             if name not in value:
                 return False
@@ -241,7 +257,9 @@ def _object_check(
     return check
 
 
-def _string_part(schema: Mapping[str, Any]) -> Check | None:
+def _string_part(schema: Mapping[str, Any], typed: bool) -> Check | None:
+    """The string keywords' check; with `typed`, it also fails what is not a string (a date too:
+    the type takes it, but its length is for jsonschema to decide)."""
     if not _STRING_KEYWORDS & set(schema):
         return None
     try:
@@ -252,7 +270,7 @@ def _string_part(schema: Mapping[str, Any]) -> Check | None:
 
     def check(value: Any) -> bool:
         if not isinstance(value, str):
-            return not isinstance(value, date)  # a date is a string to `type` only: undecided
+            return not typed and not isinstance(value, date)  # a date is a string to `type` only: undecided
         if pattern is not None and pattern.search(value) is None:
             return False
         return (low is None or len(value) >= low) and (high is None or len(value) <= high)
@@ -268,7 +286,7 @@ def _number_part(schema: Mapping[str, Any]) -> Check | None:
     below = schema.get("exclusiveMaximum") is True
 
     def check(value: Any) -> bool:
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, _NUMBERS) or isinstance(value, bool):
             return True
         if low is not None and (value <= low if above else value < low):
             return False
@@ -300,7 +318,7 @@ def _enum_key(value: Any) -> tuple[str, Any] | None:
         return ("scalar", value)
     if isinstance(value, bool):
         return ("bool", value)
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         return ("number", value)
     return None
 

@@ -183,6 +183,14 @@ CASES: list[tuple[str, dict[str, Any], list[Any]]] = [
         [["a"], [], ["a", 1], ["a"] * 3],
     ),
     ("unique strings", {"uniqueItems": True}, [["a", "b"], ["a", "a"], [1, True], [1, 1]]),
+    # A type whose own keywords are checked in the same call: other types still fail it.
+    (
+        "typed object",
+        {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
+        [{"a": "x"}, {}, {"a": 1}, "x", [], None, 1],
+    ),
+    ("typed string", {"type": "string", "pattern": "^x", "maxLength": 3}, ["xy", "y", "xyzw", 1, None, []]),
+    ("typed array", {"type": "array", "minItems": 1}, [["a"], [], "a", {}, None]),
     (
         "anyOf",
         {"anyOf": [{"type": "null"}, {"type": "string", "pattern": "^x"}]},
