@@ -18,6 +18,7 @@ and `KubeCluster` sends through urllib3 as before.
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import ssl
@@ -90,9 +91,13 @@ def _tls_context(configuration: Any) -> ssl.SSLContext:
     return context
 
 
+_SAFE = "/?&=%:@!$'()*+,;-._~[]"  # besides letters and digits: what a request target may hold as is
+_UNSAFE = re.compile(r"[^A-Za-z0-9/?&=%:@!$'()*+,;\-._~\[\]]")
+
+
 def _ascii(target: str) -> str:
-    """The request target as sent: what is not ASCII percent-encoded, as urllib3 does."""
-    return target if target.isascii() else quote(target, safe="/?&=%:@!$'()*+,;-._~")
+    """The request target as sent: any other character percent-encoded, as urllib3 does."""
+    return quote(target, safe=_SAFE) if _UNSAFE.search(target) else target
 
 
 class Connections:
@@ -117,6 +122,7 @@ class Connections:
         self._keep = keep
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
+        self._closed = False  # a connection that comes back after `close()` is closed, not kept
 
     def send(
         self,
@@ -145,6 +151,7 @@ class Connections:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
@@ -195,7 +202,7 @@ class Connections:
             raise
         if reusable:
             with self._lock:
-                if len(self._idle) < self._keep:
+                if not self._closed and len(self._idle) < self._keep:
                     self._idle.append(connection)
                     return answer
         connection.close()
@@ -213,11 +220,14 @@ class _Connection:
     def usable(self) -> bool:
         """Idle and still open: an idle connection with something to read was closed by the server
         (or sent what nobody asked for)."""
+        if self._buffer:
+            return False
+        poller = select.poll()  # (select() refuses descriptors above 1023)
         try:
-            readable, _, _ = select.select([self._sock], [], [], 0)
+            poller.register(self._sock, select.POLLIN)
+            return not poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable and not self._buffer
 
     def close(self) -> None:
         self._sock.close()

@@ -320,10 +320,30 @@ def test_the_server_url_path_prefixes_every_request_and_odd_characters_are_encod
     serve: Callable[..., ScriptedServer],
 ) -> None:
     server = serve(answering(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"))
-    get(plain(server, path="/k8s/clusters/c-1/"), "/api/v1/namespaces/é?labelSelector=a%3Db")
+    get(plain(server, path="/k8s/clusters/c-1/"), "/api/v1/namespaces/é a?labelSelector=a%3Db")
     assert server.requests[0].startswith(
-        b"GET /k8s/clusters/c-1/api/v1/namespaces/%C3%A9?labelSelector=a%3Db HTTP/1.1\r\n"
+        b"GET /k8s/clusters/c-1/api/v1/namespaces/%C3%A9%20a?labelSelector=a%3Db HTTP/1.1\r\n"
     )
+
+
+def test_a_connection_that_comes_back_after_close_is_closed(serve: Callable[..., ScriptedServer]) -> None:
+    release = threading.Event()
+
+    def slow(server: ScriptedServer, sock: socket.socket, number: int) -> None:
+        server.read_request(sock)
+        release.wait(5)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        server.read_request(sock)
+
+    connections = plain(serve(slow))
+    answered: list[int] = []
+    worker = threading.Thread(target=lambda: answered.append(get(connections).status))
+    worker.start()
+    connections.close()  # while the request is still waiting for its answer
+    release.set()
+    worker.join(5)
+    assert answered == [200]
+    assert connections._idle == []
 
 
 def test_a_body_goes_with_its_length(serve: Callable[..., ScriptedServer]) -> None:
