@@ -31,6 +31,7 @@ def _console(stream: IO[str], plain: bool) -> Any:
         file=stream,
         color_system=None if plain else "auto",
         highlight=False,
+        emoji=False,  # ":ok:" in a name or a server's message is text, not an emoji to put there
         soft_wrap=True,
         width=console_width(),
     )
@@ -103,7 +104,7 @@ def build(
 
         chosen.append(JsonReporter(out_stream))
         # stdout stays pure JSON; errors and notes still reach people on stderr.
-        out_console = Console(file=text_err, quiet=True)
+        out_console = Console(file=text_err, quiet=True, emoji=False)
     else:
         out_console = _console(text_out, plain)
     err_console = _console(text_err, plain)

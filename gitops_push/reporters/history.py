@@ -27,7 +27,12 @@ def render(
         stream.write("\n")
         return
     console = Console(
-        file=stream, no_color=no_color or None, highlight=False, soft_wrap=True, width=console_width()
+        file=stream,
+        no_color=no_color or None,
+        highlight=False,
+        emoji=False,  # a commit subject's ":ok:" is text
+        soft_wrap=True,
+        width=console_width(),
     )
     if not deploys:
         console.print("no deploys yet")

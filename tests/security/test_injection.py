@@ -180,3 +180,19 @@ def test_commands_without_an_event_stream_escape_their_errors(tmp_path: Path) ->
     assert result.exit_code == 2, result.stdout + result.stderr
     assert "\\x1b[2J\\n::warning::x" in result.stderr
     assert ESC not in result.stderr and not command_lines(result.stderr)
+
+
+def test_emoji_codes_in_names_and_messages_stay_text() -> None:
+    # rich turns ":ok:" into an emoji by default, even with markup off: an object named
+    # "edit:ok:aggregate" (a colon is common in RBAC names) would be printed as another name.
+    out, err = io.StringIO(), io.StringIO()
+    sink = reporters.build("text", stdout=out, stderr=err, environ={})
+    ref = ObjectRef("rbac.authorization.k8s.io", "ClusterRole", None, "edit:ok:aggregate")
+    sink.handle(RunStarted("deploy", "prod"))  # type: ignore[arg-type]
+    sink.handle(ObjectActed(Stage.APPLY, ref, Action.CREATED, WHERE, "rbac.authorization.k8s.io/v1", None))  # type: ignore[arg-type]
+    sink.handle(Note("a :cat: in a note", WHERE))  # type: ignore[arg-type]
+    sink.handle(RunFailed("a :warning: in an error", "apply-failed", 1, WHERE, None))  # type: ignore[arg-type]
+    sink.close()
+    text = out.getvalue() + err.getvalue()
+    for verbatim in ("edit:ok:aggregate", "a :cat: in a note", "a :warning: in an error"):
+        assert verbatim in text, text
