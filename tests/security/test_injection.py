@@ -188,10 +188,10 @@ def test_emoji_codes_in_names_and_messages_stay_text() -> None:
     out, err = io.StringIO(), io.StringIO()
     sink = reporters.build("text", stdout=out, stderr=err, environ={})
     ref = ObjectRef("rbac.authorization.k8s.io", "ClusterRole", None, "edit:ok:aggregate")
-    sink.handle(RunStarted("deploy", "prod"))  # type: ignore[arg-type]
-    sink.handle(ObjectActed(Stage.APPLY, ref, Action.CREATED, WHERE, "rbac.authorization.k8s.io/v1", None))  # type: ignore[arg-type]
-    sink.handle(Note("a :cat: in a note", WHERE))  # type: ignore[arg-type]
-    sink.handle(RunFailed("a :warning: in an error", "apply-failed", 1, WHERE, None))  # type: ignore[arg-type]
+    sink.handle(RunStarted("deploy", "prod"))
+    sink.handle(ObjectActed(Stage.APPLY, ref, Action.CREATED, WHERE, "rbac.authorization.k8s.io/v1", None))
+    sink.handle(Note("a :cat: in a note", WHERE))
+    sink.handle(RunFailed("a :warning: in an error", "apply-failed", 1, WHERE, None))
     sink.close()
     text = out.getvalue() + err.getvalue()
     for verbatim in ("edit:ok:aggregate", "a :cat: in a note", "a :warning: in an error"):
