@@ -79,6 +79,9 @@ class Manifest:
     api_version: str
     body: Mapping[str, Any]
     source: SourceLocation
+    # Its body passed validation's fast check where it was parsed (`loading.CheckAhead`); `validate`
+    # trusts that only when told which schemas that check used. Not part of what the manifest is.
+    checked_ahead: bool = field(default=False, compare=False, repr=False)
 
     @property
     def is_secret(self) -> bool:

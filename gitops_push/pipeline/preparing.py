@@ -106,7 +106,15 @@ def load(context: Context, span: Range, *, full: bool) -> loading.Loaded:
         full=full,
         rendered=rendered.sides(context, span, full=full),
         sides=ahead.take(span, env.paths, full=full) if ahead is not None else None,
+        check_ahead=validating.fast_check(schemas) if (schemas := offline_schemas(context)) else None,
     )
+
+
+def offline_schemas(context: Context) -> validating.SchemaSource | None:
+    """The bundled schemas when the run has no cluster: known before reading, so the objects are checked
+    as they are parsed (`validating.fast_check`); a cluster's schemas are fetched over its connections,
+    which a forked reader must not use."""
+    return validating.bundled() if context.cluster is None else None
 
 
 def widen(context: Context, loaded: loading.Loaded, attempt: ownership.Attempt) -> loading.Loaded:
@@ -153,11 +161,15 @@ def validate(context: Context, loaded: loading.Loaded, chosen: planning.Candidat
     sink.handle(StageStarted(Stage.VALIDATE))
     findings = list(loaded.findings)
     schemas: validating.SchemaSource = (
-        validating.BundledSchemas() if context.cluster is None else validating.ClusterSchemas(context.cluster)
+        validating.bundled() if context.cluster is None else validating.ClusterSchemas(context.cluster)
     )
     crds = [m for m in loaded.change_set.new.values() if is_crd(m.ref.group, m.ref.kind)]
     findings += validating.validate(
-        chosen.to_apply, schemas, text_of=lambda path: loaded.texts.get(path, ""), crds=crds
+        chosen.to_apply,
+        schemas,
+        text_of=lambda path: loaded.texts.get(path, ""),
+        crds=crds,
+        checked_ahead=offline_schemas(context),
     )
     env = context.settings.environment
     findings += validating.outside_allow_lists(

@@ -14,7 +14,7 @@ import contextlib
 import gc
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,13 @@ class Side:
     skipped: list[Skipped] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
+    passed: set[int] = field(default_factory=set)  # documents (by index) that passed `CheckAhead`
+
+
+# A check of a document's (apiVersion, kind, body) run where it was parsed, often in a forked child
+# while its objects are still its own: validating's fast check, when the pipeline knows the schemas
+# before reading (offline). True means the body passed it; anything else is checked later as usual.
+CheckAhead = Callable[[str, str, Mapping[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,19 @@ def load(
     full: bool = False,
     rendered: RenderedSides = RenderedSides(),
     sides: tuple[Side, Side] | None = None,
+    check_ahead: CheckAhead | None = None,
 ) -> Loaded:
     """Both sides of the range. `full` (or no base): the whole tree at head, nothing on the old side.
 
     `rendered` objects join their side as if a file held them; no `paths` means no plain files
     (an environment of rendered sources only), never the whole repository. `sides`: the files of
     the range as `read_range` read them already (in a `ReadAhead`); they are not read again.
+    `check_ahead` runs on each new object as it is parsed; a manifest whose body passed it is
+    marked `checked_ahead`.
     """
-    old, new = sides if sides is not None else read_range(repo, span, paths, full=full)
+    old, new = (
+        sides if sides is not None else read_range(repo, span, paths, full=full, check_ahead=check_ahead)
+    )
     for rendered_object in rendered.old:
         add_object(rendered_object, old)
     for rendered_object in rendered.new:
@@ -113,7 +125,7 @@ def load(
     new.texts = {**rendered.texts, **new.texts}
     scopes = Scopes(scope_of, [*old.documents, *new.documents])
     old_objects, _ = key_documents(old.documents, scopes, default_namespace)
-    new_objects, duplicates = key_documents(new.documents, scopes, default_namespace)
+    new_objects, duplicates = key_documents(new.documents, scopes, default_namespace, passed=new.passed)
     findings = [*new.findings, *duplicates, *scope_findings(new.documents, scopes)]
     change_set = ChangeSet(
         range=span,
@@ -125,15 +137,18 @@ def load(
     return Loaded(change_set=change_set, findings=tuple(findings), texts=new.texts)
 
 
-def read_range(repo: GitRepo, span: Range, paths: Sequence[str], *, full: bool) -> tuple[Side, Side]:
-    """The plain files of both sides of the range, parsed: (old, new), as `load` takes them."""
+def read_range(
+    repo: GitRepo, span: Range, paths: Sequence[str], *, full: bool, check_ahead: CheckAhead | None = None
+) -> tuple[Side, Side]:
+    """The plain files of both sides of the range, parsed: (old, new), as `load` takes them; the new
+    side's objects through `check_ahead` too."""
     if not paths:
         return Side(), Side()
     if full or span.base is None:
-        return Side(), read_side(repo, repo.tree_files(span.head, paths))
+        return Side(), read_side(repo, repo.tree_files(span.head, paths), check_ahead)
     diffs = repo.changed_files(span.base, span.head, paths)
     old = read_side(repo, [d.old for d in diffs if d.old is not None])
-    new = read_side(repo, [d.new for d in diffs if d.new is not None])
+    new = read_side(repo, [d.new for d in diffs if d.new is not None], check_ahead)
     return old, new
 
 
@@ -173,7 +188,7 @@ class ReadAhead:
         self.sides.close()
 
 
-def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
+def read_side(repo: GitRepo, files: Iterable[GitFile], check_ahead: CheckAhead | None = None) -> Side:
     listed = list(files)
     # A submodule's entry names a commit of another repository: there is no blob to read.
     contents = iter(repo.read_blobs([file.blob for file in listed if not file.gitlink]))
@@ -184,7 +199,7 @@ def read_side(repo: GitRepo, files: Iterable[GitFile]) -> Side:
     count = min(-(-total // SHARE_BYTES), forking.MAX_SHARES) if total >= PARALLEL_MIN_BYTES else 1
     shares = split_by_size(blobs, count)
     with _collector_paused(keep=total >= PARALLEL_MIN_BYTES):
-        return _joined(forking.map_shares(parse_files, shares))
+        return _joined(forking.map_shares(lambda share: parse_files(share, check_ahead), shares))
 
 
 # Below this much YAML (about 3,000 objects, a second of parsing) a second process is not worth it.
@@ -208,7 +223,7 @@ def split_by_size(
     return [share for share in shares if share]
 
 
-def parse_files(blobs: Sequence[tuple[GitFile, bytes]]) -> Side:
+def parse_files(blobs: Sequence[tuple[GitFile, bytes]], check_ahead: CheckAhead | None = None) -> Side:
     side = Side()
     for file, data in blobs:
         if _CONTROL.search(file.path):
@@ -231,6 +246,12 @@ def parse_files(blobs: Sequence[tuple[GitFile, bytes]]) -> Side:
             note_symlink(file, data, side)
         else:
             parse_file(file.path, data, side)
+    if check_ahead is not None:
+        side.passed = {
+            index
+            for index, document in enumerate(side.documents)
+            if check_ahead(document.api_version, document.kind, document.body)
+        }
     return side
 
 
@@ -247,6 +268,7 @@ def _joined(sides: Sequence[Side]) -> Side:
         return sides[0]
     joined = Side()
     for side in sides:
+        joined.passed.update(len(joined.documents) + index for index in side.passed)
         joined.documents += side.documents
         joined.skipped += side.skipped
         joined.findings += side.findings
@@ -532,12 +554,19 @@ class Scopes:
 
 
 def key_documents(
-    documents: Iterable[Document], scopes: Scopes, default_namespace: str | None
+    documents: Iterable[Document],
+    scopes: Scopes,
+    default_namespace: str | None,
+    *,
+    passed: Collection[int] = (),
 ) -> tuple[dict[ObjectRef, Manifest], list[Finding]]:
-    """Key each document by ObjectRef, defaulting the namespace; a second definition is a finding."""
+    """Key each document by ObjectRef, defaulting the namespace; a second definition is a finding.
+
+    A document whose index is in `passed` (it passed `CheckAhead`) makes a manifest marked
+    `checked_ahead`, unless its body changed here (a namespace defaulted): that one is checked anew."""
     objects: dict[ObjectRef, Manifest] = {}
     findings = []
-    for document in documents:
+    for index, document in enumerate(documents):
         namespaced = scopes.namespaced(document)
         namespace = document.namespace
         body = document.body
@@ -558,7 +587,13 @@ def key_documents(
                 )
             )
             continue
-        objects[ref] = Manifest(ref=ref, api_version=document.api_version, body=body, source=document.source)
+        objects[ref] = Manifest(
+            ref=ref,
+            api_version=document.api_version,
+            body=body,
+            source=document.source,
+            checked_ahead=body is document.body and index in passed,
+        )
     return objects, findings
 
 

@@ -1064,3 +1064,80 @@ def test_a_rendered_object_gets_the_structure_findings_of_a_file(repo: Repo) -> 
         )
     assert [(f.source.path, f.field_path) for f in loaded.findings] == [("base/cm.yaml", "metadata.name")]
     assert loaded.change_set.new == {}  # and no paths read no plain file at all
+
+
+# --- a check run on each object where it is parsed -------------------------------------------------
+
+
+def failing_names(*names: str) -> loading.CheckAhead:
+    """A check that every object passes except those named: a stand-in for validation's fast check."""
+    return lambda api_version, kind, body: body["metadata"]["name"] not in names
+
+
+def checked(loaded: loading.Loaded) -> dict[str, bool]:
+    return {f"{r.kind}/{r.name}": m.checked_ahead for r, m in loaded.change_set.new.items()}
+
+
+CM_IN = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\ndata:\n  key: v{value}\n"
+)
+
+
+def test_objects_that_passed_the_check_ahead_are_marked_in_one_process_and_in_several(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, gitutil.Content | gitutil.Symlink] = {
+        f"k8s/app-{n:02}.yaml": "---\n".join(CM_IN.format(name=f"c-{n}-{k}", value=k) for k in range(3))
+        for n in range(30)
+    }
+    head = repo.commit(files)
+    check = failing_names("c-3-0", "c-17-2", "c-29-1")
+
+    def load() -> loading.Loaded:
+        with open_repo(repo.path) as git:
+            return loading.load(
+                git,
+                Range(None, head),
+                ("k8s",),
+                default_namespace="apps",
+                scope_of=unknown_scope,
+                check_ahead=check,
+            )
+
+    monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 10**9)
+    serial = load()
+    monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(loading, "SHARE_BYTES", 300)  # shares of two or three files, in three processes
+    monkeypatch.setattr(forking, "usable_processes", lambda: 3)
+    parallel = load()
+    assert checked(parallel) == checked(serial)
+    assert len(checked(serial)) == 90
+    assert {name for name, passed in checked(serial).items() if not passed} == {
+        "ConfigMap/c-3-0",
+        "ConfigMap/c-17-2",
+        "ConfigMap/c-29-1",
+    }
+
+
+def test_a_body_changed_while_keying_is_not_taken_as_checked(repo: Repo) -> None:
+    head = repo.commit(
+        {
+            "k8s/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: x\n",
+            "k8s/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",  # namespace defaulted
+        }
+    )
+    with open_repo(repo.path) as git:
+        loaded = loading.load(
+            git,
+            Range(None, head),
+            ("k8s",),
+            default_namespace="apps",
+            scope_of=lambda api_version, kind: True,
+            check_ahead=failing_names(),
+        )
+    assert checked(loaded) == {"ConfigMap/a": True, "ConfigMap/b": False}
+
+
+def test_without_a_check_ahead_nothing_is_marked(repo: Repo) -> None:
+    loaded = repo.load_files({"k8s/a.yaml": CM.format(name="a", value=1)})
+    assert checked(loaded) == {"ConfigMap/a": False}

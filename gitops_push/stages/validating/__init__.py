@@ -17,7 +17,8 @@ The parts, from the bottom up:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from gitops_push import forking
 from gitops_push.model import Finding, Manifest
@@ -28,6 +29,7 @@ from gitops_push.stages.validating.sources import (
     BundledSchemas,
     ClusterSchemas,
     SchemaSource,
+    bundled,
     unchecked_custom_kinds,
 )
 
@@ -39,6 +41,8 @@ __all__ = [
     "BundledSchemas",
     "ClusterSchemas",
     "SchemaSource",
+    "bundled",
+    "fast_check",
     "unchecked_custom_kinds",
     "validate",
 ]
@@ -48,21 +52,46 @@ PARALLEL_MIN_MANIFESTS = 1000
 SHARE_MANIFESTS = 250
 
 
+def fast_check(schemas: SchemaSource) -> Callable[[str, str, Mapping[str, Any]], bool]:
+    """The fast check of `schemas` as a function of (apiVersion, kind, body), for the loading stage to
+    run on each object as it is parsed (`loading.CheckAhead`), in whichever process parses it: there
+    the objects are still that process's own, where a check after loading would fork a process that
+    shares (and copies, page by page) the memory of every object. True only for a body that passes;
+    `validate(..., checked_ahead=schemas)` then skips its manifests' fast check.
+
+    Offline only: bundled schemas are read from the package, where cluster schemas would need the
+    parent's connections."""
+    compiler = compiling.compiler_for(schemas)
+
+    def passes(api_version: str, kind: str, body: Mapping[str, Any]) -> bool:
+        validator = compiler.validator_for(api_version, kind)
+        return validator is not None and validator.passes(body)
+
+    return passes
+
+
 def validate(
     manifests: Sequence[Manifest],
     schemas: SchemaSource,
     *,
     text_of: Callable[[str], str],
     crds: Sequence[Manifest] = (),
+    checked_ahead: SchemaSource | None = None,
 ) -> list[Finding]:
     """Every schema error of every manifest (at most MAX_FINDINGS_PER_MANIFEST each), in manifest order.
 
     `text_of(path)` gives a manifest file's YAML text; it is read only to put a failing field's line on
     its finding. A custom kind that the bundled schemas cannot know, and no CRD in `crds` describes, is
-    not a finding (`unchecked_custom_kinds` names such kinds).
+    not a finding (`unchecked_custom_kinds` names such kinds). When `checked_ahead` is `schemas`, a
+    manifest marked `checked_ahead` passed these very schemas' fast check as it was parsed
+    (`fast_check`) and is not checked again, unless a CRD of the change describes its kind.
     """
     compiler = compiling.compiler_for(schemas)
     custom = compiling.CustomKinds(crds)
+    if checked_ahead is schemas:
+        manifests = [
+            m for m in manifests if not m.checked_ahead or custom.validator_for(m.api_version, m.ref.kind)
+        ]
     used = dict.fromkeys((m.api_version, m.ref.kind) for m in manifests)  # in manifest order
     if isinstance(schemas, sources.ClusterSchemas):  # a cold cache: one round trip for every document
         schemas.prefetch(

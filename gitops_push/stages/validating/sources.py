@@ -10,6 +10,7 @@ names those kinds.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,13 @@ class BundledSchemas:
             return None
         document: Mapping[str, Any] = json.loads(file.read_text(encoding="utf-8"))
         return document
+
+
+@functools.cache
+def bundled(version: str = BUNDLED_VERSION) -> BundledSchemas:
+    """One `BundledSchemas` per version for the process: what is compiled from it is kept with it (a
+    check run while reading and the validation after it use the same validators)."""
+    return BundledSchemas(version)
 
 
 class ClusterSchemas:

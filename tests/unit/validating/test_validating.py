@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -530,3 +531,48 @@ def test_a_large_set_checked_in_several_processes_gives_the_same_findings_in_ord
     parallel = check(text)
     assert len(serial) == 1 + len(range(0, 1200, 97))
     assert parallel == serial
+
+
+# --- checked as it was parsed (`fast_check` run by loading) ---------------------------------------
+
+INVALID_CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata: {a: [1]}\n"
+
+
+def marked(text: str) -> list[model.Manifest]:
+    return [dataclasses.replace(m, checked_ahead=True) for m in manifests_in(text)]
+
+
+def test_the_fast_check_ahead_passes_what_validation_passes_and_no_other() -> None:
+    passes = validating.fast_check(BUNDLED)
+    [valid] = manifests_in(VALID_DEPLOYMENT)
+    [invalid] = manifests_in(INVALID_CONFIG_MAP)
+    assert passes(valid.api_version, valid.ref.kind, valid.body)
+    assert not passes(invalid.api_version, invalid.ref.kind, invalid.body)
+    assert not passes("example.com/v1", "Widget", {"metadata": {"name": "w"}})  # no schema: not passed
+
+
+def test_a_manifest_checked_ahead_against_these_schemas_is_not_checked_again() -> None:
+    # An invalid body marked as passed shows the mark is trusted (loading marks only what passed).
+    manifests = marked(INVALID_CONFIG_MAP)
+    text_of = {"app.yaml": INVALID_CONFIG_MAP}.__getitem__
+    assert validating.validate(manifests, BUNDLED, text_of=text_of, checked_ahead=BUNDLED) == []
+    assert validating.validate(manifests, BUNDLED, text_of=text_of)  # not told: checked
+    other = validating.BundledSchemas()  # the mark speaks of one source: another is checked
+    assert validating.validate(manifests, other, text_of=text_of, checked_ahead=BUNDLED)
+
+
+def test_a_kind_a_crd_of_the_change_describes_is_checked_even_when_marked() -> None:
+    text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 0}\n"
+    files = {"app.yaml": text, "crds.yaml": WIDGET_CRD}
+    findings = validating.validate(
+        marked(text),
+        BUNDLED,
+        text_of=files.__getitem__,
+        crds=manifests_in(WIDGET_CRD, "crds.yaml"),
+        checked_ahead=BUNDLED,
+    )
+    assert ("spec.size", "must be >= 1, got 0") in summary(findings)
+
+
+def test_the_bundled_schemas_of_a_version_are_one_source_in_a_process() -> None:
+    assert validating.bundled() is validating.bundled()
