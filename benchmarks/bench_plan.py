@@ -93,10 +93,6 @@ def time_in_ci_clones(
         return time_commands(commands, runs=runs)
 
 
-# Timings of `plan --all --offline` by object count, measured here and reused by bench_validate.py.
-plan_all_timings: dict[int, Timing] = {}
-
-
 def run(report: Report, *, runs: int = 10, all_runs: int = 3, profile: bool = False) -> None:
     large, small = generate.ensure(generate.LARGE), generate.ensure(generate.SMALL)
     history = generate.ensure(generate.HISTORY)
@@ -220,7 +216,6 @@ def run(report: Report, *, runs: int = 10, all_runs: int = 3, profile: bool = Fa
             f"{quiet.median:.1f} s: {quiet.describe()}",
         )
     )
-    plan_all_timings[large.objects] = text
     _, rss = peak_rss_mb(everything, cwd=large.path)
     report.add(
         Figure(

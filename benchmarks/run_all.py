@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py [--quick] [--skip-cluster] [--profile] [--json FILE] [--update-docs]
 
-Runs bench_plan.py, bench_validate.py (reusing bench_plan's `plan --all` timing, the same command),
+Runs bench_plan.py, bench_validate.py (which times `plan --all` again, between kubeconform's runs),
 bench_render.py (plan --offline on an overlay against the same objects plain; it builds kustomize
 and helm with tools/build-renderers, cached) and bench_cluster.py (which starts and stops its own
 devcluster, and measures at several network round-trip times), then prints all their figures as
