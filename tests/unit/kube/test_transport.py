@@ -240,14 +240,22 @@ def stale_then_answer(server: ScriptedServer, sock: socket.socket, number: int) 
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
 
 
-def test_a_kept_alive_connection_the_server_closed_is_replaced_for_a_repeatable_request(
+def stale_connection(
     serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[ScriptedServer, transport.Connections]:
+    """A pool holding one kept-alive connection that the server closes as the next request travels
+    on it (so the closing is not seen before sending)."""
     server = serve(stale_then_answer)
     connections = plain(server)
     get(connections)
-    # The closing is not seen before sending (it happens as the request travels): it is sent.
     monkeypatch.setattr(transport._Connection, "usable", lambda self: True)
+    return server, connections
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_for_a_repeatable_request(
+    serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, connections = stale_connection(serve, monkeypatch)
     answer = get(connections)
     assert (answer.status, answer.body) == (200, b"{}")
     assert server.connections == 2
@@ -256,10 +264,7 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced_for_a_repeatable_
 def test_a_request_that_may_not_be_sent_twice_is_not_sent_again(
     serve: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = serve(stale_then_answer)
-    connections = plain(server)
-    get(connections)
-    monkeypatch.setattr(transport._Connection, "usable", lambda self: True)
+    server, connections = stale_connection(serve, monkeypatch)
     with pytest.raises(ConnectionResetError, match="kept-alive"):
         connections.send("POST", "/api/v1/x", {}, b"{}", (2.0, 2.0), repeatable=False)
     assert server.connections == 1
