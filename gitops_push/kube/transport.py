@@ -144,10 +144,8 @@ class Connections:
             except _Stale:
                 if not repeatable:
                     raise ConnectionResetError("the server closed a kept-alive connection") from None
-        try:
-            return self._exchange(self._open(timeouts[0]), request, method, timeouts[1])
-        except _Stale as exc:
-            raise ConnectionResetError("the server closed the connection before answering") from exc
+        # (A new connection never raises _Stale: whatever it loses is a ProtocolError.)
+        return self._exchange(self._open(timeouts[0]), request, method, timeouts[1])
 
     def close(self) -> None:
         with self._lock:
@@ -186,10 +184,8 @@ class Connections:
         try:
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._context is None:
-                return _Connection(raw, fresh=True)
-            return _Connection(
-                self._context.wrap_socket(raw, server_hostname=self._server_hostname), fresh=True
-            )
+                return _Connection(raw)
+            return _Connection(self._context.wrap_socket(raw, server_hostname=self._server_hostname))
         except BaseException:
             raw.close()
             raise
@@ -212,10 +208,10 @@ class Connections:
 class _Connection:
     """One socket and what was read from it beyond the last answer (nothing, with a well-behaved server)."""
 
-    def __init__(self, sock: socket.socket, *, fresh: bool) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._buffer = bytearray()
-        self._fresh = fresh
+        self._fresh = True  # until its first request: a loss then is no stale connection
 
     def usable(self) -> bool:
         """Idle and still open: an idle connection with something to read was closed by the server
@@ -246,10 +242,9 @@ class _Connection:
         while 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             status, version, headers = self._head()
         body, complete = self._body(method, status, headers)
-        reusable = complete and headers.get("connection", "").lower() != "close"
-        if version == "HTTP/1.0":
-            reusable = reusable and headers.get("connection", "").lower() == "keep-alive"
-        return Answer(status, headers, body), reusable
+        connection = headers.get("connection", "").lower()
+        kept = connection == "keep-alive" if version == "HTTP/1.0" else connection != "close"
+        return Answer(status, headers, body), complete and kept
 
     def _head(self) -> tuple[int, str, dict[str, str]]:
         end = self._buffer.find(b"\r\n\r\n")
