@@ -12,6 +12,7 @@ import base64
 import binascii
 import contextlib
 import gc
+import pickle
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +21,16 @@ from typing import Any
 
 from gitops_push import crds, forking, kinds, yamltext
 from gitops_push.gitrepo import GitFile, GitRepo, open_repo
-from gitops_push.model import ChangeSet, Finding, Manifest, ObjectRef, Range, Skipped, SourceLocation
+from gitops_push.model import (
+    ChangeSet,
+    Finding,
+    LineBasis,
+    Manifest,
+    ObjectRef,
+    Range,
+    Skipped,
+    SourceLocation,
+)
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 100  # real manifests nest about 20 deep; deeper input would only strain later stages
@@ -59,6 +69,60 @@ class Side:
     findings: list[Finding] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     passed: set[int] = field(default_factory=set)  # documents (by index) that passed `CheckAhead`
+
+
+def _plain_side(side: Side) -> tuple[Any, ...]:
+    """`side` as plain data for `forking.Wire`: a tuple per document (notes and findings, few and
+    of many classes, are pickled within)."""
+    documents = [
+        (
+            d.api_version,
+            d.group,
+            d.kind,
+            d.name,
+            d.namespace,
+            d.body,
+            d.source.path,
+            d.source.line,
+            d.source.document,
+            d.source.basis.value,
+            d.default_namespace,
+        )
+        for d in side.documents
+    ]
+    rare = pickle.dumps((side.skipped, side.findings)) if side.skipped or side.findings else b""
+    return documents, side.texts, side.passed, rare
+
+
+def _side_from_plain(plain: tuple[Any, ...]) -> Side:
+    documents, texts, passed, rare = plain
+    skipped, findings = pickle.loads(rare) if rare else ([], [])  # noqa: S301 - from our own child
+    return Side(
+        documents=[
+            Document(
+                api,
+                group,
+                kind,
+                name,
+                namespace,
+                body,
+                SourceLocation(path, line, index, LineBasis(basis)),
+                default,
+            )
+            for api, group, kind, name, namespace, body, path, line, index, basis, default in documents
+        ],
+        skipped=skipped,
+        findings=findings,
+        texts=texts,
+        passed=passed,
+    )
+
+
+SIDE_WIRE = forking.Wire(_plain_side, _side_from_plain)
+SIDES_WIRE = forking.Wire(
+    lambda sides: tuple(_plain_side(side) for side in sides),
+    lambda plain: (_side_from_plain(plain[0]), _side_from_plain(plain[1])),
+)
 
 
 # A check of a document's (apiVersion, kind, body) run where it was parsed, often in a forked child
@@ -174,7 +238,7 @@ class ReadAhead:
             span,
             tuple(paths),
             full,
-            forking.ahead(in_child, lambda: read_range(repo, span, paths, full=full)),
+            forking.ahead(in_child, lambda: read_range(repo, span, paths, full=full), SIDES_WIRE),
         )
 
     def take(self, span: Range, paths: Sequence[str], *, full: bool) -> tuple[Side, Side] | None:
@@ -199,7 +263,7 @@ def read_side(repo: GitRepo, files: Iterable[GitFile], check_ahead: CheckAhead |
     count = min(-(-total // SHARE_BYTES), forking.MAX_SHARES) if total >= PARALLEL_MIN_BYTES else 1
     shares = split_by_size(blobs, count)
     with _collector_paused(keep=total >= PARALLEL_MIN_BYTES):
-        return _joined(forking.map_shares(lambda share: parse_files(share, check_ahead), shares))
+        return _joined(forking.map_shares(lambda share: parse_files(share, check_ahead), shares, SIDE_WIRE))
 
 
 # Below this much YAML (about 3,000 objects, a second of parsing) a second process is not worth it.

@@ -43,6 +43,45 @@ def test_shares_are_taken_by_this_process_and_a_child_and_results_keep_their_ord
     assert len(pids) == 2
 
 
+def tagged_wire() -> forking.Wire[tuple[str, int, int]]:
+    """A wire that marks what came over it: plain data is a list, rebuilt into a tagged tuple."""
+    return forking.Wire(lambda result: [result[1], result[2]], lambda plain: ("over the wire", *plain))
+
+
+def pid_and_cube(number: int) -> tuple[str, int, int]:
+    time.sleep(0.002)
+    return "here", os.getpid(), number**3
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_a_wire_carries_a_childs_results_as_plain_data() -> None:
+    results = forking.map_shares(pid_and_cube, list(range(200)), tagged_wire())
+    assert [cube for _, _, cube in results] == [n**3 for n in range(200)]
+    by_route = {(route, pid) for route, pid, _ in results}
+    assert by_route == {("here", os.getpid()), ("over the wire", next(p for r, p in by_route if r != "here"))}
+
+
+class NotPlain:
+    """A result that marshal cannot write."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+        self.pid = os.getpid()
+
+
+def not_plain(number: int) -> NotPlain:
+    time.sleep(0.002)
+    return NotPlain(number)
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_a_result_the_wire_cannot_make_plain_travels_pickled() -> None:
+    wire: forking.Wire[NotPlain] = forking.Wire(lambda result: result, lambda plain: plain)
+    results = forking.map_shares(not_plain, list(range(100)), wire)
+    assert [result.value for result in results] == list(range(100))
+    assert len({result.pid for result in results}) == 2  # the child's came back, not computed here
+
+
 def fails_in_a_child(parent: int) -> str:
     if os.getpid() != parent:
         raise RuntimeError("broken child")
@@ -140,6 +179,20 @@ def test_work_ahead_is_done_by_a_child_and_a_second_result_is_computed_here() ->
     assert child not in (os.getpid(), -1)
     assert ahead.result() == -1
     ahead.close()
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_work_ahead_comes_back_over_a_wire() -> None:
+    route, pid, value = forking.ahead(lambda: pid_and_cube(2), lambda: ("here", 0, 0), tagged_wire()).result()
+    assert (route, value) == ("over the wire", 8)
+    assert pid != os.getpid()
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_work_ahead_the_wire_cannot_make_plain_comes_back_pickled() -> None:
+    wire: forking.Wire[NotPlain] = forking.Wire(lambda result: result, lambda plain: plain)
+    result = forking.ahead(lambda: not_plain(7), lambda: NotPlain(-1), wire).result()
+    assert result.value == 7 and result.pid != os.getpid()
 
 
 @pytest.mark.usefixtures("two_cores", "no_other_thread")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -931,6 +932,16 @@ def test_secret_data_that_is_not_base64_is_a_finding_that_hides_the_value(repo: 
 # --- large sets are parsed in forked processes -----------------------------------------------------
 
 
+def counted(wire: forking.Wire[Any], counts: list[int]) -> forking.Wire[Any]:
+    """`wire`, counting in `counts` what it rebuilt here (what a child sent over it)."""
+
+    def from_plain(plain: Any) -> Any:
+        counts.append(1)
+        return wire.from_plain(plain)
+
+    return forking.Wire(wire.to_plain, from_plain)
+
+
 def test_a_set_parsed_in_several_processes_loads_exactly_as_in_one(
     repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -946,7 +957,10 @@ def test_a_set_parsed_in_several_processes_loads_exactly_as_in_one(
     monkeypatch.setattr(loading, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(loading, "SHARE_BYTES", 500)  # a share of two or three files
     monkeypatch.setattr(forking, "usable_processes", lambda: 3)
+    sent: list[int] = []
+    monkeypatch.setattr(loading, "SIDE_WIRE", counted(loading.SIDE_WIRE, sent))
     parallel = repo.load(None, head)
+    assert sent  # the children's shares came back as plain data, rebuilt here
     assert len(serial.change_set.new) == 29 + 3  # the objects of MULTI are the same in every file
     assert len(serial.findings) > 1 and serial.change_set.skipped
     assert parallel == serial  # the same objects, findings, notes and texts, in the same order
@@ -970,6 +984,8 @@ def test_a_range_read_ahead_loads_exactly_as_one_read_when_asked(
         {"k8s/a.yaml": CM.format(name="a", value=2), "k8s/b.yaml": None, "k8s/c.yaml": "a: [\n"}
     )
     span = Range(base, head)
+    sent: list[int] = []
+    monkeypatch.setattr(loading, "SIDES_WIRE", counted(loading.SIDES_WIRE, sent))
     with open_repo(repo.path) as git:
         ahead = loading.ReadAhead.start(git, span, ("k8s",), full=False)
         with monkeypatch.context() as patched:
@@ -978,7 +994,7 @@ def test_a_range_read_ahead_loads_exactly_as_one_read_when_asked(
                 sides = ahead.take(span, ["k8s"], full=False)
             finally:
                 ahead.close()
-        assert sides is not None
+        assert sides is not None and sent == [1]
         read_ahead = loading.load(
             git, span, ("k8s",), default_namespace=None, scope_of=unknown_scope, sides=sides
         )
