@@ -1,8 +1,9 @@
-"""The only package that talks to Git (through GitPython); stages use `GitRepo`, never `git.Repo`.
+"""The only package that talks to Git; stages use `GitRepo`, never `git` or GitPython.
 
 Revisions are always read from Git objects, never from the working tree, so a dirty checkout cannot
-leak into a deploy. Listing and diffing ask Git for tree differences in one call each, and blobs are
-read through one long-lived `git cat-file --batch` process, so the cost follows the change.
+leak into a deploy. Listing and diffing ask Git for tree differences in one call each, and the blobs
+of a change are read by one `git cat-file --batch`, so the cost follows the change. Commands run as
+`git` processes; GitPython, slow to import, serves what tagging needs (identity, existing tags).
 """
 
 from gitops_push.gitrepo.repo import DeployTag, FileDiff, GitEntry, GitFile, GitRepo, open_repo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -10,18 +11,18 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-
-import git
+from typing import IO, TYPE_CHECKING
 
 from gitops_push.errors import GitStateError, TagPushRefused, TagRace
+
+if TYPE_CHECKING:
+    import git
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_IDENTITY = ("gitops-push", "gitops-push@localhost")
 SYMLINK_MODE = "120000"
 EXECUTABLE_MODE = "100755"
 GITLINK_MODE = "160000"  # a submodule: the entry names a commit of another repository, not a blob
-BATCH_READ_MIN = 50  # from this many blobs on, one `git cat-file --batch` process reads them all
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,81 @@ class FileDiff:
 
 
 def open_repo(directory: Path) -> GitRepo:
+    """The repository whose work tree holds `directory` (it may be a folder inside)."""
+    if not directory.is_dir():
+        raise _not_a_repository(directory)
     try:
-        repo = git.Repo(directory, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise GitStateError(
-            f"{directory} is not inside a Git repository",
-            hint="run gitops-push from a clone of your manifests",
-        ) from exc
-    if repo.bare or repo.working_tree_dir is None:
-        raise GitStateError(
-            f"{directory} is a bare repository", hint="run gitops-push in a clone with a work tree"
+        found = _text(_run(directory, "rev-parse", "--show-toplevel", "--absolute-git-dir"))
+    except _Failed as exc:
+        raise _open_failed(directory, exc) from exc
+    top, git_dir = found.removesuffix("\n").split("\n")  # (a line each: paths with line breaks fail here)
+    return GitRepo(Path(top), Path(git_dir))
+
+
+def _not_a_repository(directory: Path) -> GitStateError:
+    return GitStateError(
+        f"{directory} is not inside a Git repository", hint="run gitops-push from a clone of your manifests"
+    )
+
+
+def _open_failed(directory: Path, failed: _Failed) -> GitStateError:
+    """Why `directory` holds no work tree: outside any repository, in a bare one, or what Git says (a
+    repository another user owns, which Git refuses to read)."""
+    if "not a git repository" in failed.stderr:
+        return _not_a_repository(directory)
+    with contextlib.suppress(_Failed):
+        if _text(_run(directory, "rev-parse", "--is-bare-repository")).strip() == "true":
+            return GitStateError(
+                f"{directory} is a bare repository", hint="run gitops-push in a clone with a work tree"
+            )
+    return GitStateError(f"cannot read the Git repository at {directory}: {failed.last_line}")
+
+
+class _Failed(Exception):
+    """A git command that exited with a failure; `stderr` is what it said."""
+
+    def __init__(self, command: Sequence[str], stderr: str) -> None:
+        super().__init__(f"git {command[0]} failed: {stderr.strip()}")
+        self.stderr = stderr
+
+    @property
+    def last_line(self) -> str:
+        lines = self.stderr.strip().splitlines()
+        return lines[-1] if lines else str(self)
+
+
+# Git's messages in English, whatever the machine's language: some are matched (is_tag_race).
+_C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
+
+
+def _run(directory: Path, *command: str, stdin: bytes = b"") -> bytes:
+    """What `git COMMAND` prints, run in `directory`; _Failed if it fails.
+
+    Commands are run here rather than through GitPython: importing GitPython takes about 55 ms, a
+    tenth of a plan of 10,000 objects, and every command needs Git. GitPython is used where its
+    object model serves: the tagger's identity, existing tags and commit subjects (`GitRepo.objects`).
+    """
+    try:
+        result = subprocess.run(
+            [_git_executable(), *command],
+            cwd=directory,
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **_C_LOCALE},
+            check=False,
         )
-    return GitRepo(repo)
+    except OSError as exc:
+        raise GitStateError(
+            f"cannot run git: {exc.strerror or exc}", hint="install Git and put it on the PATH"
+        ) from exc
+    if result.returncode != 0:
+        raise _Failed(command, result.stderr.decode("utf-8", errors="replace"))
+    return result.stdout
+
+
+def _git_executable() -> str:
+    # GitPython's setting, which the commands run here honour as GitPython's own do
+    return os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git"
 
 
 def _pathspecs(paths: Sequence[str]) -> list[str]:
@@ -121,13 +185,24 @@ def _batch_contents(output: bytes, shas: Sequence[str]) -> list[bytes]:
 
 
 class GitRepo:
-    def __init__(self, repo: git.Repo) -> None:
-        self._repo = repo
-        self.root = Path(str(repo.working_tree_dir))
+    def __init__(self, root: Path, git_dir: Path) -> None:
+        self.root = root
+        self.git_dir = git_dir
+        self._objects: git.Repo | None = None
+
+    @property
+    def objects(self) -> git.Repo:
+        """GitPython's view of the repository, opened (and GitPython imported) when first asked for."""
+        if self._objects is None:
+            import git  # only here: see _run (most runs never need it)
+
+            self._objects = git.Repo(self.root)
+        return self._objects
 
     def close(self) -> None:
-        """End the long-lived `git cat-file` processes GitPython keeps for reading blobs."""
-        self._repo.close()
+        """End the long-lived `git cat-file` processes GitPython may have started."""
+        if self._objects is not None:
+            self._objects.close()
 
     def __enter__(self) -> GitRepo:
         return self
@@ -135,35 +210,40 @@ class GitRepo:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _git(self, *command: str, stdin: bytes = b"") -> str:
+        """What `git COMMAND` prints, as text, without its last line break (_Failed if it fails)."""
+        out = _text(_run(self.root, *command, stdin=stdin))
+        return out[:-1] if out.endswith("\n") else out
+
+    def _succeeds(self, *command: str) -> bool:
+        try:
+            _run(self.root, *command)
+        except _Failed:
+            return False
+        return True
+
     def resolve(self, rev: str) -> str:
         try:
-            return str(self._repo.git.rev_parse("--verify", "--end-of-options", f"{rev}^{{commit}}"))
-        except git.GitCommandError as exc:
+            return self._git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+        except _Failed as exc:
             raise GitStateError(
                 f"cannot resolve {rev!r} to a commit",
                 hint="give a branch, tag or commit that exists in this clone (shallow clones may lack it)",
             ) from exc
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        try:
-            self._repo.git.merge_base("--is-ancestor", "--end-of-options", ancestor, descendant)
-        except git.GitCommandError:
-            return False
-        return True
+        return self._succeeds("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant)
 
     def has_commit(self, sha: str) -> bool:
-        try:
-            self._repo.git.cat_file("-e", f"{sha}^{{commit}}")
-        except git.GitCommandError:
-            return False
-        return True
+        return self._succeeds("cat-file", "-e", f"{sha}^{{commit}}")
 
     def deploy_tags(self, prefix: str) -> list[DeployTag]:
         """Tags under `prefix/`, newest first by tag date (then by name, which holds the time too)."""
         # An annotated tag's commit is the `object` its tag object names: read in the same call, not
         # by peeling (%(*objectname) makes for-each-ref die when a tag's commit is missing) nor by a
         # `git cat-file` per tag (an environment gains a tag with every deploy: 1.5 to 3.5 ms each).
-        out = self._repo.git.for_each_ref(
+        out = self._git(
+            "for-each-ref",
             "--sort=-refname",
             "--sort=-creatordate",
             "--format=%(refname:strip=2)%00%(objectname)%00%(objecttype)%00%(creatordate:unix)%00%(object)",
@@ -178,14 +258,14 @@ class GitRepo:
 
     def tag_message(self, name: str) -> str:
         try:
-            return str(self._repo.git.for_each_ref("--format=%(contents)", f"refs/tags/{name}"))
-        except git.GitCommandError:
+            return self._git("for-each-ref", "--format=%(contents)", f"refs/tags/{name}")
+        except _Failed:
             return ""
 
     def changed_files(self, base: str, head: str, paths: Sequence[str]) -> list[FileDiff]:
         """Manifest files that differ between two commits: one `git diff-tree`, no rename pairing."""
-        out = self._repo.git.diff_tree(
-            "-r", "-z", "--no-renames", "--no-commit-id", base, head, "--", *_pathspecs(paths)
+        out = self._git(
+            "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", base, head, "--", *_pathspecs(paths)
         )
         fields = out.split("\0")
         diffs = []
@@ -202,7 +282,7 @@ class GitRepo:
 
     def tree_files(self, commit: str, paths: Sequence[str]) -> list[GitFile]:
         """Every manifest file under `paths` at `commit`."""
-        out = self._repo.git.ls_tree("-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
         files = []
         for entry in out.split("\0"):
             if not entry:
@@ -218,10 +298,10 @@ class GitRepo:
     def has_manifest(self, commit: str, paths: Sequence[str]) -> bool:
         """Whether any manifest file lies under `paths` at `commit`. Stops reading Git's listing at the
         first one, so asking costs little in a large environment (tree_files would list all of it)."""
-        command = [self._git(), "ls-tree", "-r", "-z", "--full-tree", commit, "--"]
+        command = [_git_executable(), "ls-tree", "-r", "-z", "--full-tree", commit, "--"]
         with subprocess.Popen(
             [*command, *_pathspecs(paths)],
-            cwd=self._repo.git_dir,
+            cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         ) as listing:
@@ -235,7 +315,7 @@ class GitRepo:
         """One file's content at `commit` (None: no such file), from Git objects, never the work tree.
         A symlink is refused rather than followed: what it points at could be anything, a token file
         among them, and the caller would print it in an error."""
-        out = self._repo.git.ls_tree("-z", "--full-tree", commit, "--", path)
+        out = self._git("ls-tree", "-z", "--full-tree", commit, "--", path)
         entry = next((e for e in out.split("\0") if e), None)
         if entry is None:
             return None
@@ -250,45 +330,34 @@ class GitRepo:
         return self.read_blob(sha)
 
     def read_blob(self, sha: str) -> bytes:
-        stream = self._repo.odb.stream(bytes.fromhex(sha))
-        return bytes(stream.read())
+        return self.read_blobs([sha])[0]
 
     def read_blobs(self, shas: Sequence[str]) -> list[bytes]:
-        """Many blobs in one `git cat-file --batch` (one request and answer per blob costs more)."""
-        if len(shas) < BATCH_READ_MIN:
-            return [self.read_blob(sha) for sha in shas]
+        """The blobs' contents, in one `git cat-file --batch` (one request and answer per blob costs more)."""
         request = "".join(f"{sha}\n" for sha in shas).encode()
-        result = subprocess.run(
-            [self._git(), "cat-file", "--batch"],
-            cwd=self._repo.git_dir,
-            input=request,
-            capture_output=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise GitStateError(f"git cat-file failed: {result.stderr.decode(errors='replace').strip()}")
-        return _batch_contents(result.stdout, shas)
-
-    def _git(self) -> str:
-        return self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git"
+        try:
+            output = _run(self.root, "cat-file", "--batch", stdin=request)
+        except _Failed as exc:
+            raise GitStateError(f"git cat-file failed: {exc.stderr.strip()}") from exc
+        return _batch_contents(output, shas)
 
     def entries(self, commit: str, paths: Sequence[str]) -> dict[str, GitEntry]:
         """What each of `paths` is at `commit`, by path; a path the commit lacks is left out.
 
-        Asked of GitPython's long-lived `git cat-file --batch-check` (`git ls-tree` would list a
-        folder's contents instead of the folder when a path inside it is asked for too, and a new
-        process per question costs milliseconds). "" names the root folder. Paths are as Git spells
-        them: relative to the root, "/", no "." or ".." segments.
+        Asked of one `git cat-file --batch-check` for all of them (`git ls-tree` would list a
+        folder's contents instead of the folder when a path inside it is asked for too). "" names
+        the root folder. Paths are as Git spells them: relative to the root, "/", no "." or ".."
+        segments.
         """
+        # the batch protocol is line based: Git has no path with a line break we could ask for
+        asked = [path for path in dict.fromkeys(paths) if "\n" not in path]
+        request = "".join(f"{commit}:{path}\n" for path in asked).encode()
+        answers = _text(_run(self.root, "cat-file", "--batch-check", stdin=request)).splitlines()
         found: dict[str, GitEntry] = {}
-        for path in dict.fromkeys(paths):
-            if "\n" in path:
-                continue  # the batch protocol is line based; Git has no such path we could ask for
-            try:
-                object_id, kind, _ = self._repo.git.get_object_header(f"{commit}:{path}")
-            except ValueError:
-                continue  # "<name> missing": not in the commit
-            found[path] = GitEntry(path=path, kind=_text(kind), object_id=_text(object_id))
+        for path, answer in zip(asked, answers, strict=True):
+            # "<id> <kind> <size>"; "<what was asked> missing" (or "ambiguous") when not in the commit
+            if match := _OBJECT_HEADER.fullmatch(answer):
+                found[path] = GitEntry(path=path, kind=match["kind"], object_id=match["id"])
         return found
 
     def tree_id(self, commit: str, path: str) -> str | None:
@@ -305,16 +374,16 @@ class GitRepo:
         at a relative path: an absolute or escaping one would let a rendering read the machine's
         files, so it is a GitStateError. Returns the number of files written.
         """
-        out = self._repo.git.ls_tree("-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *_pathspecs(paths))
         files = [f for f in _ls_tree_files(out) if f.kind == "blob"]
-        contents = self.read_blobs([f.object_id for f in files])
+        contents = self.read_blobs([f.object_id for f in files]) if files else []
         for file, data in zip(files, contents, strict=True):
             _write_file(destination, file, data)
         return len(files)
 
     def dirty_paths(self, paths: Sequence[str]) -> list[str]:
         """Paths with uncommitted changes (`git status --porcelain -z`; a rename also names its origin)."""
-        fields = self._repo.git.status("--porcelain", "-z", "--", *_pathspecs(paths)).split("\0")
+        fields = self._git("status", "--porcelain", "-z", "--", *_pathspecs(paths)).split("\0")
         dirty, index = [], 0
         while index < len(fields):
             entry = fields[index]
@@ -327,7 +396,7 @@ class GitRepo:
         return dirty
 
     def is_shallow(self) -> bool:
-        return str(self._repo.git.rev_parse("--is-shallow-repository")).strip() == "true"
+        return self._git("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def fetch_deploy_tags(self, remote: str, prefix: str) -> None:
         """Fetch the environment's deploy tags (and, in a shallow clone, just their commits).
@@ -340,11 +409,10 @@ class GitRepo:
         if self.is_shallow():
             args.insert(0, "--depth=1")
         try:
-            self._repo.git.fetch(*args)
-        except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().splitlines()
+            self._git("fetch", *args)
+        except _Failed as exc:
             raise GitStateError(
-                f"could not fetch the deploy tags from {remote}: {detail[-1] if detail else exc}",
+                f"could not fetch the deploy tags from {remote}: {exc.last_line}",
                 hint="give the pipeline read access to the remote's tags, or fetch them before running",
             ) from exc
 
@@ -360,24 +428,22 @@ class GitRepo:
             moment = datetime.datetime.fromtimestamp(since, datetime.UTC)
             args.insert(0, f"--shallow-since={moment:%Y-%m-%d %H:%M:%S} +0000")
         try:
-            self._repo.git.fetch(*args)
-        except git.GitCommandError as exc:
-            detail = (exc.stderr or "").strip().splitlines()
-            raise GitStateError(
-                f"could not fetch branch {branch} from {remote}: {detail[-1] if detail else exc}"
-            ) from exc
+            self._git("fetch", *args)
+        except _Failed as exc:
+            raise GitStateError(f"could not fetch branch {branch} from {remote}: {exc.last_line}") from exc
         return ref
 
     def default_branch(self, remote: str) -> str | None:
         """The remote's default branch: its `HEAD` as this clone knows it, else as the remote says."""
         try:
-            local = str(self._repo.git.symbolic_ref("--short", f"refs/remotes/{remote}/HEAD"))
-            return local.removeprefix(f"{remote}/")
-        except git.GitCommandError:
+            return self._git("symbolic-ref", "--short", f"refs/remotes/{remote}/HEAD").removeprefix(
+                f"{remote}/"
+            )
+        except _Failed:
             pass  # CI checkouts often lack refs/remotes/REMOTE/HEAD: ask the remote
         try:
-            out = str(self._repo.git.ls_remote("--symref", remote, "HEAD"))
-        except git.GitCommandError:
+            out = self._git("ls-remote", "--symref", remote, "HEAD")
+        except _Failed:
             return None
         for line in out.splitlines():
             if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
@@ -387,82 +453,67 @@ class GitRepo:
     def current_branch(self) -> str | None:
         """The checked-out branch; None on a detached HEAD."""
         try:
-            return str(self._repo.git.symbolic_ref("--short", "-q", "HEAD")) or None
-        except git.GitCommandError:
+            return self._git("symbolic-ref", "--short", "-q", "HEAD") or None
+        except _Failed:
             return None
 
     def has_ref(self, ref: str) -> bool:
-        try:
-            self._repo.git.rev_parse("--verify", "-q", f"{ref}^{{commit}}")
-        except git.GitCommandError:
-            return False
-        return True
+        return self._succeeds("rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
 
     def tags_merged(self, prefix: str, ref: str) -> set[str]:
         """The names of the tags under `prefix/` whose commit is reachable from `ref`, in one call."""
-        out = self._repo.git.for_each_ref(
-            f"--merged={ref}", "--format=%(refname:strip=2)", f"refs/tags/{prefix}/"
+        out = self._git(
+            "for-each-ref", f"--merged={ref}", "--format=%(refname:strip=2)", f"refs/tags/{prefix}/"
         )
-        return set(str(out).splitlines())
+        return set(out.splitlines())
 
     def present(self, shas: Sequence[str]) -> set[str]:
         """Those of `shas` whose commit this clone has, in one `git cat-file --batch-check`."""
         request = "".join(f"{sha}^{{commit}}\n" for sha in shas).encode()
-        result = subprocess.run(
-            [self._repo.git.GIT_PYTHON_GIT_EXECUTABLE or "git", "cat-file", "--batch-check"],
-            cwd=self._repo.git_dir,
-            input=request,
-            capture_output=True,
-            check=True,
-        )
-        answers = result.stdout.decode().splitlines()
+        answers = _text(_run(self.root, "cat-file", "--batch-check", stdin=request)).splitlines()
         # "<sha> commit <size>" for a commit; "<request> missing" (or another type) otherwise
         return {sha for sha, answer in zip(shas, answers, strict=True) if answer.split()[1:2] == ["commit"]}
 
     def oldest_commit_time(self, shas: Sequence[str]) -> int:
         """The earliest committer date of these commits (which this clone has), seconds since the
         epoch: one `git log` for them all, as there is one per deploy tag."""
-        result = subprocess.run(
-            [self._git(), "log", "--no-walk=unsorted", "--format=%ct", "--stdin"],
-            cwd=self._repo.git_dir,
-            input="".join(f"{sha}\n" for sha in shas).encode(),
-            capture_output=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise GitStateError(f"git log failed: {result.stderr.decode(errors='replace').strip()}")
-        return min(int(line) for line in result.stdout.split())
+        request = "".join(f"{sha}\n" for sha in shas).encode()
+        try:
+            output = _run(self.root, "log", "--no-walk=unsorted", "--format=%ct", "--stdin", stdin=request)
+        except _Failed as exc:
+            raise GitStateError(f"git log failed: {exc.stderr.strip()}") from exc
+        return min(int(line) for line in output.split())
 
     def remote(self) -> str | None:
-        names = [r.name for r in self._repo.remotes]
+        names = self._git("remote").splitlines()
         if not names:
             return None
         return "origin" if "origin" in names else names[0]
 
     def commit_subject(self, sha: str) -> str:
-        return str(self._repo.commit(sha).summary)
+        return str(self.objects.commit(sha).summary)
 
     def create_tag(self, name: str, commit: str, message: str) -> str:
         """Create an annotated tag; a name taken already (two deploys in one second) gets a suffix."""
-        taken = {t.name for t in self._repo.tags}
+        taken = {t.name for t in self.objects.tags}
         chosen, number = name, 1
         while chosen in taken:
             chosen, number = f"{name}-{number}", number + 1
         with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as file, self._identity():
             file.write(message)
             file.flush()
-            self._repo.git.tag("-a", "-F", file.name, "--end-of-options", chosen, commit)
+            self._git("tag", "-a", "-F", file.name, "--end-of-options", chosen, commit)
         return chosen
 
     def delete_tag(self, name: str) -> None:
-        self._repo.git.tag("-d", "--end-of-options", name)
+        self._git("tag", "-d", "--end-of-options", name)
 
     def push_tag(self, remote: str, name: str) -> None:
         """Push one tag; a race (the tag is already there) and a refusal fail differently."""
         try:
-            self._repo.git.push("--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
-        except git.GitCommandError as exc:
-            detail = _without_credentials(" ".join(str(exc.stderr or exc).split()))
+            self._git("push", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
+        except _Failed as exc:
+            detail = _without_credentials(" ".join(exc.stderr.split()) or str(exc))
             if is_tag_race(detail):
                 raise TagRace(
                     f"pushing tag {name} to {remote} was refused: another deploy tagged first ({detail})",
@@ -476,7 +527,7 @@ class GitRepo:
             ) from exc
 
     def _identity(self) -> _Identity:
-        return _Identity(self._repo)
+        return _Identity(self.objects)
 
 
 class _Identity:
@@ -513,9 +564,13 @@ class _TreeFile:
     mode: str
 
 
-def _text(value: str | bytes) -> str:
-    """GitPython answers some questions in bytes and some in text."""
-    return value.decode() if isinstance(value, bytes) else value
+def _text(output: bytes) -> str:
+    """Git's output as text; bytes that are not UTF-8 (a path in another encoding) survive the trip
+    back to bytes when the text is passed to Git again."""
+    return output.decode("utf-8", errors="surrogateescape")
+
+
+_OBJECT_HEADER = re.compile(r"(?P<id>[0-9a-f]{40}|[0-9a-f]{64}) (?P<kind>blob|tree|commit|tag) [0-9]+")
 
 
 def _ls_tree_files(out: str) -> list[_TreeFile]:

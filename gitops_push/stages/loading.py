@@ -231,7 +231,7 @@ class ReadAhead:
         root = repo.root
 
         def in_child() -> tuple[Side, Side]:
-            with open_repo(root) as own:  # its own: the parent's GitPython pipes stay the parent's
+            with open_repo(root) as own:  # its own: what the parent's opened (GitPython's pipes) stays its own
                 return read_range(own, span, paths, full=full)
 
         return cls(

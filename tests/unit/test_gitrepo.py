@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +69,51 @@ def test_open_repo_of_a_bare_repository_is_a_git_state_error(tmp_path: Path) -> 
     with pytest.raises(GitStateError) as caught:
         open_repo(bare)
     assert "bare repository" in caught.value.message
+
+
+def test_without_git_on_the_machine_the_error_says_so(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    monkeypatch.setenv("GIT_PYTHON_GIT_EXECUTABLE", str(workdir / "no-such-git"))
+    with pytest.raises(GitStateError) as caught:
+        open_repo(workdir)
+    assert caught.value.message.startswith("cannot run git: ") and "install Git" in (caught.value.hint or "")
+
+
+def test_a_repository_git_refuses_to_read_is_an_error_in_git_s_words(workdir: Path) -> None:
+    gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    gitutil.git(workdir, "config", "core.repositoryformatversion", "99")  # from a Git of the future
+    with pytest.raises(GitStateError) as caught:
+        open_repo(workdir)
+    assert caught.value.message.startswith(f"cannot read the Git repository at {workdir}: fatal: Expected")
+
+
+def test_reading_never_imports_gitpython_but_tagging_does(workdir: Path) -> None:
+    """Importing GitPython takes about 55 ms: commands that only read (plan, diff, history) run
+    without it, and a deploy imports it to tag."""
+    gitutil.commit(workdir, {"k8s/a.yaml": CM.format(name="a", value=1)})
+    script = """
+import sys
+from pathlib import Path
+from gitops_push.gitrepo import open_repo
+from gitops_push.stages import gitrange
+repo = open_repo(Path(sys.argv[1]) / "k8s")
+head = repo.resolve("HEAD")
+repo.read_blobs([f.blob for f in repo.tree_files(head, ["k8s"])])
+repo.entries(head, ["k8s", "k8s/a.yaml"])
+gitrange.read_tags(repo, "deploy/prod", None)
+repo.file_at(head, "k8s/a.yaml")
+print("git" in sys.modules)
+repo.create_tag("deploy/prod/1", head, "deployed")
+print("git" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(workdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_resolve_gives_the_commit_of_a_branch_or_tag(workdir: Path) -> None:
@@ -619,6 +666,17 @@ def test_entries_say_what_each_path_is_and_leave_out_missing_ones(workdir: Path)
     assert found["deploy/base"].object_id == gitutil.git(workdir, "rev-parse", f"{sha}:deploy/base")
     assert found["deploy/base/a.yaml"].kind == "blob"
     assert found[""].object_id == gitutil.git(workdir, "rev-parse", f"{sha}^{{tree}}")
+
+
+def test_entries_of_paths_with_spaces_and_missing_ones_alike(workdir: Path) -> None:
+    sha = gitutil.commit(workdir, {"my app/a b.yaml": "a: 1\n"})
+    repo = open_repo(workdir)
+    # Git answers a missing path with the question and "missing": "<commit>:x y missing" is no entry
+    found = repo.entries(sha, ["my app", "my app/a b.yaml", "x y", "my app/z z", "line\nbreak"])
+    assert {path: entry.kind for path, entry in found.items()} == {
+        "my app": "tree",
+        "my app/a b.yaml": "blob",
+    }
 
 
 def test_tree_id_changes_only_with_the_folder_s_contents(workdir: Path) -> None:
