@@ -231,7 +231,9 @@ class ReadAhead:
         root = repo.root
 
         def in_child() -> tuple[Side, Side]:
-            with open_repo(root) as own:  # its own: what the parent's opened (GitPython's pipes) stays its own
+            with open_repo(
+                root
+            ) as own:  # its own: what the parent's opened (GitPython's pipes) stays its own
                 return read_range(own, span, paths, full=full)
 
         return cls(
