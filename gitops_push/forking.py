@@ -93,10 +93,15 @@ def map_shares(
     os.write(queue_in, b"".join(_NUMBER.pack(index) for index in range(len(shares))))
     os.close(queue_in)  # an empty queue then reads as the end of the file
     children = [_start(work, shares, queue_out, wire) for _ in range(processes - 1)]
-    results = dict(_take(work, shares, queue_out))
+    started = [child for child in children if child is not None]
+    results: dict[int, Result] = {}
+    for index, result in _take(work, shares, queue_out):
+        results[index] = result
+        for child in started:  # what children sent so far is rebuilt while they still work
+            child.read_written()
     os.close(queue_out)
-    for child in children:
-        results.update(_results_of(child, wire))
+    for child in started:
+        results.update(child.results_when_done())
     # A child that failed took its shares with it: compute them here.
     return [results[index] if index in results else work(share) for index, share in enumerate(shares)]
 
@@ -111,8 +116,8 @@ def _take(
 
 def _start(
     work: Callable[[Share], Result], shares: Sequence[Share], queue: int, wire: Wire[Result] | None
-) -> tuple[int, BinaryIO] | None:
-    """(pid, file of its results) of a child taking shares from the queue; None if none started."""
+) -> _Child[Result] | None:
+    """A child taking shares from the queue; None if none started."""
     try:
         results = os.fdopen(os.memfd_create("gitops-push-results"), "w+b")
     except (OSError, AttributeError):  # (memfd_create is Linux's, as forking here is)
@@ -126,13 +131,71 @@ def _start(
                 how, payload = wire.dumps(result)
                 results.write(_RECORD.pack(index, len(payload), how))
                 results.write(payload)
+                results.flush()  # whole records, each as soon as it is done: the parent reads them
         results.flush()
 
     pid = _forked(write_results)
     if pid is None:
         results.close()
         return None
-    return pid, results
+    return _Child(pid, results, wire)
+
+
+class _Child(Generic[Result]):
+    """A forked child taking shares, the file it writes its results to, and the results this
+    process has rebuilt from it so far.
+
+    Over a wire, records are read as the child writes them (at this process's own offset: the
+    child's offset is the file's), so that rebuilding them overlaps the child's work instead of
+    following it. Pickled results are read once the child has ended."""
+
+    def __init__(self, pid: int, results: BinaryIO, wire: Wire[Result] | None) -> None:
+        self.pid = pid
+        self.results = results
+        self.wire = wire
+        self.read_to = 0
+        self.found: dict[int, Result] = {}
+
+    def read_written(self) -> None:
+        """Rebuild the records the child has written whole since the last call (over a wire)."""
+        if self.wire is None:
+            return
+        descriptor = self.results.fileno()
+        size = os.fstat(descriptor).st_size
+        if size - self.read_to >= _RECORD.size:
+            written = memoryview(os.pread(descriptor, size - self.read_to, self.read_to))
+            self.read_to += _records(written, self.wire, self.found)
+
+    def results_when_done(self) -> dict[int, Result]:
+        """Every result, once the child has ended; none if it failed (its shares are recomputed)."""
+        with self.results:
+            _, status = os.waitpid(self.pid, 0)
+            if status != 0:
+                return {}
+            if self.wire is not None:
+                self.read_written()
+                return self.found
+            self.results.seek(0)  # (the child wrote through the same open file, so its offset moved)
+            found: dict[int, Result] = {}
+            while True:
+                try:
+                    index, result = pickle.load(self.results)  # noqa: S301 - our own child's results, in our own file
+                except EOFError:
+                    return found
+                found[index] = result
+
+
+def _records(written: memoryview, wire: Wire[Result], found: dict[int, Result]) -> int:
+    """Rebuild into `found` the whole records at the start of `written`; returns the bytes they take."""
+    position = 0
+    while len(written) - position >= _RECORD.size:
+        index, length, how = _RECORD.unpack_from(written, position)
+        end = position + _RECORD.size + length
+        if end > len(written):
+            break  # the rest of this record is still being written
+        found[index] = wire.loads(how, written[position + _RECORD.size : end])
+        position = end
+    return position
 
 
 def _forked(child: Callable[[], None]) -> int | None:
@@ -155,38 +218,6 @@ def _forked(child: Callable[[], None]) -> int | None:
         finally:
             os._exit(status)
     return pid
-
-
-def _results_of(child: tuple[int, BinaryIO] | None, wire: Wire[Result] | None) -> dict[int, Result]:
-    if child is None:
-        return {}
-    pid, results = child
-    with results:
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            return {}
-        results.seek(0)  # (the child wrote through the same open file, so its offset moved)
-        if wire is not None:
-            return _records(memoryview(results.read()), wire)
-        found: dict[int, Result] = {}
-        while True:
-            try:
-                index, result = pickle.load(results)  # noqa: S301 - our own child's results, in our own file
-            except EOFError:
-                return found
-            found[index] = result
-
-
-def _records(written: memoryview, wire: Wire[Result]) -> dict[int, Result]:
-    """The results in a child's records (read whole: marshal reads a file an object at a time)."""
-    found: dict[int, Result] = {}
-    position = 0
-    while position < len(written):
-        index, length, how = _RECORD.unpack_from(written, position)
-        position += _RECORD.size
-        found[index] = wire.loads(how, written[position : position + length])
-        position += length
-    return found
 
 
 class Ahead(Generic[Result]):

@@ -122,6 +122,54 @@ def test_results_a_failed_child_wrote_before_failing_are_not_used() -> None:
     assert forking.map_shares(dies_after_writing_some, shares) == ["computed here"] * 50
 
 
+def dies_slowly_after_three(parent: int) -> str:
+    if os.getpid() != parent:
+        dies_slowly_after_three.count += 1  # type: ignore[attr-defined]
+        if dies_slowly_after_three.count > 3:  # type: ignore[attr-defined]
+            time.sleep(0.2)  # time for the parent to read the three records
+            os._exit(9)
+        return "computed in the child"
+    time.sleep(0.002)
+    return "computed here"
+
+
+dies_slowly_after_three.count = 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_results_rebuilt_from_a_child_that_then_fails_are_dropped() -> None:
+    rebuilt: list[str] = []
+
+    def from_plain(plain: str) -> str:
+        rebuilt.append(plain)
+        return plain
+
+    wire = forking.Wire(lambda result: result, from_plain)
+    shares = [os.getpid()] * 150
+    assert forking.map_shares(dies_slowly_after_three, shares, wire) == ["computed here"] * 150
+    assert rebuilt == ["computed in the child"] * 3  # read while the child worked, then dropped
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` is still at work (neither reaped nor ended and waiting to be)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.usefixtures("two_cores", "no_other_thread")
+def test_a_childs_results_are_rebuilt_while_it_still_works() -> None:
+    while_running: list[bool] = []
+
+    def from_plain(plain: list[int]) -> tuple[str, int, int]:
+        while_running.append(running(plain[0]))
+        return "over the wire", plain[0], plain[1]
+
+    wire = forking.Wire(lambda result: [result[1], result[2]], from_plain)
+    results = forking.map_shares(pid_and_cube, list(range(200)), wire)
+    assert [cube for _, _, cube in results] == [n**3 for n in range(200)]
+    assert any(while_running) and len(while_running) > 1
+
+
 @pytest.fixture
 def another_thread() -> Iterator[None]:
     stop = threading.Event()
