@@ -12,7 +12,10 @@ A caller whose results are large may give a `Wire`: its results then travel as p
 lists, tuples, strings, numbers) in `marshal`'s format, which both writes and reads in a third of
 pickle's time, where pickle spends most of it on each object's class. Measured on half of 10,000
 parsed objects: 74 ms to pickle and 47 ms to unpickle, against 17 ms and 30 ms (rebuilding the
-objects included). A result the wire cannot make plain travels pickled as before.
+objects included). A result the wire cannot make plain travels pickled as before. Records sent
+over a wire carry their length, so this process rebuilds those a child has written whole between
+its own shares, while the child still works: only the child's last record or two are left for after
+it ends.
 
 The work comes as many small shares, and every process (this one included) takes the next share
 from a common queue until none is left: a pipe holding the share numbers, read four bytes at a time
