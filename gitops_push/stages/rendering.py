@@ -40,7 +40,6 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import enum
-import hashlib
 import json
 import os
 import posixpath
@@ -450,6 +449,8 @@ def cache_key(source: Source, tool: Tool, inputs: Sequence[Input]) -> str:
         "source": spec,
         "inputs": [[i.path, i.kind, i.object_id] for i in inputs],
     }
+    import hashlib  # here: loading OpenSSL's digests takes 3 ms that plain manifests never need
+
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
 
 
