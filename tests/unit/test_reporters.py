@@ -18,6 +18,7 @@ from gitops_push.events import (
     Event,
     FileSkipped,
     FindingFound,
+    HealthChanged,
     Note,
     ObjectActed,
     PlanReady,
@@ -398,6 +399,26 @@ def test_text_of_a_plan_on_a_colour_terminal_has_the_same_columns_with_styles() 
     assert "\x1b[32mcreate\x1b[0m" in styled  # the action in its colour, the rest not
     assert "\x1b[31mprune" in styled
     assert "\x1b[2mk8s/app.yaml:9\x1b[0m" in styled  # the file dimmed
+
+
+def test_a_terminal_shows_a_progress_bar_while_applying_and_a_table_while_waiting() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system=None, width=120)
+    reporter = HumanReporter(console, Console(file=io.StringIO()), show_diff=False)
+    ref = ObjectRef("apps", "Deployment", "shop", "web")
+    reporter.handle(StageStarted(Stage.APPLY, total=2))
+    reporter.handle(ObjectActed(Stage.APPLY, ref, Action.CONFIGURED))
+    reporter.handle(ObjectActed(Stage.APPLY, ObjectRef("", "Service", "shop", "web"), Action.CREATED))
+    shown_while_applying = out.getvalue()
+    reporter.handle(StageFinished(Stage.APPLY, Status.SUCCEEDED))
+    reporter.handle(StageStarted(Stage.WAIT))
+    reporter.handle(HealthChanged(ref, "InProgress", "1 of 2 replicas ready", 3.0))
+    reporter.handle(StageFinished(Stage.WAIT, Status.SUCCEEDED))
+    assert "apply" in shown_while_applying and "2/2" in out.getvalue()  # the bar: label, done of total
+    assert "object" in out.getvalue() and "health" in out.getvalue()  # the live table's header
+    assert (
+        "Deployment.apps shop/web: InProgress: 1 of 2 replicas ready (3s)" in out.getvalue()
+    )  # left when done
 
 
 def test_text_of_a_plan_without_changes() -> None:
