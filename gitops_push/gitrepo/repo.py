@@ -107,6 +107,8 @@ class _Failed(Exception):
         return lines[-1] if lines else str(self)
 
 
+_CHANGING_REFS = {"fetch", "tag", "push"}  # the commands this module runs that may change refs
+
 # Git's messages in English, whatever the machine's language: some are matched (is_tag_race).
 _C_LOCALE = {"LANGUAGE": "C", "LC_ALL": "C"}
 
@@ -189,6 +191,9 @@ class GitRepo:
         self.root = root
         self.git_dir = git_dir
         self._objects: git.Repo | None = None
+        # What a run asks more than once, kept until this object changes refs (fetching, tagging).
+        self._resolved: dict[str, str] = {}
+        self._shallow: bool | None = None
 
     @property
     def objects(self) -> git.Repo:
@@ -212,6 +217,8 @@ class GitRepo:
 
     def _git(self, *command: str, stdin: bytes = b"") -> str:
         """What `git COMMAND` prints, as text, without its last line break (_Failed if it fails)."""
+        if command[0] in _CHANGING_REFS:
+            self._refs_changed()
         out = _text(_run(self.root, *command, stdin=stdin))
         return out[:-1] if out.endswith("\n") else out
 
@@ -223,16 +230,29 @@ class GitRepo:
         return True
 
     def resolve(self, rev: str) -> str:
+        if rev in self._resolved:
+            return self._resolved[rev]
         try:
-            return self._git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+            commit = self._git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
         except _Failed as exc:
             raise GitStateError(
                 f"cannot resolve {rev!r} to a commit",
                 hint="give a branch, tag or commit that exists in this clone (shallow clones may lack it)",
             ) from exc
+        self._resolved[rev] = commit
+        return commit
 
-    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
-        return self._succeeds("merge-base", "--is-ancestor", "--end-of-options", ancestor, descendant)
+    def _refs_changed(self) -> None:
+        self._resolved.clear()
+        self._shallow = None  # (a fetch that reaches the first commit makes a clone whole)
+
+    def merge_bases(self, first: str, second: str) -> set[str]:
+        """The best common ancestors of two commits (none for unrelated histories), in one call: a
+        commit is an ancestor of the other exactly when it is their only one."""
+        try:
+            return set(self._git("merge-base", "--all", "--end-of-options", first, second).split())
+        except _Failed:
+            return set()  # (merge-base fails without a common ancestor, and for a commit it lacks)
 
     def has_commit(self, sha: str) -> bool:
         return self._succeeds("cat-file", "-e", f"{sha}^{{commit}}")
@@ -396,7 +416,9 @@ class GitRepo:
         return dirty
 
     def is_shallow(self) -> bool:
-        return self._git("rev-parse", "--is-shallow-repository").strip() == "true"
+        if self._shallow is None:
+            self._shallow = self._git("rev-parse", "--is-shallow-repository").strip() == "true"
+        return self._shallow
 
     def fetch_deploy_tags(self, remote: str, prefix: str) -> None:
         """Fetch the environment's deploy tags (and, in a shallow clone, just their commits).

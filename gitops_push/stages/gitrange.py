@@ -243,14 +243,15 @@ def refuse_stale(repo: GitRepo, span: Range, *, allow_older: bool, force: bool) 
     it (a rewritten branch) would drop whatever that commit had. Both are refused unless asked for."""
     if span.base is None or span.base == span.head or repo.is_shallow():
         return
-    if repo.is_ancestor(span.head, span.base):
+    common = repo.merge_bases(span.base, span.head)
+    if common == {span.head}:  # head is an ancestor of base
         if not allow_older:
             raise UsageError(
                 f"{span.head[:12]} is older than the last deployed commit {span.base[:12]} ({span.base_tag}): "
                 "deploying it would move the environment back",
                 hint="to go back on purpose: `gitops-push rollback`, or deploy with --allow-older",
             )
-    elif not repo.is_ancestor(span.base, span.head) and not force:
+    elif common != {span.base} and not force:  # base is not an ancestor of head
         raise GitStateError(
             f"{span.head[:12]} does not descend from the last deployed commit {span.base[:12]} "
             f"({span.base_tag}): was the branch rewritten?",

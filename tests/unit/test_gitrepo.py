@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_push.errors import GitStateError
+from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import FileDiff, GitFile, GitRepo, open_repo
 from gitops_push.model import Range
 from gitops_push.stages import gitrange
@@ -415,6 +415,20 @@ def test_default_branch_comes_from_the_remote_when_the_clone_lacks_origin_head(
     assert repo.default_branch("origin") == "trunk"
 
 
+def test_a_revision_is_resolved_again_after_a_fetch(workdir: Path, tmp_path: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    origin = tmp_path / "origin.git"
+    gitutil.git(tmp_path, "init", "-q", "--bare", str(origin))
+    gitutil.git(workdir, "remote", "add", "origin", str(origin))
+    gitutil.git(workdir, "push", "-q", "origin", "main")
+    repo = open_repo(workdir)
+    assert repo.resolve(repo.fetch_branch("origin", "main", since=0)) == first
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.git(workdir, "push", "-q", "origin", "main")  # (moves refs/remotes/origin/main too)
+    assert repo.resolve("refs/remotes/origin/main") == first  # kept for the run, until it fetches
+    assert repo.resolve(repo.fetch_branch("origin", "main", since=0)) == second
+
+
 def test_without_a_known_branch_the_fallback_is_said(workdir: Path) -> None:
     gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
     gitutil.tag(workdir, "deployed/prod/20240101T000000Z", date="2024-01-01T00:00:00Z")
@@ -623,10 +637,41 @@ def test_commit_subject_and_ancestry(workdir: Path) -> None:
     second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"}, message="second")
     repo: GitRepo = open_repo(workdir)
     assert repo.commit_subject(first) == "first change"
-    assert repo.is_ancestor(first, second)
-    assert not repo.is_ancestor(second, first)
+    assert repo.merge_bases(first, second) == repo.merge_bases(second, first) == {first}
     assert repo.has_commit(first)
     assert not repo.has_commit("1234567890abcdef1234567890abcdef12345678")
+
+
+def test_a_deploy_that_moves_back_or_drops_commits_is_refused_unless_asked_for(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.git(workdir, "checkout", "-q", "-b", "rewritten", first)
+    beside = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
+    repo = open_repo(workdir)
+
+    def refuse(base: str, head: str, *, allow_older: bool = False, force: bool = False) -> None:
+        gitrange.refuse_stale(repo, Range(base, head, "deployed/x"), allow_older=allow_older, force=force)
+
+    refuse(first, second)  # forward: fine
+    with pytest.raises(UsageError, match="older than the last deployed commit"):
+        refuse(second, first)
+    refuse(second, first, allow_older=True)
+    with pytest.raises(GitStateError, match="does not descend from the last deployed commit"):
+        refuse(second, beside)
+    refuse(second, beside, force=True)
+
+
+def test_merge_bases_of_diverged_and_unrelated_commits(workdir: Path) -> None:
+    first = gitutil.commit(workdir, {"a.yaml": "a: 1\n"})
+    second = gitutil.commit(workdir, {"a.yaml": "a: 2\n"})
+    gitutil.git(workdir, "checkout", "-q", "-b", "rewritten", first)
+    beside = gitutil.commit(workdir, {"a.yaml": "a: 3\n"})
+    gitutil.git(workdir, "checkout", "-q", "--orphan", "unrelated")
+    alone = gitutil.commit(workdir, {"b.yaml": "b: 1\n"})
+    repo = open_repo(workdir)
+    assert repo.merge_bases(second, beside) == {first}  # neither is the other's ancestor
+    assert repo.merge_bases(second, alone) == set()
+    assert repo.merge_bases(second, "1234567890abcdef1234567890abcdef12345678") == set()
 
 
 def test_tree_files_treat_a_path_with_glob_characters_literally(workdir: Path) -> None:
