@@ -13,8 +13,6 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
 from types import FrameType
 from typing import TypeVar, cast
 
@@ -94,6 +92,11 @@ def parallel(
     if len(items) <= 1 or concurrency <= 1:
         results = [one(item) for item in items]
     else:
+        # here: concurrent.futures (and the logging it imports) takes 6 ms, which a plan of files
+        # never needs
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor
+        from concurrent.futures import wait as futures_wait
+
         pool = ThreadPoolExecutor(max_workers=min(concurrency, len(items)))
         futures = [pool.submit(one, item) for item in items]
         done, _ = futures_wait(futures, return_when=FIRST_EXCEPTION)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import binascii
 import bisect
-import decimal
 import itertools
 import json
 import math
@@ -949,7 +948,11 @@ def _binary(value: str) -> str:
 def _whole_float(number: float) -> float | int:
     """A float as kubectl sends it: one with an integer value (below 1e21) is written as an integer."""
     if number.is_integer() and abs(number) < 1e21:
-        return int(number) if abs(number) < 2**53 else int(decimal.Decimal(repr(number)))
+        if abs(number) < 2**53:
+            return int(number)
+        import decimal  # here: 2 ms of start-up for the rare number this large
+
+        return int(decimal.Decimal(repr(number)))
     return number
 
 

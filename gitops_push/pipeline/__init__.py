@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -248,6 +247,8 @@ def connect(resolved: Settings) -> Cluster:
     cluster.unreachable_timeout = min(STARTUP_RETRY_BUDGET, flags.unreachable_timeout)
     # The OpenAPI index travels beside the version check, one round trip for both: validation needs
     # it, and discovery's cache is checked against it. A failure here is met again where it matters.
+    from concurrent.futures import ThreadPoolExecutor  # here: see cancelling.parallel
+
     try:
         with ThreadPoolExecutor(max_workers=1) as beside:
             index = beside.submit(cluster.openapi_index)

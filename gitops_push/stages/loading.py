@@ -94,6 +94,9 @@ def _plain_side(side: Side) -> tuple[Any, ...]:
     return documents, side.texts, side.passed, rare
 
 
+_LINE_BASES = {basis.value: basis for basis in LineBasis}  # (a dict: calling the enum costs 0.5 µs)
+
+
 def _side_from_plain(plain: tuple[Any, ...]) -> Side:
     documents, texts, passed, rare = plain
     skipped, findings = pickle.loads(rare) if rare else ([], [])  # noqa: S301 - from our own child
@@ -106,7 +109,7 @@ def _side_from_plain(plain: tuple[Any, ...]) -> Side:
                 name,
                 namespace,
                 body,
-                SourceLocation(path, line, index, LineBasis(basis)),
+                SourceLocation(path, line, index, _LINE_BASES[basis]),
                 default,
             )
             for api, group, kind, name, namespace, body, path, line, index, basis, default in documents

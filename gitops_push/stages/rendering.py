@@ -36,7 +36,6 @@ from changing on every deploy while its inputs do not.
 from __future__ import annotations
 
 import bisect
-import concurrent.futures
 import contextlib
 import dataclasses
 import enum
@@ -391,6 +390,8 @@ def render_all(
         if len(pending) > 1:
             # Not cancelling.parallel(): it returns at the first failure without waiting, and the
             # scratch folders would be removed under a renderer that is still running.
+            import concurrent.futures  # here: see cancelling.parallel
+
             with concurrent.futures.ThreadPoolExecutor(max_workers=len(pending)) as pool:
                 outputs = list(pool.map(_run_job, pending))
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -89,6 +88,8 @@ class ClusterSchemas:
         if len(wanted) < 2:
             return
         self._index_of()
+        from concurrent.futures import ThreadPoolExecutor  # here: see cancelling.parallel
+
         with ThreadPoolExecutor(max_workers=min(len(wanted), PREFETCH_WORKERS)) as pool:
             list(pool.map(self.document_for, wanted))
 
