@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import binascii
 import bisect
+import functools
 import itertools
 import json
 import math
@@ -28,11 +29,26 @@ import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from gitops_push import yamlblocks
+
+if TYPE_CHECKING:
+    import yaml
+else:
+
+    class _PyYAML:
+        """PyYAML, imported when first used: a file of block-style manifests is read by `yamlblocks`
+        alone, and importing PyYAML took 11 ms of every run's start. The first attribute asked for
+        puts the module itself in its place."""
+
+        def __getattr__(self, name: str) -> Any:
+            global yaml
+            import yaml
+
+            return getattr(yaml, name)
+
+    yaml = _PyYAML()
 
 
 class YamlError(Exception):
@@ -290,68 +306,56 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
-def _libyaml_parser() -> Any:
+@functools.cache
+def _composers() -> tuple[Any, Any]:
+    """(composer, composer that lets an anchor be defined again), each over libyaml's parser (in C,
+    as PyYAML's wheels ship it) when PyYAML has it, else over PyYAML's own; made at first use."""
+    parser: Any
     try:
         from yaml import cyaml
+
+        parser = getattr(cyaml, "CParser", None)
     except ImportError:  # PyYAML built without libyaml
-        return None
-    return getattr(cyaml, "CParser", None)
+        parser = None
 
+    class Resolver(yaml.resolver.BaseResolver):
+        """Marks plain scalars; every other node keeps its explicit tag or is a string, map or list."""
 
-_CPARSER: Any = _libyaml_parser()  # libyaml's parser and composer, in C: what PyYAML's wheels ship
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                return _PLAIN if implicit[0] else _STR
+            return _MAP if kind is yaml.MappingNode else _SEQ
 
+    if parser is not None:
 
-class _Resolver(yaml.resolver.BaseResolver):
-    """Marks plain scalars; every other node keeps its explicit tag or is a string, map or list."""
+        class CComposer(parser, Resolver):  # type: ignore[misc]
+            """libyaml's parser and composer with the resolver above."""
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
-            return _PLAIN if implicit[0] else _STR
-        return _MAP if kind is yaml.MappingNode else _SEQ
+            # libyaml's composer calls these two around every node, for path resolvers that are
+            # never registered here: builtins that take the same arguments and do nothing spare two
+            # Python calls per node (a tenth of composing).
+            descend_resolver = operator.is_  # type: ignore[assignment]
+            ascend_resolver = tuple  # type: ignore[assignment]
 
+            def __init__(self, stream: str) -> None:
+                parser.__init__(self, stream)
+                Resolver.__init__(self)
 
-def _compose_redefining(composer: Any, parent: Any, index: Any) -> Any:
-    """PyYAML's compose_node, letting an anchor be defined again (go-yaml does; libyaml's and
-    PyYAML's composers refuse)."""
-    if not composer.check_event(yaml.AliasEvent):
-        composer.anchors.pop(composer.peek_event().anchor, None)
-    return yaml.composer.Composer.compose_node(composer, parent, index)
+        class CRedefiningComposer(yaml.composer.Composer, parser, Resolver):  # type: ignore[misc]
+            """PyYAML's composer over libyaml's events: only for a document that redefines an anchor."""
 
+            def __init__(self, stream: str) -> None:
+                parser.__init__(self, stream)
+                yaml.composer.Composer.__init__(self)
+                Resolver.__init__(self)
 
-_Composer: Any
-_RedefiningComposer: Any
-if _CPARSER is not None:
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                return _compose_redefining(self, parent, index)
 
-    class _CComposer(_CPARSER, _Resolver):  # type: ignore[misc]
-        """libyaml's parser and composer with the resolver above."""
+        return CComposer, CRedefiningComposer
 
-        # libyaml's composer calls these two around every node, for path resolvers that are never
-        # registered here: builtins that take the same arguments and do nothing spare two Python
-        # calls per node (a tenth of composing).
-        descend_resolver = operator.is_  # type: ignore[assignment]
-        ascend_resolver = tuple  # type: ignore[assignment]
-
-        def __init__(self, stream: str) -> None:
-            _CPARSER.__init__(self, stream)
-            _Resolver.__init__(self)
-
-    class _CRedefiningComposer(yaml.composer.Composer, _CPARSER, _Resolver):  # type: ignore[misc]
-        """PyYAML's composer over libyaml's events: only for a document that redefines an anchor."""
-
-        def __init__(self, stream: str) -> None:
-            _CPARSER.__init__(self, stream)
-            yaml.composer.Composer.__init__(self)
-            _Resolver.__init__(self)
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            return _compose_redefining(self, parent, index)
-
-    _Composer, _RedefiningComposer = _CComposer, _CRedefiningComposer
-
-else:
-
-    class _PyComposer(
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, _Resolver
+    class PyComposer(
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer, Resolver
     ):
         """The same, in Python (PyYAML without libyaml)."""
 
@@ -360,16 +364,24 @@ else:
             yaml.scanner.Scanner.__init__(self)
             yaml.parser.Parser.__init__(self)
             yaml.composer.Composer.__init__(self)
-            _Resolver.__init__(self)
+            Resolver.__init__(self)
 
         def dispose(self) -> None:
             pass
 
-    class _PyRedefiningComposer(_PyComposer):
+    class PyRedefiningComposer(PyComposer):
         def compose_node(self, parent: Any, index: Any) -> Any:
             return _compose_redefining(self, parent, index)
 
-    _Composer, _RedefiningComposer = _PyComposer, _PyRedefiningComposer
+    return PyComposer, PyRedefiningComposer
+
+
+def _compose_redefining(composer: Any, parent: Any, index: Any) -> Any:
+    """PyYAML's compose_node, letting an anchor be defined again (go-yaml does; libyaml's and
+    PyYAML's composers refuse)."""
+    if not composer.check_event(yaml.AliasEvent):
+        composer.anchors.pop(composer.peek_event().anchor, None)
+    return yaml.composer.Composer.compose_node(composer, parent, index)
 
 
 @dataclass(frozen=True)
@@ -531,16 +543,17 @@ def _parsed(text: str, offset: int, *, single: bool) -> Iterator[_Node]:
         line = text.count("\n", 0, text.index("\n\ufeff")) + 2 + offset
         raise YamlError(_BOM_INSIDE, line)
     yielded = 0
+    composer, redefining = _composers()
     try:
         try:
-            for found in _composed(_Composer(text), text, offset, single=single):
+            for found in _composed(composer(text), text, offset, single=single):
                 yield found
                 yielded += 1
         except yaml.composer.ComposerError as exc:
             if "found duplicate anchor" not in f"{exc.context} {exc.problem}":
                 raise
             # Read again from the start, the documents given already skipped.
-            again = _composed(_RedefiningComposer(text), text, offset, single=single)
+            again = _composed(redefining(text), text, offset, single=single)
             yield from itertools.islice(again, yielded, None)
     except _AfterEnd as exc:
         raise YamlError(_AFTER_END, exc.line + offset) from exc

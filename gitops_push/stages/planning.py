@@ -13,8 +13,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import yaml
-
 from gitops_push import kinds, masking
 from gitops_push.kube import fields
 from gitops_push.model import Change, ChangeSet, Diffs, Manifest, ObjectRef, Op, Plan, Skipped
@@ -232,8 +230,8 @@ def _diff(
 
 
 def _yaml(obj: Mapping[str, Any]) -> list[str]:
-    text: str = yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
+    import yaml  # here: a plan without diffs never needs PyYAML (see yamltext)
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text: str = yaml.dump(obj, Dumper=dumper, default_flow_style=False, sort_keys=True, allow_unicode=True)
     return text.splitlines(keepends=True)
-
-
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

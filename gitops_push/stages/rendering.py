@@ -50,8 +50,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from gitops_push import yamltext
 from gitops_push.errors import ConfigError, RendererMissing, RenderFailed, SourceRefused
 from gitops_push.gitrepo import GitEntry, GitRepo
@@ -723,13 +721,12 @@ def _origin_annotation(raw: Any) -> Any:
     read by libyaml's C loader: the pure-Python one cost more per object than the rest of its origin."""
     if not isinstance(raw, str):
         return None
+    import yaml  # here: plain manifests never need PyYAML (see yamltext)
+
     try:
-        return yaml.load(raw, Loader=_C_SAFE_LOADER)  # noqa: S506 (a safe loader, in C)
+        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (a safe loader)
     except yaml.YAMLError:
         return None
-
-
-_C_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _name_of(body: Mapping[str, Any]) -> str:
@@ -794,6 +791,8 @@ def _dependencies(tree: Path, chart: str) -> tuple[str, list[Any]]:
 
 
 def _yaml_mapping(tree: Path, path: str) -> dict[str, Any]:
+    import yaml  # here: plain manifests never need PyYAML (see yamltext)
+
     try:
         data = yaml.safe_load((tree / path).read_text("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -442,3 +446,24 @@ def test_document_heads_of_text_the_parser_refuses_raise_its_error(text: str) ->
     assert yamltext._scanned_heads(text) is None
     with pytest.raises(yamltext.YamlError):
         yamltext.document_heads(text)
+
+
+def test_block_style_manifests_are_read_without_importing_pyyaml() -> None:
+    """Importing PyYAML takes about 11 ms of a run's start: a run whose files `yamlblocks` reads
+    whole never pays it; the first document left to the parser imports it."""
+    script = """
+import sys
+from gitops_push import yamltext
+list(yamltext.load_documents("apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: a\\n"))
+print("yaml" in sys.modules)
+print([d.data for d in yamltext.load_documents("a: {b: [1, 2]}\\n")])
+print("yaml" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert result.stdout.split("\n")[:3] == ["False", "[{'a': {'b': [1, 2]}}]", "True"]
