@@ -21,6 +21,19 @@ class ObjectRef:
     namespace: str | None
     name: str
 
+    # A reference is hashed some seven times on its way through a run (keyed, planned, counted):
+    # hashed once, kept beside its fields (not one of them), and never pickled with them (a string's
+    # hash differs from process to process).
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.group, self.kind, self.namespace, self.name)))
+
+    def __hash__(self) -> int:
+        hashed: int = self.__dict__["_hash"]
+        return hashed
+
+    def __reduce__(self) -> tuple[type[ObjectRef], tuple[str, str, str | None, str]]:
+        return ObjectRef, (self.group, self.kind, self.namespace, self.name)
+
     def __lt__(self, other: ObjectRef) -> bool:
         # Cluster-wide objects (no namespace) sort before namespaced ones of the same kind.
         return (self.group, self.kind, self.namespace or "", self.name) < (

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from gitops_push.errors import GitStateError, TagPushRefused, TagRace
 
@@ -136,6 +136,66 @@ def _run(directory: Path, *command: str, stdin: bytes = b"") -> bytes:
     if result.returncode != 0:
         raise _Failed(command, result.stderr.decode("utf-8", errors="replace"))
     return result.stdout
+
+
+# From this many blobs on, `read_blobs` runs one `git cat-file` per core: for 2,000 blobs (6 MB),
+# 60 ms of Git's own work become about 30.
+SIDE_BY_SIDE_BLOBS = 256
+
+
+def _cores() -> int:
+    return min(len(os.sched_getaffinity(0)), 4) if hasattr(os, "sched_getaffinity") else 1
+
+
+def _split(items: Sequence[str], count: int) -> list[Sequence[str]]:
+    """`items` in `count` contiguous parts of about equal length (fewer when there are few items)."""
+    size = -(-len(items) // max(count, 1))
+    return [items[start : start + size] for start in range(0, len(items), size)] or [items]
+
+
+def _run_side_by_side(directory: Path, command: Sequence[str], inputs: Sequence[bytes]) -> list[bytes]:
+    """What `git COMMAND` prints for each input, one process per input, all running at once.
+
+    Each process reads its input from, and writes its output into, an anonymous file in memory
+    (a memfd; blobs may hold Secrets, which never go to a disk): no pipe fills while this process
+    waits for another, so they need no threads or polling here. Where there is no memfd, they run
+    one after the other."""
+    if not hasattr(os, "memfd_create"):
+        return [_run(directory, *command, stdin=data) for data in inputs]
+    with contextlib.ExitStack() as files:
+        started: list[tuple[subprocess.Popen[bytes], BinaryIO, BinaryIO]] = []
+        try:
+            for data in inputs:
+                given, output, errors = (_memory_file(files) for _ in range(3))
+                given.write(data)
+                given.seek(0)
+                process = subprocess.Popen(
+                    [_git_executable(), *command],
+                    cwd=directory,
+                    stdin=given,
+                    stdout=output,
+                    stderr=errors,
+                    env={**os.environ, **_C_LOCALE},
+                )
+                started.append((process, output, errors))
+        except OSError as exc:
+            raise GitStateError(
+                f"cannot run git: {exc.strerror or exc}", hint="install Git and put it on the PATH"
+            ) from exc
+        finally:
+            statuses = [process.wait() for process, _, _ in started]  # none is left running
+        outputs = []
+        for status, (_, output, errors) in zip(statuses, started, strict=True):
+            if status != 0:
+                errors.seek(0)
+                raise _Failed(command, errors.read().decode("utf-8", errors="replace"))
+            output.seek(0)
+            outputs.append(output.read())
+        return outputs
+
+
+def _memory_file(files: contextlib.ExitStack) -> BinaryIO:
+    return files.enter_context(os.fdopen(os.memfd_create("gitops-push-git"), "w+b"))
 
 
 def _git_executable() -> str:
@@ -353,13 +413,22 @@ class GitRepo:
         return self.read_blobs([sha])[0]
 
     def read_blobs(self, shas: Sequence[str]) -> list[bytes]:
-        """The blobs' contents, in one `git cat-file --batch` (one request and answer per blob costs more)."""
-        request = "".join(f"{sha}\n" for sha in shas).encode()
+        """The blobs' contents, in one `git cat-file --batch` (one request and answer per blob costs
+        more); many blobs in one per core, side by side (Git inflating them is the cost)."""
+        parts = _split(shas, _cores()) if len(shas) >= SIDE_BY_SIDE_BLOBS else [shas]
+        requests = ["".join(f"{sha}\n" for sha in part).encode() for part in parts]
         try:
-            output = _run(self.root, "cat-file", "--batch", stdin=request)
+            if len(parts) == 1:
+                outputs = [_run(self.root, "cat-file", "--batch", stdin=requests[0])]
+            else:
+                outputs = _run_side_by_side(self.root, ("cat-file", "--batch"), requests)
         except _Failed as exc:
             raise GitStateError(f"git cat-file failed: {exc.stderr.strip()}") from exc
-        return _batch_contents(output, shas)
+        return [
+            blob
+            for part, output in zip(parts, outputs, strict=True)
+            for blob in _batch_contents(output, part)
+        ]
 
     def entries(self, commit: str, paths: Sequence[str]) -> dict[str, GitEntry]:
         """What each of `paths` is at `commit`, by path; a path the commit lacks is left out.

@@ -12,6 +12,7 @@ import pytest
 
 from gitops_push.errors import GitStateError, UsageError
 from gitops_push.gitrepo import FileDiff, GitFile, GitRepo, open_repo
+from gitops_push.gitrepo import repo as repo_module
 from gitops_push.model import Range
 from gitops_push.stages import gitrange
 from tests.unit import gitutil
@@ -689,6 +690,30 @@ def test_many_blobs_are_read_in_one_batch_exactly_as_one_by_one(workdir: Path) -
         shas = [file.blob for file in listed] + [listed[0].blob]  # a blob asked for twice, too
         assert len(shas) >= 60
         assert repo.read_blobs(shas) == [repo.read_blob(sha) for sha in shas]
+
+
+@pytest.mark.parametrize("cores", [2, 3])
+def test_blobs_read_side_by_side_come_back_whole_and_in_order(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    files: dict[str, gitutil.Content] = {f"k8s/f{n:02}.yaml": f"n: {n}\n" * (n % 7) for n in range(40)}
+    files["k8s/binary.yaml"] = bytes(range(256)) + b"\n\n"
+    head = gitutil.commit(workdir, files)
+    monkeypatch.setattr(repo_module, "SIDE_BY_SIDE_BLOBS", 4)
+    monkeypatch.setattr(repo_module, "_cores", lambda: cores)
+    with open_repo(workdir) as repo:
+        shas = [file.blob for file in repo.tree_files(head, ["k8s"])]
+        shas += shas[:3]  # asked for twice, in another part
+        told = [
+            subprocess.run(["git", "cat-file", "blob", sha], cwd=workdir, capture_output=True, check=True)
+            for sha in shas
+        ]
+        assert repo.read_blobs(shas) == [answer.stdout for answer in told]
+        with pytest.raises(GitStateError, match="not in the repository"):
+            repo.read_blobs([*shas, "0123456789" * 4])
+        monkeypatch.setenv("GIT_DIR", str(workdir / "gone"))
+        with pytest.raises(GitStateError, match=r"git cat-file failed: .*not a git repository"):
+            repo.read_blobs(shas)
 
 
 def test_a_missing_blob_in_a_batch_is_a_git_state_error(workdir: Path) -> None:
