@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
@@ -117,8 +117,8 @@ def _run(directory: Path, *command: str, stdin: bytes = b"") -> bytes:
     """What `git COMMAND` prints, run in `directory`; _Failed if it fails.
 
     Commands are run here rather than through GitPython: importing GitPython takes about 55 ms, a
-    tenth of a plan of 10,000 objects, and every command needs Git. GitPython is used where its
-    object model serves: the tagger's identity, existing tags and commit subjects (`GitRepo.objects`).
+    tenth of a plan of 10,000 objects, and every command needs Git. GitPython serves `history`,
+    whose commits it reads through one long-lived `git cat-file` (`GitRepo.objects`).
     """
     try:
         result = subprocess.run(
@@ -586,7 +586,11 @@ class GitRepo:
 
     def create_tag(self, name: str, commit: str, message: str) -> str:
         """Create an annotated tag; a name taken already (two deploys in one second) gets a suffix."""
-        taken = {t.name for t in self.objects.tags}
+        taken = set(
+            self._git(
+                "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{name}", f"refs/tags/{name}-*"
+            ).split()
+        )
         chosen, number = name, 1
         while chosen in taken:
             chosen, number = f"{name}-{number}", number + 1
@@ -618,20 +622,19 @@ class GitRepo:
             ) from exc
 
     def _identity(self) -> _Identity:
-        return _Identity(self.objects)
+        return _Identity(lambda key: self._succeeds("config", "--get", key))
 
 
 class _Identity:
     """Use a clear default tagger when the CI machine has no Git identity configured."""
 
-    def __init__(self, repo: git.Repo) -> None:
-        self._repo = repo
+    def __init__(self, configured: Callable[[str], bool]) -> None:
+        self._configured = configured  # whether Git's configuration (any level) sets a key
         self._saved: dict[str, str | None] = {}
 
     def __enter__(self) -> None:
-        reader = self._repo.config_reader()
-        has_name = reader.has_option("user", "name") or "GIT_COMMITTER_NAME" in os.environ
-        has_email = reader.has_option("user", "email") or "GIT_COMMITTER_EMAIL" in os.environ
+        has_name = "GIT_COMMITTER_NAME" in os.environ or self._configured("user.name")
+        has_email = "GIT_COMMITTER_EMAIL" in os.environ or self._configured("user.email")
         defaults = {"GIT_COMMITTER_NAME": None if has_name else DEFAULT_IDENTITY[0]}
         defaults["GIT_COMMITTER_EMAIL"] = None if has_email else DEFAULT_IDENTITY[1]
         for key, value in defaults.items():

@@ -88,9 +88,9 @@ def test_a_repository_git_refuses_to_read_is_an_error_in_git_s_words(workdir: Pa
     assert caught.value.message.startswith(f"cannot read the Git repository at {workdir}: fatal: Expected")
 
 
-def test_reading_never_imports_gitpython_but_tagging_does(workdir: Path) -> None:
-    """Importing GitPython takes about 55 ms: commands that only read (plan, diff, history) run
-    without it, and a deploy imports it to tag."""
+def test_only_history_imports_gitpython(workdir: Path) -> None:
+    """Importing GitPython takes about 55 ms: a plan or a deploy (reading, tagging) runs without it,
+    `history` imports it to read commits."""
     gitutil.commit(workdir, {"k8s/a.yaml": CM.format(name="a", value=1)})
     script = """
 import sys
@@ -106,6 +106,8 @@ repo.file_at(head, "k8s/a.yaml")
 print("git" in sys.modules)
 repo.create_tag("deploy/prod/1", head, "deployed")
 print("git" in sys.modules)
+repo.commit_subject(head)
+print("git" in sys.modules)
 """
     result = subprocess.run(
         [sys.executable, "-c", script, str(workdir)],
@@ -114,7 +116,7 @@ print("git" in sys.modules)
         check=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
-    assert result.stdout.split() == ["False", "True"]
+    assert result.stdout.split() == ["False", "False", "True"]
 
 
 def test_resolve_gives_the_commit_of_a_branch_or_tag(workdir: Path) -> None:
