@@ -268,8 +268,8 @@ def ahead(
     """Start `in_child()` in a forked child when a second core can take it and forking is safe.
 
     `here` computes the same result in this process, for when there is no child or it failed.
-    They are two functions because a child must not use what this process keeps open (GitPython's
-    `git cat-file` pipes, a connection): `in_child` opens what it needs itself. The result comes
+    They are two functions because a child must not use what this process keeps open (a connection,
+    a long-lived `git` process): `in_child` opens what it needs itself. The result comes
     back through a pipe, never a file: it may hold Secrets, which are not to be written to disk.
     """
     if usable_processes() < 2:

@@ -103,37 +103,24 @@ def test_the_shares_of_a_child_that_fails_are_computed_here(work: object) -> Non
     assert forking.map_shares(work, shares) == ["computed here"] * 50  # type: ignore[arg-type]
 
 
-def dies_after_writing_some(parent: int) -> str:
-    if os.getpid() != parent:
-        dies_after_writing_some.count += 1  # type: ignore[attr-defined]
-        if dies_after_writing_some.count > 3:  # type: ignore[attr-defined]
+def writes_three_then_dies(parent: int) -> str:
+    if os.getpid() != parent:  # (the count is the child's own: this process never adds to it)
+        writes_three_then_dies.count += 1  # type: ignore[attr-defined]
+        if writes_three_then_dies.count > 3:  # type: ignore[attr-defined]
+            time.sleep(0.2)  # time for this process to read the three results over a wire
             os._exit(9)
         return "computed in the child"
     time.sleep(0.002)
     return "computed here"
 
 
-dies_after_writing_some.count = 0  # type: ignore[attr-defined]
+writes_three_then_dies.count = 0  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("two_cores", "no_other_thread")
 def test_results_a_failed_child_wrote_before_failing_are_not_used() -> None:
     shares = [os.getpid()] * 50
-    assert forking.map_shares(dies_after_writing_some, shares) == ["computed here"] * 50
-
-
-def dies_slowly_after_three(parent: int) -> str:
-    if os.getpid() != parent:
-        dies_slowly_after_three.count += 1  # type: ignore[attr-defined]
-        if dies_slowly_after_three.count > 3:  # type: ignore[attr-defined]
-            time.sleep(0.2)  # time for the parent to read the three records
-            os._exit(9)
-        return "computed in the child"
-    time.sleep(0.002)
-    return "computed here"
-
-
-dies_slowly_after_three.count = 0  # type: ignore[attr-defined]
+    assert forking.map_shares(writes_three_then_dies, shares) == ["computed here"] * 50
 
 
 @pytest.mark.usefixtures("two_cores", "no_other_thread")
@@ -146,7 +133,7 @@ def test_results_rebuilt_from_a_child_that_then_fails_are_dropped() -> None:
 
     wire = forking.Wire(lambda result: result, from_plain)
     shares = [os.getpid()] * 150
-    assert forking.map_shares(dies_slowly_after_three, shares, wire) == ["computed here"] * 150
+    assert forking.map_shares(writes_three_then_dies, shares, wire) == ["computed here"] * 150
     assert rebuilt == ["computed in the child"] * 3  # read while the child worked, then dropped
 
 
