@@ -68,11 +68,10 @@ def open_repo(directory: Path) -> GitRepo:
     if not directory.is_dir():
         raise _not_a_repository(directory)
     try:
-        found = _text(_run(directory, "rev-parse", "--show-toplevel", "--absolute-git-dir"))
+        top = _text(_run(directory, "rev-parse", "--show-toplevel"))
     except _Failed as exc:
         raise _open_failed(directory, exc) from exc
-    top, git_dir = found.removesuffix("\n").split("\n")  # (a line each: paths with line breaks fail here)
-    return GitRepo(Path(top), Path(git_dir))
+    return GitRepo(Path(top.removesuffix("\n")))
 
 
 def _not_a_repository(directory: Path) -> GitStateError:
@@ -247,9 +246,8 @@ def _batch_contents(output: bytes, shas: Sequence[str]) -> list[bytes]:
 
 
 class GitRepo:
-    def __init__(self, root: Path, git_dir: Path) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
-        self.git_dir = git_dir
         self._objects: git.Repo | None = None
         # What a run asks more than once, kept until this object changes refs (fetching, tagging).
         self._resolved: dict[str, str] = {}
