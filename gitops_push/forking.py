@@ -2,9 +2,9 @@
 
 Used by the `loading` and `validating` stages for large sets. A forked child starts in microseconds
 with everything already imported and in memory, so only results travel: pickled share by share as
-each is done, into an anonymous file in memory (memfd) that this process reads once the child has
-ended (pickling everything at the end kept this process waiting for it, and a pipe would stall a
-child whose results outgrow it until this process is free to read). That is why this is not a
+each is done, into an anonymous file in memory (memfd) that this process reads as they come
+(pickling everything at the end kept this process waiting for it, and a pipe would stall a child
+whose results outgrow it until this process is free to read). That is why this is not a
 `ProcessPoolExecutor`, which also pickles each task's input and keeps worker processes and threads
 of its own. Results may hold Secrets: they never go to a file on disk.
 
@@ -12,10 +12,10 @@ A caller whose results are large may give a `Wire`: its results then travel as p
 lists, tuples, strings, numbers) in `marshal`'s format, which both writes and reads in a third of
 pickle's time, where pickle spends most of it on each object's class. Measured on half of 10,000
 parsed objects: 74 ms to pickle and 47 ms to unpickle, against 17 ms and 30 ms (rebuilding the
-objects included). A result the wire cannot make plain travels pickled as before. Records sent
-over a wire carry their length, so this process rebuilds those a child has written whole between
-its own shares, while the child still works: only the child's last record or two are left for after
-it ends.
+objects included). A result the wire cannot make plain travels pickled, as every result does
+without a wire. Each share's result is a record that carries its length, so this process rebuilds
+those a child has written whole between its own shares, while the child still works: only the
+child's last record or two are left for after it ends.
 
 The work comes as many small shares, and every process (this one included) takes the next share
 from a common queue until none is left: a pipe holding the share numbers, read four bytes at a time
@@ -59,22 +59,28 @@ _MARSHALLED, _PICKLED = 0, 1
 
 @dataclass(frozen=True)
 class Wire(Generic[Result]):
-    """How results become plain data that `marshal` writes (`to_plain`), and back (`from_plain`)."""
+    """How results become plain data that `marshal` writes (`to_plain`), and back (`from_plain`).
+    Without them (`PICKLED`), every result is pickled."""
 
-    to_plain: Callable[[Result], Any]
-    from_plain: Callable[[Any], Result]
+    to_plain: Callable[[Result], Any] | None = None
+    from_plain: Callable[[Any], Result] | None = None
 
     def dumps(self, result: Result) -> tuple[int, bytes]:
-        try:
-            return _MARSHALLED, marshal.dumps(self.to_plain(result))
-        except ValueError:  # something marshal does not write: a class of its own, a subclass
-            return _PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.to_plain is not None:
+            try:
+                return _MARSHALLED, marshal.dumps(self.to_plain(result))
+            except ValueError:  # something marshal does not write: a class of its own, a subclass
+                pass
+        return _PICKLED, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
 
     def loads(self, how: int, payload: bytes | memoryview) -> Result:
-        if how == _MARSHALLED:
+        if how == _MARSHALLED and self.from_plain is not None:
             return self.from_plain(marshal.loads(payload))  # noqa: S302 - our own child's result
         loaded: Result = pickle.loads(payload)  # noqa: S301 - our own child's result, in our own file
         return loaded
+
+
+PICKLED: Wire[Any] = Wire()
 
 
 def usable_processes() -> int:
@@ -85,7 +91,7 @@ def usable_processes() -> int:
 
 
 def map_shares(
-    work: Callable[[Share], Result], shares: Sequence[Share], wire: Wire[Result] | None = None
+    work: Callable[[Share], Result], shares: Sequence[Share], wire: Wire[Result] = PICKLED
 ) -> list[Result]:
     """[work(share) for share in shares], computed by this process and forked children together
     (the children's results pickled, or sent over `wire`)."""
@@ -118,7 +124,7 @@ def _take(
 
 
 def _start(
-    work: Callable[[Share], Result], shares: Sequence[Share], queue: int, wire: Wire[Result] | None
+    work: Callable[[Share], Result], shares: Sequence[Share], queue: int, wire: Wire[Result]
 ) -> _Child[Result] | None:
     """A child taking shares from the queue; None if none started."""
     try:
@@ -128,14 +134,10 @@ def _start(
 
     def write_results() -> None:
         for index, result in _take(work, shares, queue):
-            if wire is None:
-                pickle.dump((index, result), results, protocol=pickle.HIGHEST_PROTOCOL)
-            else:
-                how, payload = wire.dumps(result)
-                results.write(_RECORD.pack(index, len(payload), how))
-                results.write(payload)
-                results.flush()  # whole records, each as soon as it is done: the parent reads them
-        results.flush()
+            how, payload = wire.dumps(result)
+            results.write(_RECORD.pack(index, len(payload), how))
+            results.write(payload)
+            results.flush()  # whole records, each as soon as it is done: the parent reads them
 
     pid = _forked(write_results)
     if pid is None:
@@ -148,11 +150,10 @@ class _Child(Generic[Result]):
     """A forked child taking shares, the file it writes its results to, and the results this
     process has rebuilt from it so far.
 
-    Over a wire, records are read as the child writes them (at this process's own offset: the
-    child's offset is the file's), so that rebuilding them overlaps the child's work instead of
-    following it. Pickled results are read once the child has ended."""
+    Records are read as the child writes them (at this process's own offset: the child's offset is
+    the file's), so that rebuilding them overlaps the child's work instead of following it."""
 
-    def __init__(self, pid: int, results: BinaryIO, wire: Wire[Result] | None) -> None:
+    def __init__(self, pid: int, results: BinaryIO, wire: Wire[Result]) -> None:
         self.pid = pid
         self.results = results
         self.wire = wire
@@ -160,9 +161,7 @@ class _Child(Generic[Result]):
         self.found: dict[int, Result] = {}
 
     def read_written(self) -> None:
-        """Rebuild the records the child has written whole since the last call (over a wire)."""
-        if self.wire is None:
-            return
+        """Rebuild the records the child has written whole since the last call."""
         descriptor = self.results.fileno()
         size = os.fstat(descriptor).st_size
         if size - self.read_to >= _RECORD.size:
@@ -175,17 +174,8 @@ class _Child(Generic[Result]):
             _, status = os.waitpid(self.pid, 0)
             if status != 0:
                 return {}
-            if self.wire is not None:
-                self.read_written()
-                return self.found
-            self.results.seek(0)  # (the child wrote through the same open file, so its offset moved)
-            found: dict[int, Result] = {}
-            while True:
-                try:
-                    index, result = pickle.load(self.results)  # noqa: S301 - our own child's results, in our own file
-                except EOFError:
-                    return found
-                found[index] = result
+            self.read_written()
+            return self.found
 
 
 def _records(written: memoryview, wire: Wire[Result], found: dict[int, Result]) -> int:
@@ -227,7 +217,7 @@ class Ahead(Generic[Result]):
     """A result being computed by a forked child while this process goes on (see `ahead`)."""
 
     def __init__(
-        self, here: Callable[[], Result], child: tuple[int, BinaryIO] | None, wire: Wire[Result] | None = None
+        self, here: Callable[[], Result], child: tuple[int, BinaryIO] | None, wire: Wire[Result] = PICKLED
     ) -> None:
         self._here = here
         self._child = child  # (pid, the read end of the pipe it writes its result to)
@@ -245,10 +235,7 @@ class Ahead(Generic[Result]):
         _, status = os.waitpid(pid, 0)
         if status != 0:
             return self._here()
-        if self._wire is not None:
-            return self._wire.loads(written[0], memoryview(written)[1:])
-        found: Result = pickle.loads(written)  # noqa: S301 - our own child's result, through our own pipe
-        return found
+        return self._wire.loads(written[0], memoryview(written)[1:])
 
     def close(self) -> None:
         """End the child if its result was not taken (this process started it, so it may end it)."""
@@ -263,7 +250,7 @@ class Ahead(Generic[Result]):
 
 
 def ahead(
-    in_child: Callable[[], Result], here: Callable[[], Result], wire: Wire[Result] | None = None
+    in_child: Callable[[], Result], here: Callable[[], Result], wire: Wire[Result] = PICKLED
 ) -> Ahead[Result]:
     """Start `in_child()` in a forked child when a second core can take it and forking is safe.
 
@@ -279,12 +266,9 @@ def ahead(
     def write_result() -> None:
         os.close(reader)
         with os.fdopen(writer, "wb") as pipe:
-            if wire is None:
-                pickle.dump(in_child(), pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            else:
-                how, payload = wire.dumps(in_child())
-                pipe.write(bytes([how]))
-                pipe.write(payload)
+            how, payload = wire.dumps(in_child())
+            pipe.write(bytes([how]))
+            pipe.write(payload)
 
     pid = _forked(write_result)
     os.close(writer)

@@ -129,9 +129,7 @@ def _run(directory: Path, *command: str, stdin: bytes = b"") -> bytes:
             check=False,
         )
     except OSError as exc:
-        raise GitStateError(
-            f"cannot run git: {exc.strerror or exc}", hint="install Git and put it on the PATH"
-        ) from exc
+        raise _cannot_run(exc) from exc
     if result.returncode != 0:
         raise _Failed(command, result.stderr.decode("utf-8", errors="replace"))
     return result.stdout
@@ -178,9 +176,7 @@ def _run_side_by_side(directory: Path, command: Sequence[str], inputs: Sequence[
                 )
                 started.append((process, output, errors))
         except OSError as exc:
-            raise GitStateError(
-                f"cannot run git: {exc.strerror or exc}", hint="install Git and put it on the PATH"
-            ) from exc
+            raise _cannot_run(exc) from exc
         finally:
             statuses = [process.wait() for process, _, _ in started]  # none is left running
         outputs = []
@@ -195,6 +191,10 @@ def _run_side_by_side(directory: Path, command: Sequence[str], inputs: Sequence[
 
 def _memory_file(files: contextlib.ExitStack) -> BinaryIO:
     return files.enter_context(os.fdopen(os.memfd_create("gitops-push-git"), "w+b"))
+
+
+def _cannot_run(exc: OSError) -> GitStateError:
+    return GitStateError(f"cannot run git: {exc.strerror or exc}", hint="install Git and put it on the PATH")
 
 
 def _git_executable() -> str:

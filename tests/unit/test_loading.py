@@ -935,9 +935,12 @@ def test_secret_data_that_is_not_base64_is_a_finding_that_hides_the_value(repo: 
 def counted(wire: forking.Wire[Any], counts: list[int]) -> forking.Wire[Any]:
     """`wire`, counting in `counts` what it rebuilt here (what a child sent over it)."""
 
+    rebuild = wire.from_plain
+    assert rebuild is not None
+
     def from_plain(plain: Any) -> Any:
         counts.append(1)
-        return wire.from_plain(plain)
+        return rebuild(plain)
 
     return forking.Wire(wire.to_plain, from_plain)
 
